@@ -1,0 +1,146 @@
+"""The `interp` command line. Every command has `--help`; heavy libraries load only when a command runs."""
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    help="Train small transformers from scratch on a CPU and study how their circuits form.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_RUNS = Path("models/runs")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def presets() -> None:
+    """List the model presets in models/presets/ with their shape and data."""
+    from interp.presets import list_presets, run_config
+
+    for name in list_presets():
+        run = run_config(name)
+        m, d = run.model, run.data
+        kind = "attn-only" if m.attn_only else f"d_mlp={m.d_mlp}"
+        typer.echo(
+            f"{name:16s} {m.n_layers}L d_model={m.d_model} heads={m.n_heads}x{m.d_head} n_ctx={m.n_ctx} {kind:10s} "
+            f"data={d.corpus}/{d.tokenizer} repeated={d.repeated_fraction:.0%} steps={run.train.steps}"
+        )
+
+
+@app.command()
+def train(
+    preset: str = typer.Option("attn-only-2l", "--preset", "-p", help="Preset name (see `interp presets`)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file whose [model]/[data]/[train] fields override the preset."),
+    set_: list[str] = typer.Option([], "--set", "-s", help="Override one field, e.g. --set train.lr=3e-4 --set model.n_layers=3."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default models/runs/PRESET)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint, exactly."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Train a model, writing log-spaced checkpoints (safetensors + JSON) and metrics.jsonl to the run directory.
+
+    Example: interp train --preset attn-only-1l --set train.steps=2000 --out models/runs/a1
+    """
+    from interp.presets import parse_override, run_config
+    from interp.train.loop import read_run_file, train as run_training
+
+    run_dir = out or DEFAULT_RUNS / preset
+    if resume and not config and not set_:
+        from interp.config import RunConfig
+
+        run = RunConfig.from_dict(read_run_file(run_dir)["run"])
+    else:
+        run = run_config(preset, config_file=config, overrides=dict(parse_override(s) for s in set_))
+    result = run_training(run, run_dir, resume=resume, cache_dir=DEFAULT_RUNS.parent / "cache", progress=progress)
+    _report_training(result)
+
+
+def _report_training(result) -> None:
+    from interp.train.loop import read_run_file
+
+    info = read_run_file(result.run_dir)
+    typer.echo(f"checkpoints: {len(result.checkpoints)} in {result.run_dir / 'checkpoints'}")
+    typer.echo(f"throughput: {result.tokens_per_second:,.0f} tokens/s")
+    for key, value in result.final_metrics.items():
+        typer.echo(f"{key}: {value:.4f}")
+    if "bigram_val_loss" in info:
+        typer.echo(f"bigram baseline val loss: {info['bigram_val_loss']:.4f}")
+
+
+@app.command()
+def generate(
+    run: Path = typer.Argument(..., help="Run directory or checkpoint directory."),
+    prompt: str = typer.Option("", "--prompt", help="Text to continue (empty: start from a newline or BOS)."),
+    tokens: int = typer.Option(200, "--tokens", "-n", help="How many tokens to sample."),
+    temperature: float = typer.Option(1.0, help="Softmax temperature; 0 is greedy."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample only from the k most likely tokens."),
+    checkpoint: Optional[int] = typer.Option(None, "--checkpoint", help="Step to load (default: the last)."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+) -> None:
+    """Sample text from a trained model.
+
+    Example: interp generate models/runs/char-gpt --prompt "ROMEO:" --tokens 300 --top-k 20
+    """
+    import torch
+
+    from interp.checkpoints import load_model, resolve_checkpoint
+    from interp.sampling import sample
+    from interp.tokenizers import tokenizer_from_dict
+
+    ckpt = resolve_checkpoint(run, checkpoint)
+    if ckpt.tokenizer is None:
+        _fail(f"{ckpt.path} does not record its tokenizer, so text cannot be encoded")
+    tokenizer = tokenizer_from_dict(ckpt.tokenizer)
+    ids = tokenizer.encode(prompt) if prompt else []
+    if not ids:
+        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.encode("\n")[0]
+        ids = [start]
+    model = load_model(ckpt)
+    out = sample(
+        model,
+        torch.tensor([ids]),
+        max_new_tokens=tokens,
+        temperature=temperature,
+        top_k=top_k,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    typer.echo(tokenizer.decode(out[0].tolist()))
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(DEFAULT_RUNS / "demo", "--out", "-o", help="Run directory for the demo model."),
+    steps: Optional[int] = typer.Option(None, help="Training steps (default: the preset's)."),
+) -> None:
+    """The whole story on the default model: train attn-only-2l with log-spaced checkpoints and say where they went."""
+    from interp.presets import run_config
+    from interp.train.loop import train as run_training
+
+    overrides = {"train.steps": steps} if steps else {}
+    run = run_config("attn-only-2l", overrides=overrides)
+    typer.echo(f"training attn-only-2l for {run.train.steps} steps into {out} ...")
+    result = run_training(run, out, resume=False, cache_dir=DEFAULT_RUNS.parent / "cache")
+    _report_training(result)
+
+
+def main() -> None:
+    """Entry point: runs the app and turns expected errors into one line on stderr and exit code 2."""
+    from interp.errors import InterpError
+
+    try:
+        app(standalone_mode=True)
+    except (InterpError, FileExistsError, FileNotFoundError) as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""Frozen, validated configuration for models, data and training.
+
+`ModelConfig` uses HookedTransformerConfig field names, so a checkpoint's `config.json` loads directly as
+`HookedTransformerConfig(**json)` in transformer-lens 3.x and as a `TransformerBridgeConfig` in 4.x.
+
+>>> cfg = ModelConfig(n_layers=2, d_model=64, n_ctx=64, d_head=16, n_heads=4, d_vocab=65, attn_only=True)
+>>> cfg.n_params_attention
+33024
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from interp.errors import ConfigError
+
+NORMALIZATION_TYPES = ("LN", "LNPre", "RMS", "RMSPre", None)
+ACT_FNS = ("gelu", "gelu_new", "relu", "silu", "solu")
+POSITIONAL_EMBEDDINGS = ("standard", "rotary")
+TOKENIZERS = ("char", "gpt2", "bert")
+SCHEDULES = ("constant", "cosine")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _positive_int(obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        _require(
+            isinstance(value, int) and not isinstance(value, bool) and value > 0,
+            f"{type(obj).__name__}.{name} must be a positive integer, got {value!r}",
+        )
+
+
+def _one_of(obj: Any, name: str, allowed: tuple) -> None:
+    value = getattr(obj, name)
+    _require(value in allowed, f"{type(obj).__name__}.{name} must be one of {allowed}, got {value!r}")
+
+
+def _fraction(obj: Any, name: str, *, low_open: bool = False, high_open: bool = False) -> None:
+    value = getattr(obj, name)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (value > 0 if low_open else value >= 0) and (value < 1 if high_open else value <= 1)
+    _require(ok, f"{type(obj).__name__}.{name} must be a number in [0, 1], got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """Architecture of a decoder-only transformer, in HookedTransformerConfig terms.
+
+    `d_vocab = -1` means "take it from the tokenizer" and is resolved by `with_vocab` before a model is built.
+    `d_mlp = None` with `attn_only = False` becomes 4 * d_model.
+    """
+
+    n_layers: int
+    d_model: int
+    n_ctx: int
+    d_head: int
+    n_heads: int
+    d_vocab: int = -1
+    d_mlp: int | None = None
+    attn_only: bool = False
+    act_fn: str = "gelu"
+    normalization_type: str | None = "LN"
+    positional_embedding_type: str = "standard"
+    seed: int = 0
+    model_name: str = "interp"
+
+    def __post_init__(self) -> None:
+        _positive_int(self, "n_layers", "d_model", "n_ctx", "d_head", "n_heads")
+        _require(
+            self.d_model == self.n_heads * self.d_head,
+            f"d_model ({self.d_model}) must equal n_heads * d_head ({self.n_heads} * {self.d_head} = "
+            f"{self.n_heads * self.d_head}); change one of the three",
+        )
+        _require(
+            isinstance(self.d_vocab, int) and (self.d_vocab == -1 or self.d_vocab > 1),
+            f"ModelConfig.d_vocab must be > 1, or -1 to take it from the tokenizer; got {self.d_vocab!r}",
+        )
+        if self.attn_only:
+            _require(self.d_mlp is None, "an attention-only model has no MLP: leave d_mlp unset or set attn_only=false")
+        else:
+            if self.d_mlp is None:  # frozen: resolve the HookedTransformer default once, here
+                object.__setattr__(self, "d_mlp", 4 * self.d_model)
+            _positive_int(self, "d_mlp")
+        _one_of(self, "act_fn", ACT_FNS)
+        _one_of(self, "normalization_type", NORMALIZATION_TYPES)
+        _one_of(self, "positional_embedding_type", POSITIONAL_EMBEDDINGS)
+        _require(
+            self.positional_embedding_type != "rotary" or self.d_head % 2 == 0,
+            f"rotary embeddings need an even d_head, got {self.d_head}",
+        )
+        _require(isinstance(self.seed, int) and self.seed >= 0, f"ModelConfig.seed must be an integer >= 0, got {self.seed!r}")
+
+    @property
+    def n_params_attention(self) -> int:
+        """Parameters in the attention layers (Q, K, V, O weights and biases)."""
+        per_layer = 4 * self.d_model * self.n_heads * self.d_head + 3 * self.n_heads * self.d_head + self.d_model
+        return self.n_layers * per_layer
+
+    def with_vocab(self, d_vocab: int) -> "ModelConfig":
+        """This config with d_vocab set; an explicit d_vocab that disagrees with the tokenizer is an error."""
+        if self.d_vocab not in (-1, d_vocab):
+            raise ConfigError(
+                f"model d_vocab={self.d_vocab} does not match the tokenizer's vocabulary size {d_vocab}; "
+                "set model.d_vocab = -1 to take it from the tokenizer"
+            )
+        return dataclasses.replace(self, d_vocab=d_vocab)
+
+    def to_hooked_transformer_dict(self) -> dict[str, Any]:
+        """The fields of a HookedTransformerConfig describing this model (the content of config.json)."""
+        _require(self.d_vocab > 0, "resolve d_vocab (ModelConfig.with_vocab) before saving or building a model")
+        d_mlp = self.d_mlp
+        return {
+            "model_name": self.model_name,
+            "n_layers": self.n_layers,
+            "d_model": self.d_model,
+            "n_ctx": self.n_ctx,
+            "d_head": self.d_head,
+            "n_heads": self.n_heads,
+            "d_mlp": d_mlp,
+            "d_vocab": self.d_vocab,
+            "d_vocab_out": self.d_vocab,
+            "act_fn": None if self.attn_only else self.act_fn,
+            "attn_only": self.attn_only,
+            "normalization_type": self.normalization_type,
+            "positional_embedding_type": self.positional_embedding_type,
+            "original_architecture": "interp",
+            "seed": self.seed,
+            "tokenizer_name": None,
+            "default_prepend_bos": False,
+        }
+
+    @classmethod
+    def from_hooked_transformer_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        """Inverse of `to_hooked_transformer_dict` (extra HookedTransformerConfig fields are ignored)."""
+        attn_only = bool(data.get("attn_only", False))
+        return cls(
+            n_layers=data["n_layers"],
+            d_model=data["d_model"],
+            n_ctx=data["n_ctx"],
+            d_head=data["d_head"],
+            n_heads=data["n_heads"],
+            d_vocab=data["d_vocab"],
+            d_mlp=None if attn_only else data.get("d_mlp"),
+            attn_only=attn_only,
+            act_fn=data.get("act_fn") or "gelu",
+            normalization_type=data.get("normalization_type"),
+            positional_embedding_type=data.get("positional_embedding_type", "standard"),
+            seed=data.get("seed") or 0,
+            model_name=data.get("model_name", "interp"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """What the model is trained on.
+
+    Each batch holds `repeated_fraction` synthetic sequences (random tokens from the tokenizer's vocabulary with
+    one span repeated at a random offset — the data that makes induction heads form quickly) and the rest are
+    rows of the packed `corpus`. `corpus = "none"` trains on synthetic sequences alone.
+    """
+
+    corpus: str = "shakespeare"
+    tokenizer: str = "char"
+    repeated_fraction: float = 0.0
+    span_min: int = 8
+    span_max: int = 32
+    val_fraction: float = 0.05
+    max_documents: int | None = None
+
+    def __post_init__(self) -> None:
+        _one_of(self, "tokenizer", TOKENIZERS)
+        _fraction(self, "repeated_fraction")
+        _fraction(self, "val_fraction", low_open=True, high_open=True)
+        _positive_int(self, "span_min", "span_max")
+        _require(self.span_min <= self.span_max, f"data.span_min ({self.span_min}) must be <= data.span_max ({self.span_max})")
+        _require(
+            self.corpus != "none" or self.repeated_fraction == 1.0,
+            "data.corpus = 'none' needs data.repeated_fraction = 1.0 (nothing else to train on)",
+        )
+        if self.max_documents is not None:
+            _positive_int(self, "max_documents")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """One plain AdamW loop: warmup then constant or cosine learning rate, gradient clipping, periodic eval."""
+
+    steps: int = 5000
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    beta1: float = 0.9
+    beta2: float = 0.99
+    warmup_steps: int = 0
+    schedule: str = "constant"
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    eval_every: int = 250
+    eval_batches: int = 4
+    n_checkpoints: int = 20
+    seed: int = 0
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        _positive_int(self, "steps", "batch_size", "eval_every", "eval_batches")
+        _require(
+            isinstance(self.n_checkpoints, int) and self.n_checkpoints >= 2,
+            f"train.n_checkpoints must be an integer >= 2 (the first and last step), got {self.n_checkpoints!r}",
+        )
+        _require(isinstance(self.lr, (int, float)) and 0 < self.lr < 1, f"train.lr must be in (0, 1), got {self.lr!r}")
+        _require(self.weight_decay >= 0, f"train.weight_decay must be >= 0, got {self.weight_decay!r}")
+        for name in ("beta1", "beta2"):
+            _fraction(self, name, high_open=True)
+        _require(
+            isinstance(self.warmup_steps, int) and 0 <= self.warmup_steps <= self.steps,
+            f"train.warmup_steps must be between 0 and train.steps ({self.steps}), got {self.warmup_steps!r}",
+        )
+        _one_of(self, "schedule", SCHEDULES)
+        _fraction(self, "min_lr_ratio")
+        _require(
+            self.grad_clip >= 0 and math.isfinite(self.grad_clip),
+            f"train.grad_clip must be >= 0 (0 turns clipping off), got {self.grad_clip!r}",
+        )
+        _require(isinstance(self.seed, int) and self.seed >= 0, f"train.seed must be an integer >= 0, got {self.seed!r}")
+        _require(isinstance(self.threads, int) and self.threads >= 0, f"train.threads must be >= 0 (0 = torch default), got {self.threads!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Everything needed to reproduce a run: the model, its data and the training loop."""
+
+    model: ModelConfig
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.data.repeated_fraction > 0:
+            _require(
+                2 * self.data.span_max <= self.model.n_ctx,
+                f"data.span_max ({self.data.span_max}) must be at most half of model.n_ctx ({self.model.n_ctx}) "
+                "so that a span and its copy fit in one sequence",
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        """Build from nested dicts (as in a preset TOML); unknown sections or fields are errors."""
+        unknown = set(data) - {"model", "data", "train"}
+        _require(not unknown, f"unknown config section(s) {sorted(unknown)}; the sections are model, data, train")
+        _require("model" in data, "the config has no [model] section")
+        return cls(
+            model=_build(ModelConfig, data["model"], "model"),
+            data=_build(DataConfig, data.get("data", {}), "data"),
+            train=_build(TrainConfig, data.get("train", {}), "train"),
+        )
+
+
+def _build(cls: type, values: dict[str, Any], section: str) -> Any:
+    _require(isinstance(values, dict), f"[{section}] must be a table of fields, got {type(values).__name__}")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - names)
+    _require(not unknown, f"unknown field(s) {', '.join(section + '.' + u for u in unknown)}; valid: {', '.join(sorted(names))}")
+    try:
+        return cls(**values)
+    except TypeError as error:  # a missing required field
+        raise ConfigError(f"[{section}]: {error}") from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of nested config `data` with dotted keys set: {"train.lr": 3e-4}."""
+    result = {section: dict(values) for section, values in data.items()}
+    for key, value in overrides.items():
+        section, dot, name = key.partition(".")
+        _require(bool(dot) and bool(name), f"override {key!r} must look like section.field, e.g. train.lr=3e-4")
+        result.setdefault(section, {})[name] = value
+    return result
+

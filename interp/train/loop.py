@@ -1,0 +1,207 @@
+"""One plain training loop (nanoGPT style) with log-spaced checkpoints and exact resume.
+
+>>> result = train(RunConfig.from_dict(preset("attn-only-2l")), Path("models/runs/demo"))   # doctest: +SKIP
+>>> [c.step for c in result.checkpoints][:4]                                                # doctest: +SKIP
+[0, 1, 2, 3]
+"""
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from interp.build import build_model
+from interp.checkpoints import (
+    CHECKPOINTS_DIR,
+    Checkpoint,
+    list_checkpoints,
+    load_optimizer_state,
+    load_training_state,
+    load_weights,
+    save_checkpoint,
+)
+from interp.config import RunConfig
+from interp.errors import CheckpointError, ConfigError, TrainingDiverged
+from interp.train.baseline import bigram_loss
+from interp.train.data import TrainingData
+from interp.train.schedule import learning_rate, log_spaced_steps
+
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    checkpoints: list[Checkpoint]
+    final_metrics: dict[str, float]
+    tokens_per_second: float
+
+
+def next_token_loss(logits: Float[Tensor, "batch pos vocab"], tokens: Int[Tensor, "batch pos"]) -> Tensor:
+    """Mean cross-entropy of predicting tokens[:, 1:] from logits[:, :-1]."""
+    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, batches: dict[str, list[Tensor]]) -> dict[str, float]:
+    """Mean next-token loss on each named set of validation batches."""
+    was_training = model.training
+    model.eval()
+    out = {name: sum(float(next_token_loss(model(b), b)) for b in bs) / len(bs) for name, bs in batches.items()}
+    model.train(was_training)
+    return out
+
+
+def _write_run_file(run_dir: Path, run: RunConfig, data: TrainingData, extra: dict) -> None:
+    path = run_dir / RUN_FILE
+    content = {"run": run.to_dict(), "tokenizer": data.tokenizer.to_dict(), **extra}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(content, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def read_run_file(run_dir: Path) -> dict:
+    path = Path(run_dir) / RUN_FILE
+    if not path.exists():
+        raise CheckpointError(f"{run_dir} is not a run directory: {RUN_FILE} is missing")
+    return json.loads(path.read_text())
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    """Drop records written after `last_step`, so a resumed run's log matches an uninterrupted one."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= last_step]
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    os.replace(tmp, path)
+
+
+def train(
+    run: RunConfig,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    on_checkpoint: Callable[[Checkpoint], None] | None = None,
+) -> TrainResult:
+    """Train `run` into `run_dir`, writing log-spaced checkpoints; with `resume`, continue from the last one."""
+    run_dir = Path(run_dir)
+    cfg = run.train
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if resume:
+        saved = RunConfig.from_dict(read_run_file(run_dir)["run"])
+        if saved != run:
+            raise ConfigError(f"{run_dir} was trained with a different config; resume without changing it, or use a new --out")
+    elif (run_dir / CHECKPOINTS_DIR).exists() and any((run_dir / CHECKPOINTS_DIR).iterdir()):
+        raise FileExistsError(f"{run_dir} already holds checkpoints; pass --resume to continue it or choose a new --out")
+
+    data = TrainingData.prepare(run, cache_dir=cache_dir)
+    model_cfg = run.model.with_vocab(data.vocab_size)
+    model = build_model(model_cfg).train()
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay
+    )
+    val_batches = data.val_batches()
+    checkpoint_steps = set(log_spaced_steps(cfg.steps, cfg.n_checkpoints))
+    tokenizer_dict = data.tokenizer.to_dict()
+    tokens_per_step = cfg.batch_size * run.model.n_ctx
+    metrics_path = run_dir / METRICS_FILE
+
+    start = 0
+    if resume:
+        last = list_checkpoints(run_dir)[-1]
+        model.load_state_dict(load_weights(last.path, model_cfg), strict=True)
+        tensors, meta, rng = load_training_state(last)
+        load_optimizer_state(optimizer, tensors, meta)
+        torch.set_rng_state(rng)
+        start = last.step
+        _truncate_metrics(metrics_path, start)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        extra = {}
+        if data.packed is not None:
+            extra["bigram_val_loss"] = bigram_loss(data.packed.train, data.packed.val, vocab_size=data.vocab_size)
+        _write_run_file(run_dir, run, data, extra)
+        metrics_path.write_text("")
+
+    def log(record: dict) -> None:
+        with open(metrics_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def checkpoint(step: int, metrics: dict[str, float]) -> Checkpoint:
+        bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+        if bad:
+            raise TrainingDiverged(
+                f"metrics {bad} at step {step} are not finite; not saving. The last good checkpoint is kept in "
+                f"{run_dir / CHECKPOINTS_DIR}. Lower train.lr or set train.grad_clip"
+            )
+        ckpt = save_checkpoint(
+            run_dir / CHECKPOINTS_DIR / f"step_{step:06d}",
+            model,
+            model_cfg,
+            step=step,
+            tokens_seen=step * tokens_per_step,
+            run=run,
+            tokenizer=tokenizer_dict,
+            metrics=metrics,
+            optimizer=optimizer,
+        )
+        if on_checkpoint is not None:
+            on_checkpoint(ckpt)
+        return ckpt
+
+    if start == 0:
+        metrics = evaluate(model, val_batches)
+        log({"step": 0, "tokens_seen": 0, **metrics})
+        checkpoint(0, metrics)
+
+    running, count, metrics = 0.0, 0, {}
+    started = time.perf_counter()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress, desc="train", unit="step")
+    for step in bar:
+        lr = learning_rate(cfg, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        tokens = data.batch(step)
+        loss = next_token_loss(model(tokens), tokens)
+        if not math.isfinite(loss.item()):
+            raise TrainingDiverged(
+                f"loss became {loss.item()} at step {step}; the last good checkpoint is kept in {run_dir / CHECKPOINTS_DIR}. "
+                "Lower train.lr or set train.grad_clip"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        running, count = running + loss.item(), count + 1
+        done = step + 1
+        if done % cfg.eval_every == 0 or done in checkpoint_steps:
+            metrics = {"train_loss": running / count, "lr": lr, **evaluate(model, val_batches)}
+            running, count = 0.0, 0
+            log({"step": done, "tokens_seen": done * tokens_per_step, **metrics})
+            bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items() if k != "lr"})
+        if done in checkpoint_steps:
+            checkpoint(done, metrics)
+    bar.close()
+    elapsed = time.perf_counter() - started
+    tokens_per_second = (cfg.steps - start) * tokens_per_step / elapsed if elapsed > 0 and cfg.steps > start else 0.0
+    return TrainResult(
+        run_dir=run_dir,
+        checkpoints=list_checkpoints(run_dir),
+        final_metrics=metrics,
+        tokens_per_second=tokens_per_second,
+    )

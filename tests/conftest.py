@@ -1,0 +1,30 @@
+"""Shared fixtures: tiny models built in memory, nothing from the network."""
+
+import pytest
+import torch
+
+from interp.build import build_model
+from interp.config import ModelConfig
+
+torch.set_num_threads(2)
+
+
+def tiny_config(**changes) -> ModelConfig:
+    base = dict(n_layers=2, d_model=32, n_ctx=16, d_head=8, n_heads=4, d_vocab=11, attn_only=True, seed=0)
+    base.update(changes)
+    return ModelConfig(**base)
+
+
+@pytest.fixture
+def tiny_cfg() -> ModelConfig:
+    return tiny_config()
+
+
+@pytest.fixture
+def tiny_model(tiny_cfg):
+    return build_model(tiny_cfg)
+
+
+@pytest.fixture
+def tiny_mlp_model():
+    return build_model(tiny_config(attn_only=False, d_mlp=64))
