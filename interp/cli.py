@@ -49,16 +49,18 @@ def train(
 
     Example: interp train --preset attn-only-1l --set train.steps=2000 --out models/runs/a1
     """
+    import json
+
+    from interp.config import RunConfig
     from interp.presets import parse_override, run_config
-    from interp.train.loop import read_run_file, train as run_training
 
     run_dir = out or DEFAULT_RUNS / preset
     if resume and not config and not set_:
-        from interp.config import RunConfig
-
-        run = RunConfig.from_dict(read_run_file(run_dir)["run"])
+        run = RunConfig.from_dict(json.loads((run_dir / "run.json").read_text())["run"])
     else:
         run = run_config(preset, config_file=config, overrides=dict(parse_override(s) for s in set_))
+    from interp.train.loop import train as run_training  # heavy (TransformerLens): only once the config is valid
+
     result = run_training(run, run_dir, resume=resume, cache_dir=DEFAULT_RUNS.parent / "cache", progress=progress)
     _report_training(result)
 

@@ -1,0 +1,113 @@
+import json
+
+import pytest
+import torch
+
+from interp.checkpoints import list_checkpoints, load_model
+from interp.config import RunConfig
+from interp.errors import ConfigError, TrainingDiverged
+from interp.sampling import sample
+from interp.train.baseline import bigram_loss
+from interp.train.data import TrainingData
+from interp.train.loop import METRICS_FILE, train
+
+
+def synthetic_run(**train_changes) -> RunConfig:
+    return RunConfig.from_dict(
+        {
+            "model": dict(n_layers=2, d_model=32, n_heads=4, d_head=8, n_ctx=32, attn_only=True, seed=3),
+            "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=4, span_max=12),
+            "train": {**dict(steps=40, batch_size=16, lr=3e-3, eval_every=10, n_checkpoints=8, seed=5), **train_changes},
+        }
+    )
+
+
+def read_metrics(run_dir):
+    return [json.loads(line) for line in (run_dir / METRICS_FILE).read_text().splitlines()]
+
+
+def test_batches_are_a_function_of_the_step():
+    data = TrainingData.prepare(synthetic_run())
+    assert torch.equal(data.batch(7), data.batch(7))
+    assert not torch.equal(data.batch(7), data.batch(8))
+    assert data.batch(0).shape == (16, 32)
+
+
+def test_short_run_writes_log_spaced_checkpoints_and_loss_falls(tmp_path):
+    result = train(synthetic_run(), tmp_path / "run", progress=False)
+    steps = [c.step for c in result.checkpoints]
+    assert steps[0] == 0 and steps[-1] == 40 and len(steps) == 8
+    metrics = read_metrics(tmp_path / "run")
+    assert metrics[-1]["val_repeated"] < metrics[0]["val_repeated"] - 0.1
+    assert result.checkpoints[-1].run == synthetic_run()
+    assert result.checkpoints[-1].tokens_seen == 40 * 16 * 32
+
+
+def test_resume_continues_exactly(tmp_path):
+    run = synthetic_run()
+    reference = train(run, tmp_path / "straight", progress=False)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_step_11(ckpt):
+        if ckpt.step >= 11:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(run, tmp_path / "resumed", progress=False, on_checkpoint=stop_at_step_11)
+    assert list_checkpoints(tmp_path / "resumed")[-1].step < 40
+    train(run, tmp_path / "resumed", resume=True, progress=False)
+
+    a, b = load_model(reference.run_dir), load_model(tmp_path / "resumed")
+    for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(p, q), name
+    straight, resumed = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
+    assert [m["step"] for m in straight] == [m["step"] for m in resumed]
+    assert straight == resumed
+
+
+def test_training_refuses_to_overwrite_or_resume_with_another_config(tmp_path):
+    train(synthetic_run(steps=3, n_checkpoints=2, eval_every=3), tmp_path / "r", progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(synthetic_run(steps=3, n_checkpoints=2, eval_every=3), tmp_path / "r", progress=False)
+    with pytest.raises(ConfigError, match="different config"):
+        train(synthetic_run(steps=5, n_checkpoints=2, eval_every=3), tmp_path / "r", resume=True, progress=False)
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_good_checkpoints(tmp_path, monkeypatch):
+    import interp.train.loop as loop
+
+    real = loop.next_token_loss
+    calls = {"n": 0}
+
+    def exploding(logits, tokens):
+        calls["n"] += 1
+        value = real(logits, tokens)
+        return value * float("nan") if calls["n"] > 12 else value
+
+    monkeypatch.setattr(loop, "next_token_loss", exploding)
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        train(synthetic_run(), tmp_path / "r", progress=False)
+    kept = list_checkpoints(tmp_path / "r")
+    assert kept and all(torch.isfinite(p).all() for p in load_model(kept[-1]).parameters())
+
+
+def test_bigram_baseline_matches_a_hand_count():
+    train_rows = torch.tensor([[0, 1, 1, 2], [1, 2, 0, 1]])
+    # pairs: (0,1)x2 (1,1) (1,2)x2 (2,0); with add-one smoothing over 3 tokens:
+    # P(1|0)=3/5, P(2|1)=3/6, P(0|2)=2/4
+    val = torch.tensor([[0, 1, 2, 0]])
+    expected = -(torch.tensor([3 / 5, 3 / 6, 2 / 4]).log().mean())
+    assert bigram_loss(train_rows, val, vocab_size=3) == pytest.approx(float(expected))
+
+
+def test_sampling_is_seeded_and_greedy_is_deterministic(tiny_model):
+    prompt = torch.tensor([[1, 2, 3]])
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    a = sample(tiny_model, prompt, max_new_tokens=20, generator=g(), top_k=3)
+    b = sample(tiny_model, prompt, max_new_tokens=20, generator=g(), top_k=3)
+    assert torch.equal(a, b) and a.shape == (1, 23) and torch.equal(a[:, :3], prompt)
+    greedy = sample(tiny_model, prompt, max_new_tokens=5, temperature=0)
+    logits = tiny_model(prompt)
+    assert greedy[0, 3] == logits[0, -1].argmax()
