@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
 from tokenizers.implementations import BaseTokenizer
+from interp.errors import DataError
 
 TOKENIZER_KINDS: tuple[str, ...] = ("char", "gpt2", "bert")
 
@@ -78,10 +79,10 @@ class CharTokenizer(Tokenizer):
 
     def __init__(self, alphabet: str):
         if not alphabet:
-            raise ValueError("CharTokenizer needs a non-empty alphabet; build one with CharTokenizer.from_text(text)")
+            raise DataError("CharTokenizer needs a non-empty alphabet; build one with CharTokenizer.from_text(text)")
         if len(set(alphabet)) != len(alphabet):
             dupes = sorted({c for c in alphabet if alphabet.count(c) > 1})
-            raise ValueError(f"CharTokenizer alphabet repeats {dupes!r}; pass each character once")
+            raise DataError(f"CharTokenizer alphabet repeats {dupes!r}; pass each character once")
         self.alphabet = alphabet
         codepoints = _codepoints(alphabet)
         # searchsorted needs sorted keys; `_order` maps a sorted position back to the character's id.
@@ -93,7 +94,7 @@ class CharTokenizer(Tokenizer):
     def from_text(cls, text: str) -> "CharTokenizer":
         """The alphabet is the sorted set of characters in `text`."""
         if not text:
-            raise ValueError(
+            raise DataError(
                 "cannot build a char tokenizer from empty text; pass the corpus text (e.g. corpus_text(name))"
             )
         return cls("".join(sorted(set(text))))
@@ -110,7 +111,7 @@ class CharTokenizer(Tokenizer):
         if not known.all():
             unknown = [chr(c) for c in np.unique(codepoints[~known]).tolist()]
             more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
-            raise ValueError(
+            raise DataError(
                 f"characters {unknown[:20]}{more} are not in this char tokenizer's alphabet: "
                 "it was built from another text; "
                 "rebuild it from text that contains them (CharTokenizer.from_text)"
@@ -129,7 +130,7 @@ class CharTokenizer(Tokenizer):
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(
+            raise DataError(
                 f"token ids must be in [0, {self.vocab_size}) for this char tokenizer; got {ids.min()}..{ids.max()}"
             )
         return self._chars[ids].tolist()
@@ -206,7 +207,7 @@ class WordPieceTokenizer(_BackendTokenizer):
         for i in _int_list(ids):
             piece = self._backend.id_to_token(i)
             if piece is None:
-                raise ValueError(f"token id {i} is outside the BERT vocabulary [0, {self.vocab_size})")
+                raise DataError(f"token id {i} is outside the BERT vocabulary [0, {self.vocab_size})")
             out.append(piece)
         return out
 
@@ -233,7 +234,7 @@ def load_tokenizer(kind: str, *, text: str | None = None) -> Tokenizer:
     """
     if kind == "char":
         if not text:
-            raise ValueError(
+            raise DataError(
                 'load_tokenizer("char") needs text=... to build its alphabet from (e.g. corpus_text(name))'
             )
         return CharTokenizer.from_text(text)
@@ -241,7 +242,7 @@ def load_tokenizer(kind: str, *, text: str | None = None) -> Tokenizer:
         return GPT2Tokenizer()
     if kind == "bert":
         return WordPieceTokenizer()
-    raise ValueError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(TOKENIZER_KINDS)}")
+    raise DataError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(TOKENIZER_KINDS)}")
 
 
 def tokenizer_from_dict(d: dict) -> Tokenizer:
@@ -253,11 +254,11 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
     kind = d.get("kind") if isinstance(d, dict) else None
     if kind == "char":
         if "alphabet" not in d:
-            raise ValueError("char tokenizer dict has no 'alphabet'; it must come from CharTokenizer.to_dict()")
+            raise DataError("char tokenizer dict has no 'alphabet'; it must come from CharTokenizer.to_dict()")
         return CharTokenizer(d["alphabet"])
     if kind in TOKENIZER_KINDS:
         return load_tokenizer(kind)
-    raise ValueError(
+    raise DataError(
         f"tokenizer dict has kind {kind!r}; expected a dict from Tokenizer.to_dict() with kind in {TOKENIZER_KINDS}"
     )
 

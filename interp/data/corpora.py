@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
+from interp.errors import DataError
 
 CORPORA: tuple[str, ...] = ("shakespeare", "imdb")
 _COLUMNS = {"shakespeare": ("text", "title"), "imdb": ("text", "label")}
@@ -41,7 +42,7 @@ def load_corpus(name: str, *, max_documents: int | None = None) -> datasets.Data
     ['text', 'label']
     """
     if max_documents is not None and max_documents < 1:
-        raise ValueError(f"max_documents must be a positive integer or None, got {max_documents}")
+        raise DataError(f"max_documents must be a positive integer or None, got {max_documents}")
     rows = list(itertools.islice(_documents(name), max_documents))
     return datasets.Dataset.from_dict({column: [row[column] for row in rows] for column in _COLUMNS[name]})
 
@@ -53,7 +54,7 @@ def corpus_text(name: str, *, max_chars: int | None = None, separator: str = "\n
     1000
     """
     if max_chars is not None and max_chars < 1:
-        raise ValueError(f"max_chars must be a positive integer or None, got {max_chars}")
+        raise DataError(f"max_chars must be a positive integer or None, got {max_chars}")
     pieces, total = [], 0
     for row in _documents(name):
         # Stop early so a small max_chars does not read and join the whole corpus.
@@ -69,7 +70,7 @@ def _documents(name: str) -> Iterator[dict]:
         return _shakespeare()
     if name == "imdb":
         return _imdb()
-    raise ValueError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
+    raise DataError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
 
 
 def _shakespeare() -> Iterator[dict]:

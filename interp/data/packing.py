@@ -27,6 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from interp.errors import DataError
 from interp.tokenizers import Tokenizer
 
 _CACHE_FORMAT = 1  # bump when the packing rule changes, so old cache files stop matching
@@ -56,11 +57,11 @@ def pack(
     later call with the same inputs loads it instead of tokenizing again.
     """
     if n_ctx < 1:
-        raise ValueError(f"n_ctx must be a positive integer, got {n_ctx}")
+        raise DataError(f"n_ctx must be a positive integer, got {n_ctx}")
     if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+        raise DataError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
     if text_column not in dataset.column_names:
-        raise ValueError(f"dataset has no column {text_column!r} (columns: {dataset.column_names}); pass text_column=")
+        raise DataError(f"dataset has no column {text_column!r} (columns: {dataset.column_names}); pass text_column=")
 
     path = None
     if cache_dir is not None:
@@ -72,7 +73,7 @@ def pack(
     stream = _token_stream(dataset, tokenizer, text_column)
     n_rows = len(stream) // n_ctx
     if n_rows < 2:
-        raise ValueError(
+        raise DataError(
             f"the corpus has {len(stream)} tokens but packing needs at least {2 * n_ctx} "
             f"(2 rows of n_ctx={n_ctx}: one train, one val); use more documents or a smaller n_ctx"
         )
@@ -91,7 +92,7 @@ def _token_stream(dataset: datasets.Dataset, tokenizer: Tokenizer, text_column: 
     for batch in dataset.iter(batch_size=_BATCH_DOCUMENTS):
         texts = batch[text_column]
         if any(not isinstance(t, str) for t in texts):
-            raise ValueError(f"column {text_column!r} must hold strings only; drop or fill missing documents first")
+            raise DataError(f"column {text_column!r} must hold strings only; drop or fill missing documents first")
         for ids in tokenizer.encode_batch(texts):
             if pieces:
                 pieces.append(separator)
@@ -105,7 +106,7 @@ def _separator(tokenizer: Tokenizer) -> np.ndarray:
     try:
         return np.asarray(tokenizer.encode("\n\n"), dtype=np.int64)
     except ValueError:
-        raise ValueError(
+        raise DataError(
             "this tokenizer has no EOS token and cannot encode '\\n\\n' to separate documents; "
             "build the char alphabet from text that contains newlines (e.g. corpus_text(name))"
         ) from None
@@ -149,7 +150,7 @@ def _load(path: Path) -> PackedTokens:
     try:
         tensors = load_file(path)
     except (SafetensorError, OSError) as e:
-        raise ValueError(f"cannot read packed-token cache {path} ({e}); delete the file and run again") from None
+        raise DataError(f"cannot read packed-token cache {path} ({e}); delete the file and run again") from None
     if set(tensors) != {"train", "val"}:
-        raise ValueError(f"packed-token cache {path} lacks train/val tensors; delete the file and run again")
+        raise DataError(f"packed-token cache {path} lacks train/val tensors; delete the file and run again")
     return PackedTokens(train=tensors["train"].long(), val=tensors["val"].long())

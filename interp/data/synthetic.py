@@ -18,6 +18,7 @@ import datasets
 import torch
 from jaxtyping import Int
 from torch import Tensor
+from interp.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,9 @@ def repeated_span_batch(
     vocab = _check_vocab(vocab)
     _check_positive(batch=batch, n_ctx=n_ctx, span_min=span_min)
     if span_max < span_min:
-        raise ValueError(f"span_max ({span_max}) must be >= span_min ({span_min})")
+        raise DataError(f"span_max ({span_max}) must be >= span_min ({span_min})")
     if 2 * span_max > n_ctx:
-        raise ValueError(
+        raise DataError(
             f"two copies of a span of up to {span_max} tokens do not fit in n_ctx={n_ctx}; "
             f"use span_max <= {n_ctx // 2}"
         )
@@ -79,7 +80,7 @@ def repeated_random_tokens(
     vocab = _check_vocab(vocab)
     _check_positive(batch=batch, half=half)
     if half > len(vocab):
-        raise ValueError(
+        raise DataError(
             f"half={half} distinct tokens cannot be drawn from a vocab of {len(vocab)}; use half <= {len(vocab)}"
         )
     # argsort of uniform noise is a random permutation per row: sampling without replacement, vectorised.
@@ -121,13 +122,13 @@ def repeated_tokens_dataset(
 
 def _check_vocab(vocab: Tensor) -> Tensor:
     if not isinstance(vocab, Tensor) or vocab.ndim != 1 or len(vocab) == 0:
-        raise ValueError("vocab must be a non-empty 1-D tensor of allowed token ids, e.g. torch.arange(vocab_size)")
+        raise DataError("vocab must be a non-empty 1-D tensor of allowed token ids, e.g. torch.arange(vocab_size)")
     if vocab.dtype.is_floating_point or vocab.dtype == torch.bool:
-        raise ValueError(f"vocab must hold integer token ids, got dtype {vocab.dtype}")
+        raise DataError(f"vocab must hold integer token ids, got dtype {vocab.dtype}")
     return vocab.long()
 
 
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
+            raise DataError(f"{name} must be a positive integer, got {value}")
