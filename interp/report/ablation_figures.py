@@ -1,0 +1,100 @@
+"""Plotly heatmaps of ablation studies and head comparisons. Rendering only: numbers come from interp.analysis.
+
+Effects use a diverging scale centred on zero (red: the ablation raises the metric — for loss, the head
+mattered); pattern distances a sequential scale from 0 to 1.
+
+>>> fig = ablation_heatmap(result)                               # doctest: +SKIP
+>>> fig.write_html("heatmap.html", include_plotlyjs=True)        # doctest: +SKIP
+"""
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from interp.analysis.ablation import AblationResult
+from interp.analysis.compare import HeadComparison
+
+DIVERGING = "RdBu_r"
+SEQUENTIAL = "Viridis"
+
+
+def _labels(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+def _effect_heatmap(z, x: list[str], y: list[str], *, zmax: float | None = None, name: str = "effect", **extra) -> go.Heatmap:
+    return go.Heatmap(
+        z=z,
+        x=x,
+        y=y,
+        zmid=0,
+        zmin=-zmax if zmax else None,
+        zmax=zmax,
+        colorscale=DIVERGING,
+        text=[[f"{v:+.3f}" for v in row] for row in z],
+        texttemplate="%{text}",
+        hovertemplate=f"%{{y}} %{{x}}<br>{name} %{{z:+.4f}}<extra></extra>",
+        **extra,
+    )
+
+
+def ablation_heatmap(result: AblationResult, *, title: str | None = None) -> go.Figure:
+    """Layer x head heatmap of ablation effects (layers: layer x component; pairs: head x head)."""
+    effects = result.effects
+    if result.over == "heads":
+        x, y, z = _labels("H", effects.shape[1]), _labels("L", effects.shape[0]), effects.tolist()
+    elif result.over == "layers":
+        x, y, z = list(result.components), _labels("L", effects.shape[0]), effects.tolist()
+    else:
+        n_layers, n_heads = effects.shape[:2]
+        names = [f"L{layer}H{head}" for layer in range(n_layers) for head in range(n_heads)]
+        x, y, z = names, names, effects.reshape(n_layers * n_heads, -1).tolist()
+    fig = go.Figure(_effect_heatmap(z, x, y, colorbar={"title": f"Δ {result.metric}"}))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(
+        title=title or f"{result.method}-ablation of {result.over}: change in {result.metric} (clean {result.baseline:.4f})",
+        xaxis_title="head" if result.over == "heads" else ("component" if result.over == "layers" else "ablated with"),
+        yaxis_title="layer" if result.over != "pairs" else "ablated head",
+        width=max(420, 90 * len(x) + 200),
+        height=max(320, 60 * len(y) + 160),
+    )
+    return fig
+
+
+def comparison_heatmap(comparison: HeadComparison, *, title: str | None = None) -> go.Figure:
+    """Three panels: ablation effects in model A, in model B (one colour scale), and pattern distance."""
+    label_a, label_b = comparison.labels
+    n_layers, n_heads = comparison.effects_a.shape
+    x, y = _labels("H", n_heads), _labels("L", n_layers)
+    zmax = max(float(comparison.effects_a.abs().max()), float(comparison.effects_b.abs().max())) or 1.0
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=(f"{label_a}: Δ {comparison.metric}", f"{label_b}: Δ {comparison.metric}", f"pattern distance ({comparison.distance})"),
+        horizontal_spacing=0.08,
+    )
+    fig.add_trace(_effect_heatmap(comparison.effects_a.tolist(), x, y, zmax=zmax, name=label_a, showscale=False), row=1, col=1)
+    fig.add_trace(_effect_heatmap(comparison.effects_b.tolist(), x, y, zmax=zmax, name=label_b, colorbar={"x": 0.62, "len": 0.9}), row=1, col=2)
+    distance = comparison.pattern_distance.tolist()
+    fig.add_trace(
+        go.Heatmap(
+            z=distance,
+            x=x,
+            y=y,
+            zmin=0,
+            zmax=1,
+            colorscale=SEQUENTIAL,
+            text=[[f"{v:.2f}" for v in row] for row in distance],
+            texttemplate="%{text}",
+            hovertemplate="%{y} %{x}<br>distance %{z:.3f}<extra></extra>",
+            colorbar={"x": 1.0, "len": 0.9},
+        ),
+        row=1,
+        col=3,
+    )
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(
+        title=title or f"{label_a} vs {label_b}: {comparison.method}-ablation effects and attention-pattern distance",
+        width=max(900, 3 * (80 * n_heads + 120)),
+        height=max(340, 60 * n_layers + 180),
+    )
+    return fig
