@@ -1,0 +1,202 @@
+"""Induction scores and losses for every checkpoint of a run, fast: one model, one hooked forward per checkpoint.
+
+The model is built once; each checkpoint's weights are loaded into it. One forward on the probe's
+repeated + shuffled rows caches only the attention pattern and hook_z of each layer, and all five head
+scores, the induction loss and the weight-based OV copying score come from that. Held-out text rows (for
+the ICL score) take a second, unhooked forward.
+
+>>> probe = probe_for_run(list_checkpoints(run_dir)[-1])                          # doctest: +SKIP
+>>> series = evaluate_series(list_checkpoints(run_dir), probe)                    # doctest: +SKIP
+>>> series.heads.induction.shape                                                  # [checkpoint layer head]
+torch.Size([24, 2, 4])
+"""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from interp.analysis.circuits import circuit_weights, ov_copying_scores
+from interp.analysis.head_scores import HeadScores, score_heads
+from interp.analysis.induction import (
+    InductionLoss,
+    InductionProbe,
+    icl_positions,
+    icl_score_from_losses,
+    induction_loss_from_logits,
+    make_probe,
+    token_losses,
+)
+from interp.checkpoints import Checkpoint, load_weights
+from interp.errors import CheckpointError
+
+
+@dataclass(frozen=True)
+class CheckpointEvaluation:
+    """Everything measured on one model: head scores, OV copying score, induction loss, ICL score (NaN without text)."""
+
+    heads: HeadScores
+    ov_copying: Float[Tensor, "layer head"]
+    loss: InductionLoss
+    icl: float
+
+
+@torch.no_grad()
+def hooked_forward(model: torch.nn.Module, tokens: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Logits, patterns [layer batch head query key] and z [layer batch query head d_head] from one forward."""
+    n_layers = model.cfg.n_layers
+    store: dict[str, Tensor] = {}
+
+    def keeper(name: str):
+        def keep(tensor: Tensor, hook) -> None:
+            store[name] = tensor.detach()
+
+        return keep
+
+    # the bridge fires hook_z under an alias, so key the stored tensors by the name we asked for
+    names = [f"blocks.{layer}.attn.hook_{kind}" for layer in range(n_layers) for kind in ("pattern", "z")]
+    with model.hooks(fwd_hooks=[(name, keeper(name)) for name in names]):
+        logits = model(tokens)
+    patterns = torch.stack([store[f"blocks.{layer}.attn.hook_pattern"] for layer in range(n_layers)])
+    z = torch.stack([store[f"blocks.{layer}.attn.hook_z"] for layer in range(n_layers)])
+    return logits, patterns, z
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: torch.nn.Module, probe: InductionProbe, *, icl_early: int | None = None, icl_late: int | None = None
+) -> CheckpointEvaluation:
+    """All induction measurements of `model` on `probe`.
+
+    >>> result = evaluate_model(model, probe)         # doctest: +SKIP
+    >>> result.heads.prefix_matching                   # [layer head]
+    """
+    weights = circuit_weights(model, fold_layernorm=True)
+    unembed = torch.einsum("lhdm,mv->lhdv", weights.W_O, weights.W_U[:, probe.vocab])
+    tokens = torch.cat([probe.repeated, probe.shuffled])
+    logits, patterns, z = hooked_forward(model, tokens)
+    icl = math.nan
+    if probe.text is not None:
+        early, late = icl_positions(probe.text.shape[1])
+        losses = token_losses(model(probe.text), probe.text)
+        icl = icl_score_from_losses(losses, early=icl_early or early, late=icl_late or late)
+    return CheckpointEvaluation(
+        heads=score_heads(patterns, z, probe, unembed),
+        ov_copying=ov_copying_scores(weights, vocab=probe.vocab),
+        loss=induction_loss_from_logits(logits, probe),
+        icl=icl,
+    )
+
+
+@dataclass(frozen=True)
+class InductionSeries:
+    """Measurements over a run's checkpoints; every tensor has a leading checkpoint axis."""
+
+    steps: tuple[int, ...]
+    tokens_seen: tuple[int, ...]
+    heads: HeadScores
+    ov_copying: Float[Tensor, "checkpoint layer head"]
+    per_position_loss: Float[Tensor, "checkpoint prediction"]
+    first_half_loss: Float[Tensor, "checkpoint"]
+    repeated_half_loss: Float[Tensor, "checkpoint"]
+    icl_score: Float[Tensor, "checkpoint"]
+
+    def to_json_dict(self) -> dict:
+        """Per-step tables as plain lists: {"steps": [...], "heads": {"induction": [[[..]]]}, ...} (NaN -> None)."""
+
+        def clean(value):
+            if isinstance(value, list):
+                return [clean(v) for v in value]
+            return None if isinstance(value, float) and not math.isfinite(value) else value
+
+        return {
+            "steps": list(self.steps),
+            "tokens_seen": list(self.tokens_seen),
+            "heads": {name: clean(t.tolist()) for name, t in self.heads.as_dict().items()},
+            "ov_copying": clean(self.ov_copying.tolist()),
+            "first_half_loss": clean(self.first_half_loss.tolist()),
+            "repeated_half_loss": clean(self.repeated_half_loss.tolist()),
+            "icl_score": clean(self.icl_score.tolist()),
+            "per_position_loss": clean(self.per_position_loss.tolist()),
+        }
+
+
+def series_from_evaluations(checkpoints: Sequence[Checkpoint], results: Sequence[CheckpointEvaluation]) -> InductionSeries:
+    return InductionSeries(
+        steps=tuple(c.step for c in checkpoints),
+        tokens_seen=tuple(c.tokens_seen for c in checkpoints),
+        heads=HeadScores.stack([r.heads for r in results]),
+        ov_copying=torch.stack([r.ov_copying for r in results]),
+        per_position_loss=torch.stack([r.loss.per_position for r in results]),
+        first_half_loss=torch.tensor([r.loss.first_half for r in results]),
+        repeated_half_loss=torch.tensor([r.loss.repeated_half for r in results]),
+        icl_score=torch.tensor([r.icl for r in results]),
+    )
+
+
+def evaluate_series(
+    checkpoints: Sequence[Checkpoint],
+    probe: InductionProbe,
+    *,
+    icl_early: int | None = None,
+    icl_late: int | None = None,
+    progress: Callable[[Checkpoint], None] | None = None,
+) -> InductionSeries:
+    """Evaluate every checkpoint (all of one architecture) on the same probe, building the model only once."""
+    from interp.build import build_model
+
+    if not checkpoints:
+        raise CheckpointError("no checkpoints to evaluate; train a run first (interp train)")
+    config = checkpoints[0].config
+    for ckpt in checkpoints:
+        if ckpt.config != config:
+            raise CheckpointError(f"{ckpt.path} has a different architecture from {checkpoints[0].path}; evaluate one run at a time")
+    model = build_model(config)
+    results = []
+    for ckpt in checkpoints:
+        if progress is not None:
+            progress(ckpt)
+        model.load_state_dict(load_weights(ckpt.path, config), strict=True)
+        results.append(evaluate_model(model.eval(), probe, icl_early=icl_early, icl_late=icl_late))
+    return series_from_evaluations(checkpoints, results)
+
+
+def probe_for_run(
+    checkpoint: Checkpoint,
+    *,
+    batch: int = 32,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+    text_rows: int = 64,
+    min_count: int = 100,
+) -> InductionProbe:
+    """The probe for a run: tokens the model saw often, and held-out text rows when the run had a corpus.
+
+    The pool is the run's synthetic-token vocabulary when it trained on repeated spans (drawn uniformly, so
+    all seen often), else the corpus tokens seen at least `min_count` times. Without a recorded run config,
+    the whole vocabulary and no text.
+    """
+    cfg = checkpoint.config
+    generator = torch.Generator().manual_seed(seed)
+    run = checkpoint.run
+    if run is None:
+        return make_probe(vocab=torch.arange(cfg.d_vocab), n_ctx=cfg.n_ctx, batch=batch, generator=generator)
+    from interp.tokenizers import tokenizer_from_dict
+    from interp.train.data import TrainingData
+
+    tokenizer = tokenizer_from_dict(checkpoint.tokenizer) if checkpoint.tokenizer else None
+    data = TrainingData.prepare(run, cache_dir=cache_dir, tokenizer=tokenizer)
+    text = None
+    if data.packed is not None:
+        text = data.packed.val[:text_rows]
+    if run.data.repeated_fraction > 0 or data.packed is None:
+        vocab = data.synthetic_vocab
+    else:
+        counts = torch.bincount(data.packed.train.flatten(), minlength=cfg.d_vocab)
+        vocab = torch.nonzero(counts >= min_count)[:, 0]
+    return make_probe(vocab=vocab, n_ctx=cfg.n_ctx, batch=batch, generator=generator, text=text)
+
