@@ -189,7 +189,11 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """One plain AdamW loop: warmup then constant or cosine learning rate, gradient clipping, periodic eval."""
+    """One plain AdamW loop: warmup then constant or cosine learning rate, gradient clipping, periodic eval.
+
+    Checkpoints are written at `n_checkpoints` log-spaced steps, plus every `checkpoint_every` steps when that is
+    set (evenly spaced checkpoints resolve a phase change that happens late in training).
+    """
 
     steps: int = 5000
     batch_size: int = 64
@@ -204,6 +208,7 @@ class TrainConfig:
     eval_every: int = 250
     eval_batches: int = 4
     n_checkpoints: int = 20
+    checkpoint_every: int = 0
     seed: int = 0
     threads: int = 0
 
@@ -212,6 +217,10 @@ class TrainConfig:
         _require(
             isinstance(self.n_checkpoints, int) and self.n_checkpoints >= 2,
             f"train.n_checkpoints must be an integer >= 2 (the first and last step), got {self.n_checkpoints!r}",
+        )
+        _require(
+            isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 0,
+            f"train.checkpoint_every must be an integer >= 0 (0: log-spaced checkpoints only), got {self.checkpoint_every!r}",
         )
         _require(isinstance(self.lr, (int, float)) and 0 < self.lr < 1, f"train.lr must be in (0, 1), got {self.lr!r}")
         _require(self.weight_decay >= 0, f"train.weight_decay must be >= 0, got {self.weight_decay!r}")

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from interp.config import TrainConfig
-from interp.train.schedule import learning_rate, log_spaced_steps
+from interp.train.schedule import checkpoint_steps, learning_rate, log_spaced_steps
 
 
 @given(total=st.integers(1, 10**6), count=st.integers(2, 60))
@@ -28,3 +28,9 @@ def test_warmup_then_cosine_reaches_the_floor():
     values = [learning_rate(cfg, s) for s in range(10, 101)]
     assert all(a >= b for a, b in zip(values, values[1:]))
     assert learning_rate(TrainConfig(steps=100), 50) == 1e-3
+
+
+def test_even_checkpoints_are_added_to_the_log_spaced_ones():
+    steps = checkpoint_steps(TrainConfig(steps=1000, n_checkpoints=6, checkpoint_every=250))
+    assert steps == [0, 1, 6, 32, 178, 250, 500, 750, 1000]
+    assert checkpoint_steps(TrainConfig(steps=1000, n_checkpoints=6)) == log_spaced_steps(1000, 6)

@@ -33,7 +33,7 @@ from interp.config import RunConfig
 from interp.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.train.baseline import bigram_loss
 from interp.train.data import TrainingData
-from interp.train.schedule import learning_rate, log_spaced_steps
+from interp.train.schedule import checkpoint_steps, learning_rate
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
@@ -115,7 +115,7 @@ def train(
         model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay
     )
     val_batches = data.val_batches()
-    checkpoint_steps = set(log_spaced_steps(cfg.steps, cfg.n_checkpoints))
+    save_at = set(checkpoint_steps(cfg))
     tokenizer_dict = data.tokenizer.to_dict()
     tokens_per_step = cfg.batch_size * run.model.n_ctx
     metrics_path = run_dir / METRICS_FILE
@@ -189,12 +189,12 @@ def train(
         optimizer.step()
         running, count = running + loss.item(), count + 1
         done = step + 1
-        if done % cfg.eval_every == 0 or done in checkpoint_steps:
+        if done % cfg.eval_every == 0 or done in save_at:
             metrics = {"train_loss": running / count, "lr": lr, **evaluate(model, val_batches)}
             running, count = 0.0, 0
             log({"step": done, "tokens_seen": done * tokens_per_step, **metrics})
             bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items() if k != "lr"})
-        if done in checkpoint_steps:
+        if done in save_at:
             checkpoint(done, metrics)
     bar.close()
     elapsed = time.perf_counter() - started

@@ -33,6 +33,14 @@ def log_spaced_steps(total: int, count: int) -> list[int]:
     return steps
 
 
+def checkpoint_steps(cfg: TrainConfig) -> list[int]:
+    """The steps a run saves: log-spaced ones, plus every `checkpoint_every` steps if set."""
+    steps = set(log_spaced_steps(cfg.steps, cfg.n_checkpoints))
+    if cfg.checkpoint_every:
+        steps.update(range(cfg.checkpoint_every, cfg.steps + 1, cfg.checkpoint_every))
+    return sorted(steps)
+
+
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Linear warmup over `warmup_steps`, then constant or cosine decay to `min_lr_ratio * lr`."""
     if cfg.warmup_steps and step < cfg.warmup_steps:
