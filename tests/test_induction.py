@@ -8,6 +8,7 @@ from planted_induction import planted_model
 from interp.analysis import head_scores as hs
 from interp.analysis.induction import (
     icl_positions,
+    previous_occurrence,
     icl_score,
     icl_score_from_losses,
     induction_loss,
@@ -114,7 +115,7 @@ def test_a_fixed_offset_head_fakes_induction_but_not_prefix_matching():
 
 
 def test_previous_occurrence_and_uniform_attention_baseline():
-    assert hs.previous_occurrence(torch.tensor([[1, 2, 1, 1, 2]])).tolist() == [[-1, -1, 0, 2, 1]]
+    assert previous_occurrence(torch.tensor([[1, 2, 1, 1, 2]])).tolist() == [[-1, -1, 0, 2, 1]]
     n = 6
     uniform = torch.tril(torch.ones(n, n)) / torch.arange(1, n + 1)[:, None]
     score = hs.previous_token_scores(uniform[None, None, None], offset=0)

@@ -28,7 +28,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from interp.analysis.induction import InductionProbe
+from interp.analysis.induction import InductionProbe, previous_occurrence
 
 SCORE_NAMES = ("previous_token", "induction", "prefix_matching", "duplicate_token", "copying")
 
@@ -56,19 +56,6 @@ class HeadScores:
         return cls(**{name: torch.stack([getattr(s, name) for s in items]) for name in SCORE_NAMES})
 
 
-def previous_occurrence(tokens: Int[Tensor, "batch pos"]) -> Int[Tensor, "batch pos"]:
-    """For each position, the latest earlier position holding the same token, or -1 if there is none.
-
-    >>> previous_occurrence(torch.tensor([[5, 6, 5, 5]])).tolist()
-    [[-1, -1, 0, 2]]
-    """
-    n = tokens.shape[1]
-    same = tokens[:, :, None] == tokens[:, None, :]
-    earlier = torch.ones(n, n, dtype=torch.bool).tril(-1)
-    index = torch.arange(n).expand(n, n)
-    return torch.where(same & earlier, index, -1).max(-1).values
-
-
 def attention_to(
     patterns: Float[Tensor, "layer batch head query key"],
     target: Int[Tensor, "batch query"],
@@ -90,23 +77,27 @@ def previous_token_scores(patterns: Float[Tensor, "layer batch head query key"],
 
 
 def after_previous_occurrence_scores(
-    patterns: Float[Tensor, "layer batch head query key"], tokens: Int[Tensor, "batch pos"]
+    patterns: Float[Tensor, "layer batch head query key"],
+    tokens: Int[Tensor, "batch pos"],
+    previous: Int[Tensor, "batch pos"] | None = None,
 ) -> Float[Tensor, "layer head"]:
     """Attention to the key right after the previous occurrence of the query's token (the induction target).
 
     Queries whose previous occurrence is the key right before them are skipped: there, the target is the
-    query itself.
+    query itself. `previous` (= `previous_occurrence(tokens)`) may be passed in to reuse it.
     """
-    previous = previous_occurrence(tokens)
+    previous = previous_occurrence(tokens) if previous is None else previous
     q = torch.arange(tokens.shape[1]).expand_as(tokens)
     return attention_to(patterns, previous + 1, (previous >= 0) & (previous + 1 < q))
 
 
 def duplicate_token_scores(
-    patterns: Float[Tensor, "layer batch head query key"], tokens: Int[Tensor, "batch pos"]
+    patterns: Float[Tensor, "layer batch head query key"],
+    tokens: Int[Tensor, "batch pos"],
+    previous: Int[Tensor, "batch pos"] | None = None,
 ) -> Float[Tensor, "layer head"]:
     """Attention to the previous occurrence of the query's own token."""
-    previous = previous_occurrence(tokens)
+    previous = previous_occurrence(tokens) if previous is None else previous
     return attention_to(patterns, previous, previous >= 0)
 
 
@@ -157,8 +148,8 @@ def score_heads(
     repeated, shuffled = patterns[:, :n], patterns[:, n : 2 * n]
     return HeadScores(
         previous_token=previous_token_scores(patterns[:, : 2 * n], offset=probe.offset),
-        induction=after_previous_occurrence_scores(repeated, probe.repeated),
-        prefix_matching=after_previous_occurrence_scores(shuffled, probe.shuffled),
-        duplicate_token=duplicate_token_scores(shuffled, probe.shuffled),
+        induction=after_previous_occurrence_scores(repeated, probe.repeated, probe.previous_in_repeated),
+        prefix_matching=after_previous_occurrence_scores(shuffled, probe.shuffled, probe.previous_in_shuffled),
+        duplicate_token=duplicate_token_scores(shuffled, probe.shuffled, probe.previous_in_shuffled),
         copying=copying_scores(repeated, z[:, :n], unembed, probe.repeated, probe.vocab, probe.second_copy),
     )

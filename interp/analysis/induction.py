@@ -18,6 +18,7 @@ A probe is a fixed set of evaluation rows, drawn once and reused for every check
 True
 """
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -40,10 +41,33 @@ class InductionProbe:
     vocab: Int[Tensor, "pool"]
     text: Int[Tensor, "row text_pos"] | None = None
 
+    @functools.cached_property
+    def previous_in_repeated(self) -> Int[Tensor, "batch pos"]:
+        """`previous_occurrence(self.repeated)`, computed once per probe."""
+        return previous_occurrence(self.repeated)
+
+    @functools.cached_property
+    def previous_in_shuffled(self) -> Int[Tensor, "batch pos"]:
+        """`previous_occurrence(self.shuffled)`, computed once per probe."""
+        return previous_occurrence(self.shuffled)
+
     @property
     def second_copy(self) -> slice:
         """Positions of the second copy of r in `repeated` (and of shuffle(r) in `shuffled`)."""
         return slice(self.offset + self.half, self.offset + 2 * self.half)
+
+
+def previous_occurrence(tokens: Int[Tensor, "batch pos"]) -> Int[Tensor, "batch pos"]:
+    """For each position, the latest earlier position holding the same token, or -1 if there is none.
+
+    >>> previous_occurrence(torch.tensor([[5, 6, 5, 5]])).tolist()
+    [[-1, -1, 0, 2]]
+    """
+    n = tokens.shape[1]
+    same = tokens[:, :, None] == tokens[:, None, :]
+    earlier = torch.ones(n, n, dtype=torch.bool).tril(-1)
+    index = torch.arange(n).expand(n, n)
+    return torch.where(same & earlier, index, -1).max(-1).values
 
 
 def make_probe(

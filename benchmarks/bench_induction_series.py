@@ -1,0 +1,111 @@
+"""Induction scores over a run's checkpoints: `evaluate_series` vs the naive per-checkpoint, per-head reference.
+
+The fast path builds the model once, loads each checkpoint's weights and runs one hooked forward per
+checkpoint. The reference reloads every checkpoint with `load_model` and runs two cached forwards per head.
+Both score the same probe; the table shows seconds per checkpoint, the speed-up and the largest difference.
+
+    python benchmarks/bench_induction_series.py [RUN_DIR] [--reference-checkpoints N]
+
+Without a run directory (default models/runs/demo, if it exists), a stand-in run with the demo model's
+shape (attn-only, 2 layers, d_model 64, 4 heads x 16, n_ctx 64, vocab 65) and 24 checkpoints of random
+weights is written to a temporary folder: the timing does not depend on what the weights learned.
+Writes benchmarks/results/induction_series.json.
+"""
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from interp.analysis.induction_reference import reference_series
+from interp.analysis.series import evaluate_series, probe_for_run
+from interp.build import build_model
+from interp.checkpoints import CHECKPOINTS_DIR, list_checkpoints, save_checkpoint
+from interp.config import ModelConfig
+
+RESULTS = Path(__file__).parent / "results" / "induction_series.json"
+DEMO = Path("models/runs/demo")
+
+
+def stand_in_run(folder: Path, n_checkpoints: int = 24) -> Path:
+    cfg = ModelConfig(n_layers=2, d_model=64, n_ctx=64, d_head=16, n_heads=4, d_vocab=65, attn_only=True, model_name="stand-in")
+    for index in range(n_checkpoints):
+        step = 0 if index == 0 else round(6000 ** (index / (n_checkpoints - 1)))
+        model = build_model(ModelConfig(**{**cfg.__dict__, "seed": index}))
+        save_checkpoint(folder / CHECKPOINTS_DIR / f"step_{step:06d}", model, cfg, step=step, tokens_seen=step * 4096)
+    return folder
+
+
+def max_difference(fast, slow) -> float:
+    pairs = [(getattr(fast.heads, n), getattr(slow.heads, n)) for n in fast.heads.as_dict()]
+    pairs += [(fast.ov_copying, slow.ov_copying), (fast.per_position_loss, slow.per_position_loss)]
+    return max(float((a - b).abs().nan_to_num(0).max()) for a, b in pairs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", nargs="?", type=Path, default=None)
+    parser.add_argument("--reference-checkpoints", type=int, default=3, help="checkpoints the slow reference evaluates")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    run = args.run or (DEMO if (DEMO / CHECKPOINTS_DIR).is_dir() else None)
+    stand_in = run is None
+    if stand_in:
+        run = stand_in_run(Path(tempfile.mkdtemp(prefix="bench-induction-")))
+    checkpoints = list_checkpoints(run)
+    probe = probe_for_run(checkpoints[-1], batch=args.batch, cache_dir=Path("models/cache"))
+
+    evaluate_series(checkpoints[:1], probe)  # warm-up: imports, allocator, first-call overheads
+    started = time.perf_counter()
+    fast = evaluate_series(checkpoints, probe)
+    fast_seconds = (time.perf_counter() - started) / len(checkpoints)
+
+    subset = checkpoints[-args.reference_checkpoints :]
+    started = time.perf_counter()
+    slow = reference_series(subset, probe)
+    slow_seconds = (time.perf_counter() - started) / len(subset)
+    difference = max_difference(evaluate_series(subset, probe), slow)
+
+    rows = [
+        ("evaluate_series (one model, one hooked forward)", len(checkpoints), fast_seconds),
+        ("naive reference (load_model, per-head forwards)", len(subset), slow_seconds),
+    ]
+    print(f"run: {run}{' (stand-in with random weights)' if stand_in else ''}; probe {len(probe.repeated)}+{len(probe.shuffled)} rows x {probe.repeated.shape[1]} tokens")
+    print(f"{'method':52s} {'checkpoints':>11s} {'s/checkpoint':>13s}")
+    for name, count, seconds in rows:
+        print(f"{name:52s} {count:11d} {seconds:13.3f}")
+    print(f"speed-up: {slow_seconds / fast_seconds:.1f}x; largest difference between the two: {difference:.2e}")
+    print(f"target <= 2 s per checkpoint: {'met' if fast_seconds <= 2 else 'NOT met'}")
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "run": str(run),
+                "stand_in": stand_in,
+                "checkpoints": len(checkpoints),
+                "probe_rows": len(probe.repeated),
+                "seconds_per_checkpoint": {"series": fast_seconds, "reference": slow_seconds},
+                "reference_checkpoints": len(subset),
+                "speedup": slow_seconds / fast_seconds,
+                "max_difference": difference,
+                "threads": args.threads,
+                "torch": torch.__version__,
+                "machine": platform.machine(),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
