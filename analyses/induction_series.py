@@ -1,8 +1,8 @@
 # %% [markdown]
 # # Induction heads across checkpoints
 #
-# Scores every checkpoint of a run on a fixed probe (repeated random tokens r+r, and r+shuffle(r) for
-# prefix matching), finds the phase change and labels the heads. Run top to bottom:
+# Scores every checkpoint of a run on a fixed probe (repeated random tokens r+r, and rows with a repeated
+# span at a random offset for prefix matching), finds the phase change and labels the heads. Run top to bottom:
 #
 #     python analyses/induction_series.py [RUN_DIR]      # default models/runs/demo
 

@@ -7,7 +7,9 @@ from planted_induction import planted_model
 
 from interp.analysis import head_scores as hs
 from interp.analysis.induction import (
-    icl_positions,
+    ICLPositions,
+    duplicate_keys,
+    prefix_match_keys,
     previous_occurrence,
     icl_score,
     icl_score_from_losses,
@@ -31,11 +33,23 @@ def test_probe_rows_repeat_distinct_pool_tokens():
     assert torch.equal(p.repeated[:, 11:], r) and (p.repeated[:, 0] == 0).all()
     assert all(len(set(row.tolist())) == 10 for row in r)  # without replacement
     assert ((r >= 5) & (r < 40)).all()
-    # shuffled rows hold the same tokens, permuted in the second part, and not all in place
-    assert torch.equal(p.shuffled[:, :11], p.repeated[:, :11])
-    assert torch.equal(p.shuffled[:, 11:].sort(1).values, r.sort(1).values)
-    assert not torch.equal(p.shuffled, p.repeated)
     assert p.second_copy == slice(11, 21)
+    # span rows: same length, BOS first, a copy of each row's span at a row-specific distance
+    assert p.spans.shape == (8, 21) and (p.spans[:, 0] == 0).all()
+    for b in range(8):
+        a, c, n = int(p.span_first[b]), int(p.span_second[b]), int(p.span_length[b])
+        assert 2 <= n <= 10 and a >= 1 and a + n <= c and c + n <= 21
+        assert torch.equal(p.spans[b, a : a + n], p.spans[b, c : c + n])
+        assert p.span_queries[b].sum() == n and p.span_queries[b, c : c + n].all()
+    assert len(set((p.span_second - p.span_first).tolist())) > 1
+
+
+def test_prefix_and_duplicate_keys():
+    tokens = torch.tensor([[7, 1, 2, 7, 1]])
+    prefix = prefix_match_keys(tokens)[0]
+    assert prefix[3].nonzero().flatten().tolist() == [1]  # token 7 at q=3: key 1 follows the earlier 7
+    assert prefix[4].nonzero().flatten().tolist() == [2]
+    assert duplicate_keys(tokens)[0, 4].nonzero().flatten().tolist() == [1]
 
 
 def test_probe_half_is_capped_by_the_pool_and_checked():
@@ -48,6 +62,8 @@ def test_probe_half_is_capped_by_the_pool_and_checked():
         probe(vocab=torch.tensor([3]))
     with pytest.raises(DataError, match="text rows"):
         probe(text=torch.zeros(2, 40, dtype=torch.long))
+    with pytest.raises(DataError, match="span"):
+        probe(span_min=3, span_max=9)
 
 
 def test_token_losses_match_cross_entropy():
@@ -66,13 +82,18 @@ def test_planted_induction_model_predicts_the_repeat_only():
 
 def test_icl_score_is_late_minus_early_loss():
     losses = torch.arange(12.0).view(2, 6)  # token k's loss is column k-1
-    assert icl_score_from_losses(losses, early=1, late=6) == pytest.approx((5 + 11) / 2 - (0 + 6) / 2)
-    assert icl_positions(64) == (8, 63) and icl_positions(4) == (1, 3)
+    assert icl_score_from_losses(losses, ICLPositions(early=1, late=6)) == pytest.approx((5 + 11) / 2 - (0 + 6) / 2)
+    # windows of 2: tokens 5-6 against tokens 2-3
+    assert icl_score_from_losses(losses, ICLPositions(early=3, late=6, window=2)) == pytest.approx(3.0)
+    assert ICLPositions.default(64) == ICLPositions(early=8, late=63, window=4)
+    assert ICLPositions.default(4) == ICLPositions(early=1, late=3, window=1)
     with pytest.raises(DataError, match="early"):
-        icl_score_from_losses(losses, early=5, late=5)
+        icl_score_from_losses(losses, ICLPositions(early=5, late=5))
+    with pytest.raises(DataError, match="window"):
+        icl_score_from_losses(losses, ICLPositions(early=2, late=6, window=3))
     # repeated rows are "text" the planted model learns from in context: late loss far below early loss
     p = probe(vocab=torch.arange(16))
-    assert icl_score(planted_model(), p.repeated, early=3, late=14) < -1.0
+    assert icl_score(planted_model(), p.repeated, ICLPositions(early=3, late=14)) < -1.0
 
 
 # ---- per-head scores on planted patterns -------------------------------------------------------------------
@@ -106,12 +127,16 @@ def test_planted_induction_pattern_scores_one_on_induction():
 
 
 def test_a_fixed_offset_head_fakes_induction_but_not_prefix_matching():
-    p = probe()
+    p = probe(batch=32, vocab=torch.arange(65), n_ctx=64)  # spans of 8..32 tokens at varying distances
     n, h = p.repeated.shape[1], p.half
-    q = torch.arange(n).expand(8, n)
+    q = torch.arange(n).expand(32, n)
     offset_head = one_hot_pattern(torch.where(q >= h, q - h + 1, -1), n)[None, :, None]
     assert hs.after_previous_occurrence_scores(offset_head, p.repeated).item() == pytest.approx(1.0)
-    assert hs.after_previous_occurrence_scores(offset_head, p.shuffled).item() < 0.3
+    assert hs.attention_mass_on(offset_head, p.span_prefix_keys, p.span_queries).item() < 0.3
+    # the true induction head on span rows: attend to the key after the span's first copy
+    target = torch.where(p.span_queries, q - (p.span_second - p.span_first)[:, None] + 1, -1)
+    span_induction = one_hot_pattern(target, n)[None, :, None]
+    assert hs.attention_mass_on(span_induction, p.span_prefix_keys, p.span_queries).item() == pytest.approx(1.0)
 
 
 def test_previous_occurrence_and_uniform_attention_baseline():

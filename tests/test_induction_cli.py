@@ -49,6 +49,7 @@ def test_circuits_command_writes_json_and_html(app, run_dir, tmp_path):
     assert report["step"] == 100 and report["selected"]["head"] == "L1H0"
     assert report["selected"]["ov_copying"] == pytest.approx(1.0, abs=1e-4)
     assert report["selected"]["k_partner"]["labels"] == ["previous-token"]
+    assert report["selected"]["k_partner"]["previous_token_rank"] == 1
     assert len(report["composition"]["K"]) == 2 and report["random_composition_baseline"] > 0
     assert (out / "circuits.html").read_text().count("Plotly.newPlot") >= 8
 

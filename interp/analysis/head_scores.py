@@ -1,20 +1,23 @@
 """Per-head scores from one forward pass on an `InductionProbe`: where each head attends, and what it copies.
 
-Every attention score is the mean attention probability a head puts on one target key, over the queries
-that have such a target (Olsson et al., "In-context Learning and Induction Heads"):
+Every attention score is the mean attention probability a head puts on its target keys, over the queries
+that have such targets (Olsson et al., "In-context Learning and Induction Heads"):
 
-- previous-token: the key right before the query (queries from the second token of r on, both row kinds).
-- induction: on repeated rows [bos] r r, the key right after the previous occurrence of the query's token
-  (for the second copy: q - half + 1). This is the usual induction score; a layer-0 head that attends a
-  fixed distance back can fake it when the period is fixed.
-- prefix-matching: the same target on shuffled rows [bos] r shuffle(r), where the earlier occurrence sits
-  at a random place after a different token: only matching the query's token against each key's
-  previous token finds it (Olsson's "prefix matching", with a one-token prefix and no positional cue).
-- duplicate-token: on shuffled rows, the previous occurrence of the query's own token.
+- previous-token: the key right before the query (every query after the first token of r or of the
+  filler, on both kinds of probe rows).
+- induction: on rows [bos] r r, the key right after the previous occurrence of the query's token (for the
+  second copy: q - half + 1). The usual induction score; with one period for all rows, a layer-0 head that
+  attends a fixed distance back can fake it.
+- prefix-matching: on repeated-span rows, for queries in the span's copy, the attention mass on every
+  earlier key whose previous token is the query's token (Olsson's prefix matching: "attends to tokens that
+  were preceded by the current token"). The copy is at a different distance in every row, so a fixed
+  positional offset fails here, while a head that matches one or several tokens of prefix succeeds.
+- duplicate-token: on repeated-span rows, for queries in the copy, the attention mass on earlier keys that
+  hold the query's own token.
 - copying: see `copying_scores`.
 
-Each score is reported for every [layer head]; 1 means all attention on the target, a uniform head scores
-about 1/(number of keys).
+Each score is reported for every [layer head]; 1 means all attention on the targets, a uniform head scores
+about (number of targets)/(number of keys).
 
 >>> scores = score_heads(patterns, z, probe, unembed)     # doctest: +SKIP
 >>> scores.induction[1]                                    # doctest: +SKIP
@@ -137,19 +140,30 @@ def copying_scores(
     return ((2 * rank - 1) * weight).sum((1, 3)) / weight.sum((1, 3))
 
 
+def attention_mass_on(
+    patterns: Float[Tensor, "layer batch head query key"],
+    keys: Bool[Tensor, "batch query key"],
+    queries: Bool[Tensor, "batch query"],
+) -> Float[Tensor, "layer head"]:
+    """Mean over the `queries` of the total attention on the keys marked in `keys`."""
+    mass = (patterns * keys[None, :, None].to(patterns.dtype)).sum(-1)
+    weight = queries[None, :, None, :].to(mass.dtype)
+    return (mass * weight).sum((1, 3)) / weight.sum((1, 3))
+
+
 def score_heads(
     patterns: Float[Tensor, "layer batch head query key"],
     z: Float[Tensor, "layer batch query head d_head"],
     probe: InductionProbe,
     unembed: Float[Tensor, "layer head d_head pool"],
 ) -> HeadScores:
-    """All five scores from patterns and z on `torch.cat([probe.repeated, probe.shuffled])` (in that order)."""
+    """All five scores from patterns and z on `torch.cat([probe.repeated, probe.spans])` (in that order)."""
     n = len(probe.repeated)
-    repeated, shuffled = patterns[:, :n], patterns[:, n : 2 * n]
+    repeated, spans = patterns[:, :n], patterns[:, n : 2 * n]
     return HeadScores(
         previous_token=previous_token_scores(patterns[:, : 2 * n], offset=probe.offset),
         induction=after_previous_occurrence_scores(repeated, probe.repeated, probe.previous_in_repeated),
-        prefix_matching=after_previous_occurrence_scores(shuffled, probe.shuffled, probe.previous_in_shuffled),
-        duplicate_token=duplicate_token_scores(shuffled, probe.shuffled, probe.previous_in_shuffled),
+        prefix_matching=attention_mass_on(spans, probe.span_prefix_keys, probe.span_queries),
+        duplicate_token=attention_mass_on(spans, probe.span_duplicate_keys, probe.span_queries),
         copying=copying_scores(repeated, z[:, :n], unembed, probe.repeated, probe.vocab, probe.second_copy),
     )

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from interp.analysis.head_scores import HeadScores
-from interp.analysis.induction import InductionLoss, InductionProbe, icl_positions
+from interp.analysis.induction import ICLPositions, InductionLoss, InductionProbe
 from interp.analysis.series import CheckpointEvaluation, InductionSeries, series_from_evaluations
 from interp.checkpoints import Checkpoint, load_model
 
@@ -22,22 +22,34 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def _attention_scores(pattern: torch.Tensor, rows: torch.Tensor, offset: int) -> dict[str, float]:
-    """pattern [batch query key] of one head on `rows`: previous-token, after-previous-occurrence, duplicate."""
-    previous, after, duplicate = [], [], []
+def _repeated_scores(pattern: torch.Tensor, rows: torch.Tensor, offset: int) -> dict[str, list[float]]:
+    """pattern [batch query key] of one head on r+r rows: previous-token and after-previous-occurrence."""
+    previous, after = [], []
     for b in range(rows.shape[0]):
         last_seen: dict[int, int] = {}
         for q in range(rows.shape[1]):
             token = int(rows[b, q])
             if q >= offset + 1:
                 previous.append(float(pattern[b, q, q - 1]))
-            if token in last_seen:
-                p = last_seen[token]
-                duplicate.append(float(pattern[b, q, p]))
-                if p + 1 < q:
-                    after.append(float(pattern[b, q, p + 1]))
+            if token in last_seen and last_seen[token] + 1 < q:
+                after.append(float(pattern[b, q, last_seen[token] + 1]))
             last_seen[token] = q
-    return {"previous": previous, "after": after, "duplicate": duplicate}
+    return {"previous": previous, "after": after}
+
+
+def _span_scores(pattern: torch.Tensor, probe: InductionProbe) -> dict[str, list[float]]:
+    """pattern [batch query key] of one head on the repeated-span rows: previous-token, prefix-matching, duplicate."""
+    rows = probe.spans
+    previous, prefix, duplicate = [], [], []
+    for b in range(rows.shape[0]):
+        start, length = int(probe.span_second[b]), int(probe.span_length[b])
+        for q in range(probe.offset + 1, rows.shape[1]):
+            previous.append(float(pattern[b, q, q - 1]))
+            if start <= q < start + length:
+                token = int(rows[b, q])
+                prefix.append(sum(float(pattern[b, q, k]) for k in range(1, q) if int(rows[b, k - 1]) == token))
+                duplicate.append(sum(float(pattern[b, q, k]) for k in range(q) if int(rows[b, k]) == token))
+    return {"previous": previous, "prefix": prefix, "duplicate": duplicate}
 
 
 def _copying(model, layer: int, head: int, z: torch.Tensor, pattern: torch.Tensor, probe: InductionProbe) -> float:
@@ -95,14 +107,14 @@ def reference_evaluation(checkpoint: Checkpoint, probe: InductionProbe) -> Check
             _, cache = model.run_with_cache(probe.repeated, names_filter=[name, z_name])
             on_repeated = cache[name][:, head]
             z = cache[z_name]
-            _, cache = model.run_with_cache(probe.shuffled, names_filter=[name])
-            on_shuffled = cache[name][:, head]
-            rep = _attention_scores(on_repeated, probe.repeated, probe.offset)
-            shuf = _attention_scores(on_shuffled, probe.shuffled, probe.offset)
-            scores["previous_token"][layer, head] = _mean(rep["previous"] + shuf["previous"])
+            _, cache = model.run_with_cache(probe.spans, names_filter=[name])
+            on_spans = cache[name][:, head]
+            rep = _repeated_scores(on_repeated, probe.repeated, probe.offset)
+            span = _span_scores(on_spans, probe)
+            scores["previous_token"][layer, head] = _mean(rep["previous"] + span["previous"])
             scores["induction"][layer, head] = _mean(rep["after"])
-            scores["prefix_matching"][layer, head] = _mean(shuf["after"])
-            scores["duplicate_token"][layer, head] = _mean(shuf["duplicate"])
+            scores["prefix_matching"][layer, head] = _mean(span["prefix"])
+            scores["duplicate_token"][layer, head] = _mean(span["duplicate"])
             scores["copying"][layer, head] = _copying(model, layer, head, z, on_repeated, probe)
             ov[layer, head] = _ov_copying(model, layer, head, probe.vocab)
 
@@ -115,9 +127,13 @@ def reference_evaluation(checkpoint: Checkpoint, probe: InductionProbe) -> Check
     repeated = _mean([float(per_position[t - 1]) for t in range(o + h + 1, o + 2 * h)])
     icl = math.nan
     if probe.text is not None:
-        early, late = icl_positions(probe.text.shape[1])
+        at = ICLPositions.default(probe.text.shape[1])
         text_logits = model(probe.text)
-        icl = float(F.cross_entropy(text_logits[:, late - 1], probe.text[:, late]) - F.cross_entropy(text_logits[:, early - 1], probe.text[:, early]))
+
+        def window_loss(end: int) -> float:  # mean loss of the `window` tokens ending at token `end`
+            return _mean([float(F.cross_entropy(text_logits[:, t - 1], probe.text[:, t])) for t in range(end - at.window + 1, end + 1)])
+
+        icl = window_loss(at.late) - window_loss(at.early)
     return CheckpointEvaluation(
         heads=HeadScores(**scores),
         ov_copying=ov,

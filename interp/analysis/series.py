@@ -1,7 +1,7 @@
 """Induction scores and losses for every checkpoint of a run, fast: one model, one hooked forward per checkpoint.
 
 The model is built once; each checkpoint's weights are loaded into it. One forward on the probe's
-repeated + shuffled rows caches only the attention pattern and hook_z of each layer, and all five head
+repeated + repeated-span rows caches only the attention pattern and hook_z of each layer, and all five head
 scores, the induction loss and the weight-based OV copying score come from that. Held-out text rows (for
 the ICL score) take a second, unhooked forward.
 
@@ -25,7 +25,7 @@ from interp.analysis.head_scores import HeadScores, score_heads
 from interp.analysis.induction import (
     InductionLoss,
     InductionProbe,
-    icl_positions,
+    ICLPositions,
     icl_score_from_losses,
     induction_loss_from_logits,
     make_probe,
@@ -67,9 +67,7 @@ def hooked_forward(model: torch.nn.Module, tokens: Tensor) -> tuple[Tensor, Tens
 
 
 @torch.no_grad()
-def evaluate_model(
-    model: torch.nn.Module, probe: InductionProbe, *, icl_early: int | None = None, icl_late: int | None = None
-) -> CheckpointEvaluation:
+def evaluate_model(model: torch.nn.Module, probe: InductionProbe, *, icl: ICLPositions | None = None) -> CheckpointEvaluation:
     """All induction measurements of `model` on `probe`.
 
     >>> result = evaluate_model(model, probe)         # doctest: +SKIP
@@ -77,18 +75,17 @@ def evaluate_model(
     """
     weights = circuit_weights(model, fold_layernorm=True)
     unembed = torch.einsum("lhdm,mv->lhdv", weights.W_O, weights.W_U[:, probe.vocab])
-    tokens = torch.cat([probe.repeated, probe.shuffled])
+    tokens = torch.cat([probe.repeated, probe.spans])
     logits, patterns, z = hooked_forward(model, tokens)
-    icl = math.nan
+    icl_value = math.nan
     if probe.text is not None:
-        early, late = icl_positions(probe.text.shape[1])
         losses = token_losses(model(probe.text), probe.text)
-        icl = icl_score_from_losses(losses, early=icl_early or early, late=icl_late or late)
+        icl_value = icl_score_from_losses(losses, icl or ICLPositions.default(probe.text.shape[1]))
     return CheckpointEvaluation(
         heads=score_heads(patterns, z, probe, unembed),
         ov_copying=ov_copying_scores(weights, vocab=probe.vocab),
         loss=induction_loss_from_logits(logits, probe),
-        icl=icl,
+        icl=icl_value,
     )
 
 
@@ -142,8 +139,7 @@ def evaluate_series(
     checkpoints: Sequence[Checkpoint],
     probe: InductionProbe,
     *,
-    icl_early: int | None = None,
-    icl_late: int | None = None,
+    icl: ICLPositions | None = None,
     progress: Callable[[Checkpoint], None] | None = None,
 ) -> InductionSeries:
     """Evaluate every checkpoint (all of one architecture) on the same probe, building the model only once."""
@@ -161,7 +157,7 @@ def evaluate_series(
         if progress is not None:
             progress(ckpt)
         model.load_state_dict(load_weights(ckpt.path, config), strict=True)
-        results.append(evaluate_model(model.eval(), probe, icl_early=icl_early, icl_late=icl_late))
+        results.append(evaluate_model(model.eval(), probe, icl=icl))
     return series_from_evaluations(checkpoints, results)
 
 
@@ -171,12 +167,12 @@ def probe_for_run(
     batch: int = 32,
     seed: int = 0,
     cache_dir: Path | None = None,
-    text_rows: int = 64,
+    text_rows: int = 256,
     min_count: int = 100,
 ) -> InductionProbe:
     """The probe for a run: tokens the model saw often, and held-out text rows when the run had a corpus.
 
-    The pool is the run's synthetic-token vocabulary when it trained on repeated spans (drawn uniformly, so
+    Span lengths follow the run's training data when they fit. The pool is the run's synthetic-token vocabulary when it trained on repeated spans (drawn uniformly, so
     all seen often), else the corpus tokens seen at least `min_count` times. Without a recorded run config,
     the whole vocabulary and no text.
     """
@@ -198,5 +194,9 @@ def probe_for_run(
     else:
         counts = torch.bincount(data.packed.train.flatten(), minlength=cfg.d_vocab)
         vocab = torch.nonzero(counts >= min_count)[:, 0]
-    return make_probe(vocab=vocab, n_ctx=cfg.n_ctx, batch=batch, generator=generator, text=text)
+    half = min(cfg.n_ctx // 2, len(vocab))
+    spans = {}
+    if run.data.span_max <= half:
+        spans = {"span_min": run.data.span_min, "span_max": run.data.span_max}
+    return make_probe(vocab=vocab, n_ctx=cfg.n_ctx, batch=batch, generator=generator, half=half, text=text, **spans)
 

@@ -94,10 +94,13 @@ def register(app: typer.Typer) -> None:
         }
         if partners:
             sl, sh, value = partners[0]
+            previous = scores.previous_token[sl]
             summary["k_partner"] = {
                 "head": f"L{sl}H{sh}",
                 "k_composition": value,
-                "previous_token": float(scores.previous_token[sl, sh]),
+                "previous_token": float(previous[sh]),
+                # 1 = the partner is the most previous-token-like head of its layer
+                "previous_token_rank": int((previous > previous[sh]).sum()) + 1,
                 "labels": list(next(r.labels for r in rows if (r.layer, r.head) == (sl, sh))),
             }
 
@@ -156,7 +159,10 @@ def register(app: typer.Typer) -> None:
         ]
         if partners:
             p = summary["k_partner"]
-            lines.append(f"Strongest K-composition partner: {p['head']} (score {p['k_composition']:.3f}, random baseline {baseline:.3f}; previous-token score {p['previous_token']:.3f}).")
+            lines.append(
+                f"Strongest K-composition partner: {p['head']} (score {p['k_composition']:.3f}, random baseline {baseline:.3f}); "
+                f"its previous-token score {p['previous_token']:.3f} ranks {p['previous_token_rank']} of {cfg.n_heads} in layer {sl}."
+            )
         write_figures_page(out_dir / "circuits.html", f"Circuits: {name}", lines, figures, tables=[("heads", [head_row_dict(r) for r in rows])])
         for line in lines[1:]:
             typer.echo(line)

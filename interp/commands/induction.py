@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
     def induction(
         run: Path = typer.Argument(..., help="Run directory (holds checkpoints/)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default reports/induction/<run-name>/)."),
-        batch: int = typer.Option(32, help="Rows of repeated (and of shuffled) random tokens in the probe."),
+        batch: int = typer.Option(32, help="Rows of r+r (and of repeated-span) random tokens in the probe."),
         seed: int = typer.Option(0, help="Seed for drawing the probe tokens."),
         min_rise: float = typer.Option(0.25, help="Smallest rise of the best layer>=1 induction score that counts as a phase change."),
     ) -> None:
@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         (out_dir / "induction.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
         lines = [
             f"Run {run}: {len(checkpoints)} checkpoints, steps {series.steps[0]}-{series.steps[-1]}.",
-            f"Probe: {probe_info['rows']} rows of r+r and of r+shuffle(r), half={probe.half}, pool of {probe_info['pool_size']} tokens; "
+            f"Probe: {probe_info['rows']} rows of r+r and of random repeated spans, half={probe.half}, pool of {probe_info['pool_size']} tokens; "
             f"{probe_info['text_rows']} held-out text rows for the ICL score.",
             phase.message,
         ]
