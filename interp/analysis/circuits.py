@@ -16,10 +16,11 @@ since LN subtracts the mean. The per-token division by the norm and all biases a
 With `fold_layernorm=False` the circuits are the raw, unfolded weight products (what `model.OV`/`model.QK`
 give), for comparison with TransformerLens's utilities.
 
->>> w = circuit_weights(model)                                    # doctest: +SKIP
->>> ov_copying_scores(w)[1]                                       # doctest: +SKIP
-tensor([0.12, 0.93, -0.05, 0.31])
->>> composition_scores(w, "K")[0, :, 1, 1]                        # doctest: +SKIP
+>>> from interp.build import build_model
+>>> from interp.config import ModelConfig
+>>> w = circuit_weights(build_model(ModelConfig(n_layers=2, d_model=32, n_ctx=16, d_head=8, n_heads=4, d_vocab=20, attn_only=True)))
+>>> ov_copying_scores(w).shape, composition_scores(w, "K").shape    # [layer head], [source_layer source_head layer head]
+(torch.Size([2, 4]), torch.Size([2, 4, 2, 4]))
 """
 
 from dataclasses import dataclass

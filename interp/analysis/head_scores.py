@@ -19,9 +19,9 @@ that have such targets (Olsson et al., "In-context Learning and Induction Heads"
 Each score is reported for every [layer head]; 1 means all attention on the targets, a uniform head scores
 about (number of targets)/(number of keys).
 
->>> scores = score_heads(patterns, z, probe, unembed)     # doctest: +SKIP
->>> scores.induction[1]                                    # doctest: +SKIP
-tensor([0.02, 0.91, 0.05, 0.10])
+>>> previous = torch.eye(4).roll(-1, dims=1).tril()          # query q attends to key q-1 (row 0: nowhere)
+>>> previous_token_scores(previous[None, None, None], offset=0)  # [layer batch head query key] -> [layer head]
+tensor([[1.]])
 """
 
 from dataclasses import dataclass, fields

@@ -13,9 +13,9 @@ score of `interp.analysis.circuits`):
 - copying:          copying >= thresholds.copying, or ov_copying >= thresholds.ov_copying when given
 - other:            none of the above
 
+>>> head_labels({"previous_token": 0.05, "induction": 0.9, "prefix_matching": 0.85, "duplicate_token": 0.02, "copying": 0.95})
+('induction', 'copying')
 >>> rows = classify_heads(series.heads, steps=series.steps, ov_copying=series.ov_copying)   # doctest: +SKIP
->>> [r.labels for r in rows if r.step == series.steps[-1] and r.layer == 1]                   # doctest: +SKIP
-[('other',), ('induction', 'copying'), ('other',), ('other',)]
 """
 
 from dataclasses import dataclass

@@ -5,9 +5,14 @@ repeated + repeated-span rows caches only the attention pattern and hook_z of ea
 scores, the induction loss and the weight-based OV copying score come from that. Held-out text rows (for
 the ICL score) take a second, unhooked forward.
 
->>> probe = probe_for_run(list_checkpoints(run_dir)[-1])                          # doctest: +SKIP
->>> series = evaluate_series(list_checkpoints(run_dir), probe)                    # doctest: +SKIP
->>> series.heads.induction.shape                                                  # [checkpoint layer head]
+>>> from interp.build import build_model
+>>> from interp.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=32, n_ctx=16, d_head=8, n_heads=4, d_vocab=20, attn_only=True))
+>>> probe = make_probe(vocab=torch.arange(20), n_ctx=16, batch=4, generator=torch.Generator().manual_seed(0))
+>>> evaluate_model(model, probe).heads.induction.shape             # [layer head]
+torch.Size([2, 4])
+>>> series = evaluate_series(list_checkpoints(run_dir), probe_for_run(list_checkpoints(run_dir)[-1]))  # doctest: +SKIP
+>>> series.heads.induction.shape                                   # doctest: +SKIP
 torch.Size([24, 2, 4])
 """
 
@@ -68,11 +73,7 @@ def hooked_forward(model: torch.nn.Module, tokens: Tensor) -> tuple[Tensor, Tens
 
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, probe: InductionProbe, *, icl: ICLPositions | None = None) -> CheckpointEvaluation:
-    """All induction measurements of `model` on `probe`.
-
-    >>> result = evaluate_model(model, probe)         # doctest: +SKIP
-    >>> result.heads.prefix_matching                   # [layer head]
-    """
+    """All induction measurements of `model` on `probe` (example in the module docstring)."""
     weights = circuit_weights(model, fold_layernorm=True)
     unembed = torch.einsum("lhdm,mv->lhdv", weights.W_O, weights.W_U[:, probe.vocab])
     tokens = torch.cat([probe.repeated, probe.spans])
