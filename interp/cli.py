@@ -117,20 +117,14 @@ def generate(
     typer.echo(tokenizer.decode(out[0].tolist()))
 
 
-@app.command()
-def demo(
-    out: Path = typer.Option(DEFAULT_RUNS / "demo", "--out", "-o", help="Run directory for the demo model."),
-    steps: Optional[int] = typer.Option(None, help="Training steps (default: the preset's)."),
-) -> None:
-    """The whole story on the default model: train attn-only-2l with log-spaced checkpoints and say where they went."""
-    from interp.presets import run_config
-    from interp.train.loop import train as run_training
+def _register_commands() -> None:
+    from interp.commands import ablate, circuits, compare, induction, report
 
-    overrides = {"train.steps": steps} if steps else {}
-    run = run_config("attn-only-2l", overrides=overrides)
-    typer.echo(f"training attn-only-2l for {run.train.steps} steps into {out} ...")
-    result = run_training(run, out, resume=False, cache_dir=DEFAULT_RUNS.parent / "cache")
-    _report_training(result)
+    for module in (report, ablate, compare, induction, circuits):
+        module.register(app)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -101,14 +101,24 @@ class Page:
     def note(self, text: str) -> None:
         self._blocks.append(f'<p class="note">{html_lib.escape(text)}</p>')
 
-    def table(self, rows: Sequence[dict[str, Any]], *, columns: Sequence[str] | None = None, digits: int = 3) -> None:
-        """A table of dict rows; numbers are rounded to `digits` significant decimals."""
+    def table(
+        self,
+        rows: Sequence[dict[str, Any]],
+        *,
+        columns: Sequence[str] | None = None,
+        digits: int = 3,
+        links: Sequence[str] = (),
+    ) -> None:
+        """A table of dict rows; numbers rounded to `digits` decimals; values in `links` columns become relative links."""
         if not rows:
             self.text("(no rows)")
             return
         columns = list(columns or rows[0].keys())
 
-        def cell(value: Any) -> str:
+        def cell(value: Any, column: str) -> str:
+            if column in links and isinstance(value, str) and ":" not in value:  # relative paths only, never javascript:
+                href = html_lib.escape(value, quote=True)
+                return f'<td class="text"><a href="{href}">{html_lib.escape(value)}</a></td>'
             if isinstance(value, float):
                 return f"<td>{value:.{digits}f}</td>"
             if isinstance(value, (int, np.integer)):
@@ -116,7 +126,7 @@ class Page:
             return f'<td class="text">{html_lib.escape(str(value))}</td>'
 
         head = "".join(f'<th class="text">{html_lib.escape(c)}</th>' for c in columns)
-        body = "".join("<tr>" + "".join(cell(row.get(c, "")) for c in columns) + "</tr>" for row in rows)
+        body = "".join("<tr>" + "".join(cell(row.get(c, ""), c) for c in columns) + "</tr>" for row in rows)
         self._blocks.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
     def figure(self, figure: Any, *, caption: str = "") -> None:

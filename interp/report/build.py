@@ -1,0 +1,50 @@
+"""Analyse a run and write its report page, its summary and the reports index.
+
+>>> build_report(Path("models/runs/demo"))      # doctest: +SKIP
+PosixPath('reports/demo.html')
+"""
+
+import datetime
+import time
+from pathlib import Path
+from typing import Callable
+
+from interp.report.index import write_index, write_summary
+
+REPORTS_DIR = Path("reports")
+
+
+def build_report(
+    run_dir: Path,
+    *,
+    step: int | None = None,
+    reports_dir: Path = REPORTS_DIR,
+    out: Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Write `reports_dir/<run-name>.html` (or `out`) for `run_dir` at `step` (default: its last checkpoint)."""
+    from interp.analysis.run_analysis import analyse_run
+    from interp.report.run_report import render_run_report
+
+    run_dir = Path(run_dir)
+    analysis = analyse_run(run_dir, step=step, progress=progress, log=log)
+    started = time.perf_counter()
+    page = render_run_report(analysis)
+    path = page.write(out or Path(reports_dir) / f"{run_dir.name}.html")
+    layer, head = analysis.circuits.selected
+    scores = analysis.circuits.selected_scores()
+    write_summary(
+        path,
+        {
+            "run": str(run_dir),
+            "step": analysis.checkpoint.step,
+            "tokens_seen": analysis.checkpoint.tokens_seen,
+            "phase_change": analysis.phase.message,
+            "best_induction_head": f"L{layer}H{head}: induction {scores['induction']:.2f}, OV copying {scores['ov_copying']:.2f}",
+            "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        },
+    )
+    write_index(path.parent)
+    log(f"report built in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 1e6:.1f} MB)")
+    return path

@@ -1,0 +1,41 @@
+"""The index page of `reports/`: every run report with its headline numbers, and every other page found there.
+
+>>> write_index(Path("reports"))      # doctest: +SKIP
+PosixPath('reports/index.html')
+"""
+
+import json
+import os
+from pathlib import Path
+
+from interp.report.html import Page
+
+SUMMARY_SUFFIX = ".summary.json"
+
+
+def write_summary(report_path: Path, summary: dict) -> None:
+    """The facts the index shows for one run report, next to it."""
+    path = report_path.with_name(report_path.stem + SUMMARY_SUFFIX)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def write_index(reports_dir: Path) -> Path:
+    reports_dir = Path(reports_dir)
+    page = Page("interp reports", subtitle=str(reports_dir.resolve()))
+    runs = []
+    for summary_file in sorted(reports_dir.glob(f"*{SUMMARY_SUFFIX}")):
+        summary = json.loads(summary_file.read_text())
+        runs.append({"report": summary_file.name.removesuffix(SUMMARY_SUFFIX) + ".html", **summary})
+    page.heading("Runs")
+    if runs:
+        page.table(runs, columns=["report", "run", "step", "tokens_seen", "phase_change", "best_induction_head", "created"], links=["report"])
+    else:
+        page.text("No run reports yet: run `interp report RUN` or `interp demo`.")
+    others = sorted(
+        str(p.relative_to(reports_dir)) for p in reports_dir.rglob("*.html") if p.name != "index.html" and p.parent != reports_dir
+    )
+    page.heading("Other pages")
+    page.table([{"page": o} for o in others] or [{"page": "(none)"}], links=["page"] if others else [])
+    return page.write(reports_dir / "index.html")
