@@ -71,3 +71,19 @@ def test_bad_input_is_an_interp_error(app, run_dir, tmp_path):
     assert isinstance(result.exception, InterpError) and "LAYER.HEAD" in str(result.exception)
     result = CliRunner().invoke(app, ["induction", str(tmp_path / "missing")])
     assert isinstance(result.exception, InterpError)
+
+
+def test_run_without_recorded_config_uses_the_whole_vocabulary(app, tmp_path):
+    from conftest import tiny_config
+
+    from interp.build import build_model
+    from interp.checkpoints import CHECKPOINTS_DIR, save_checkpoint
+
+    cfg = tiny_config(n_layers=1)
+    for step in (0, 3):
+        save_checkpoint(tmp_path / "bare" / CHECKPOINTS_DIR / f"step_{step:06d}", build_model(cfg), cfg, step=step, tokens_seen=step)
+    result = CliRunner().invoke(app, ["induction", str(tmp_path / "bare"), "--out", str(tmp_path / "out"), "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out/induction.json").read_text())
+    assert report["probe"]["pool_size"] == 11 and report["probe"]["text_rows"] == 0
+    assert report["series"]["icl_score"] == [None, None] and not report["phase_change"]["detected"]

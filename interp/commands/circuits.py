@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         from interp.analysis.heads import classify_heads
         from interp.analysis.series import evaluate_model, probe_for_run
         from interp.checkpoints import load_model, resolve_checkpoint
-        from interp.commands.induction import CACHE_DIR, head_row_dict, run_name, write_figures_page
+        from interp.commands.induction import CACHE_DIR, head_row_dict, json_ready, run_name, write_figures_page
         from interp.report import circuits_figures as cf
         from interp.report.induction_figures import head_score_heatmaps
 
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
             "selected": summary,
             "k_partners": [{"head": f"L{sl}H{sh}", "k_composition": v} for sl, sh, v in partners],
         }
-        (out_dir / "circuits.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
+        (out_dir / "circuits.json").write_text(json.dumps(json_ready(report), indent=1, allow_nan=False) + "\n")
 
         ids = probe.vocab.tolist()
         labels = _labels(ckpt, ids)

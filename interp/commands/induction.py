@@ -40,6 +40,17 @@ def write_figures_page(path: Path, title: str, lines: list[str], figures: list, 
     path.write_text(page, encoding="utf-8")
 
 
+def json_ready(value):
+    """`value` with NaN and infinities replaced by None (JSON has no NaN), recursively."""
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
 def _cell(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -109,7 +120,7 @@ def register(app: typer.Typer) -> None:
             "series": series.to_json_dict(),
             "heads": [{"step": r.step, "layer": r.layer, "head": r.head, "scores": r.scores, "labels": list(r.labels)} for r in rows],
         }
-        (out_dir / "induction.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
+        (out_dir / "induction.json").write_text(json.dumps(json_ready(report), indent=1, allow_nan=False) + "\n")
         lines = [
             f"Run {run}: {len(checkpoints)} checkpoints, steps {series.steps[0]}-{series.steps[-1]}.",
             f"Probe: {probe_info['rows']} rows of r+r and of random repeated spans, half={probe.half}, pool of {probe_info['pool_size']} tokens; "
