@@ -53,9 +53,10 @@ def naive_loss(model, tokens, ablate: list[tuple[str, int | None]], method: str,
 
 
 @pytest.mark.parametrize("method", ["zero", "mean", "resample"])
-def test_single_heads_match_a_naive_hook_loop(tiny_model, tokens, method):
-    # batch_size=None-like: one mini-batch, so the mean/resample references see the same rows as the naive loop
-    result = ablation_study(tiny_model, tokens, method=method, over="heads", batch_size=len(tokens), seed=5)
+@pytest.mark.parametrize("model_name", ["tiny_model", "tiny_mlp_model"])  # attention-only shortcut / general path
+def test_single_heads_match_a_naive_hook_loop(request, model_name, tokens, method):
+    tiny_model = request.getfixturevalue(model_name)
+    result = ablation_study(tiny_model, tokens, method=method, over="heads", batch_size=5, seed=5)
     assert result.effects.shape == (2, 4)
     with torch.no_grad():
         clean = float(mean_loss(tiny_model(tokens), tokens))
@@ -73,12 +74,13 @@ def test_mini_batches_and_stacking_limits_do_not_change_results(tiny_model, toke
     torch.testing.assert_close(split.values, whole.values, atol=TOLERANCE, rtol=0)
 
 
-@pytest.mark.parametrize("method", ["zero", "mean"])
-def test_pairs_match_a_naive_hook_loop(tiny_model, tokens, method):
-    result = ablation_study(tiny_model, tokens, method=method, over="pairs", batch_size=len(tokens))
+@pytest.mark.parametrize("model_name, method", [("tiny_model", "zero"), ("tiny_model", "mean"), ("tiny_mlp_model", "resample")])
+def test_pairs_match_a_naive_hook_loop(request, model_name, tokens, method):
+    tiny_model = request.getfixturevalue(model_name)
+    result = ablation_study(tiny_model, tokens, method=method, over="pairs", batch_size=5)
     assert result.effects.shape == (2, 4, 2, 4)
     torch.testing.assert_close(result.effects, result.effects.permute(2, 3, 0, 1))
-    single = ablation_study(tiny_model, tokens, method=method, over="heads", batch_size=len(tokens))
+    single = ablation_study(tiny_model, tokens, method=method, over="heads", batch_size=5)
     torch.testing.assert_close(torch.diagonal(result.values.view(8, 8)), single.values.flatten(), atol=TOLERANCE, rtol=0)
     for (la, ha), (lb, hb) in [((0, 0), (0, 3)), ((0, 2), (1, 1)), ((1, 0), (1, 3))]:
         expected = naive_loss(tiny_model, tokens, [(f"blocks.{la}.attn.hook_z", ha), (f"blocks.{lb}.attn.hook_z", hb)], method)
@@ -109,7 +111,8 @@ def test_agrees_with_the_intervention_values(tiny_model, tokens):
         (MeanAblation(Site.head_out(1), reference=tokens, heads=[2]), mean),
         (ResampleAblation(Site.head_out(1), tokens, heads=[2], seed=2), resample),
     ]:
-        loss = float(mean_loss(run_with(tiny_model, tokens, intervention), tokens))
+        with torch.no_grad():
+            loss = float(mean_loss(run_with(tiny_model, tokens, intervention), tokens))
         assert abs(float(study.values[1, 2]) - loss) <= TOLERANCE
 
 
@@ -118,7 +121,8 @@ def test_task_metric(tiny_model, tokens):
     metric = LogitDiffMetric(correct, incorrect, position=-2)
     result = ablation_study(tiny_model, tokens, method="zero", metric=metric, batch_size=5)
     assert result.metric == "LogitDiffMetric"
-    clean = float(logit_diff(tiny_model(tokens), correct, incorrect, -2).mean())
+    with torch.no_grad():
+        clean = float(logit_diff(tiny_model(tokens), correct, incorrect, -2).mean())
     assert abs(result.baseline - clean) <= TOLERANCE
 
     def hook(z, hook):
@@ -126,7 +130,8 @@ def test_task_metric(tiny_model, tokens):
         z[:, :, 3] = 0
         return z
 
-    ablated = tiny_model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_z", hook)])
+    with torch.no_grad():
+        ablated = tiny_model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_z", hook)])
     assert abs(float(result.values[0, 3]) - float(logit_diff(ablated, correct, incorrect, -2).mean())) <= TOLERANCE
 
 
@@ -155,3 +160,34 @@ def test_save_and_load_round_trip(tiny_model, tokens, tmp_path):
         lines = paths["csv"].read_text().splitlines()
         assert len(lines) == 1 + len(result.rows)
         assert lines[0].split(",")[0] == "name"
+
+
+def test_the_general_path_matches_the_shortcut(tiny_mlp_model, tokens, monkeypatch):
+    """Models whose blocks cannot be run one by one restart through TransformerLens's start_at_layer."""
+    from interp.analysis import ablation_engine
+
+    fast = {over: ablation_study(tiny_mlp_model, tokens, method="mean", over=over, batch_size=5) for over in ("heads", "layers")}
+    monkeypatch.setattr(ablation_engine, "_runs_blocks_directly", lambda model: False)
+    restarts = []
+    run_with_hooks = tiny_mlp_model.run_with_hooks
+
+    def spy(*args, **kwargs):
+        restarts.append(kwargs.get("start_at_layer"))
+        return run_with_hooks(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_mlp_model, "run_with_hooks", spy)
+    for over, expected in fast.items():
+        slow = ablation_study(tiny_mlp_model, tokens, method="mean", over=over, batch_size=5)
+        torch.testing.assert_close(slow.values, expected.values, atol=TOLERANCE, rtol=0)
+    assert {0, 1} <= set(restarts)  # the ablated runs really went through start_at_layer
+
+
+def test_the_separate_mean_pass_matches_the_fused_one(tiny_mlp_model, tokens, monkeypatch):
+    from interp.analysis import ablation_engine
+
+    fused = ablation_study(tiny_mlp_model, tokens, method="mean", over="pairs", batch_size=5)
+    explicit = ablation_study(tiny_mlp_model, tokens, method="mean", over="pairs", batch_size=5, reference=tokens)
+    monkeypatch.setattr(ablation_engine, "CLEAN_BUDGET", 0)
+    separate = ablation_study(tiny_mlp_model, tokens, method="mean", over="pairs", batch_size=5)
+    torch.testing.assert_close(explicit.values, fused.values, atol=TOLERANCE, rtol=0)
+    torch.testing.assert_close(separate.values, fused.values, atol=TOLERANCE, rtol=0)
