@@ -15,6 +15,13 @@ from interp.analysis.compare import HeadComparison
 
 DIVERGING = "RdBu_r"
 SEQUENTIAL = "Viridis"
+SPACING = 0.12  # between the comparison panels: room for the effect colour bar
+
+
+def _panel_end(column: int, columns: int = 3) -> float:
+    """Right edge (paper coordinates) of a make_subplots column, to put a colour bar beside it."""
+    width = (1 - (columns - 1) * SPACING) / columns
+    return column * width + (column - 1) * SPACING
 
 
 def _labels(prefix: str, n: int) -> list[str]:
@@ -70,10 +77,10 @@ def comparison_heatmap(comparison: HeadComparison, *, title: str | None = None) 
         rows=1,
         cols=3,
         subplot_titles=(f"{label_a}: Δ {comparison.metric}", f"{label_b}: Δ {comparison.metric}", f"pattern distance ({comparison.distance})"),
-        horizontal_spacing=0.08,
+        horizontal_spacing=SPACING,
     )
     fig.add_trace(_effect_heatmap(comparison.effects_a.tolist(), x, y, zmax=zmax, name=label_a, showscale=False), row=1, col=1)
-    fig.add_trace(_effect_heatmap(comparison.effects_b.tolist(), x, y, zmax=zmax, name=label_b, colorbar={"x": 0.62, "len": 0.9}), row=1, col=2)
+    fig.add_trace(_effect_heatmap(comparison.effects_b.tolist(), x, y, zmax=zmax, name=label_b, colorbar={"x": _panel_end(2) + 0.01, "xanchor": "left", "thickness": 14, "len": 0.9}), row=1, col=2)
     distance = comparison.pattern_distance.tolist()
     fig.add_trace(
         go.Heatmap(
@@ -86,7 +93,7 @@ def comparison_heatmap(comparison: HeadComparison, *, title: str | None = None) 
             text=[[f"{v:.2f}" for v in row] for row in distance],
             texttemplate="%{text}",
             hovertemplate="%{y} %{x}<br>distance %{z:.3f}<extra></extra>",
-            colorbar={"x": 1.0, "len": 0.9},
+            colorbar={"x": 1.01, "xanchor": "left", "thickness": 14, "len": 0.9},
         ),
         row=1,
         col=3,
@@ -95,6 +102,7 @@ def comparison_heatmap(comparison: HeadComparison, *, title: str | None = None) 
     fig.update_layout(
         title=title or f"{label_a} vs {label_b}: {comparison.method}-ablation effects and attention-pattern distance",
         width=max(900, 3 * (80 * n_heads + 120)),
+        margin={"r": 90},
         height=max(340, 60 * n_layers + 180),
     )
     return fig
