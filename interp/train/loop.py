@@ -33,6 +33,7 @@ from interp.config import RunConfig
 from interp.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.train.baseline import bigram_loss
 from interp.train.data import TrainingData
+from interp.train.fast_forward import fast_forward
 from interp.train.schedule import checkpoint_steps, learning_rate
 
 RUN_FILE = "run.json"
@@ -53,13 +54,9 @@ def next_token_loss(logits: Float[Tensor, "batch pos vocab"], tokens: Int[Tensor
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, batches: dict[str, list[Tensor]]) -> dict[str, float]:
-    """Mean next-token loss on each named set of validation batches."""
-    was_training = model.training
-    model.eval()
-    out = {name: sum(float(next_token_loss(model(b), b)) for b in bs) / len(bs) for name, bs in batches.items()}
-    model.train(was_training)
-    return out
+def evaluate(forward: Callable[[Tensor], Tensor], batches: dict[str, list[Tensor]]) -> dict[str, float]:
+    """Mean next-token loss on each named set of validation batches (no dropout anywhere, so no eval mode)."""
+    return {name: sum(float(next_token_loss(forward(b), b)) for b in bs) / len(bs) for name, bs in batches.items()}
 
 
 def _write_run_file(run_dir: Path, run: RunConfig, data: TrainingData, extra: dict) -> None:
@@ -111,6 +108,7 @@ def train(
     data = TrainingData.prepare(run, cache_dir=cache_dir)
     model_cfg = run.model.with_vocab(data.vocab_size)
     model = build_model(model_cfg).train()
+    forward = fast_forward(model, model_cfg)  # same parameters, no hook machinery: ~25% faster steps
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay
     )
@@ -164,7 +162,7 @@ def train(
         return ckpt
 
     if start == 0:
-        metrics = evaluate(model, val_batches)
+        metrics = evaluate(forward, val_batches)
         log({"step": 0, "tokens_seen": 0, **metrics})
         checkpoint(0, metrics)
 
@@ -176,7 +174,7 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = lr
         tokens = data.batch(step)
-        loss = next_token_loss(model(tokens), tokens)
+        loss = next_token_loss(forward(tokens), tokens)
         if not math.isfinite(loss.item()):
             raise TrainingDiverged(
                 f"loss became {loss.item()} at step {step}; the last good checkpoint is kept in {run_dir / CHECKPOINTS_DIR}. "
@@ -190,7 +188,7 @@ def train(
         running, count = running + loss.item(), count + 1
         done = step + 1
         if done % cfg.eval_every == 0 or done in save_at:
-            metrics = {"train_loss": running / count, "lr": lr, **evaluate(model, val_batches)}
+            metrics = {"train_loss": running / count, "lr": lr, **evaluate(forward, val_batches)}
             running, count = 0.0, 0
             log({"step": done, "tokens_seen": done * tokens_per_step, **metrics})
             bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items() if k != "lr"})
