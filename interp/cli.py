@@ -118,9 +118,9 @@ def generate(
 
 
 def _register_commands() -> None:
-    from interp.commands import ablate, circuits, compare, induction, report
+    from interp.commands import ablate, bench, circuits, compare, induction, report
 
-    for module in (report, ablate, compare, induction, circuits):
+    for module in (report, ablate, compare, induction, circuits, bench):
         module.register(app)
 
 
