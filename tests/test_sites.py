@@ -78,6 +78,14 @@ def test_missing_hook_on_attention_only_model(tiny_model):
             site.check(tiny_model)
 
 
+def test_missing_positional_embedding_on_a_rotary_model():
+    from interp.build import build_model
+    from tests.conftest import tiny_config
+
+    with pytest.raises(SiteError, match="rotary"):
+        Site.pos_embed().check(build_model(tiny_config(positional_embedding_type="rotary")))
+
+
 def test_bad_constructor_arguments():
     with pytest.raises(SiteError, match="needs a layer"):
         Site.z(-1)

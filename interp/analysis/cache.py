@@ -27,7 +27,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.analysis.sites import Site
+from interp.analysis.sites import Site, SiteError
 from interp.errors import DataError
 
 Reduction = Literal["mean", "sum"]
@@ -167,6 +167,9 @@ def cache_activations(
         captured: dict[str, Tensor] = {}
         hooks = [(name, _capture_into(captured, name)) for name in hook_names]
         model.run_with_hooks(chunk, fwd_hooks=hooks, stop_at_layer=stop)
+        silent = [name for name in hook_names if name not in captured]
+        if silent:
+            raise SiteError(f"hook(s) {silent} exist on this model but never fired; they cannot be cached")
         for site in wanted:
             value = site_value(model, site, captured[site.hook_name])
             if reduce:

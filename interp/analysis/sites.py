@@ -230,7 +230,11 @@ class Site:
         if self.head is not None and self.head >= n_heads:
             raise SiteError(f"{self}: head {self.head} is out of range; the model has heads 0..{n_heads - 1}")
         if self.hook_name not in model.hook_dict:
-            why = " (an attention-only model has no MLP)" if getattr(model.cfg, "attn_only", False) else ""
+            why = ""
+            if self.kind in ("mlp_out", "mlp_pre", "mlp_post", "resid_mid") and getattr(model.cfg, "attn_only", False):
+                why = " (an attention-only model has no MLP)"
+            elif self.kind == "pos_embed" and getattr(model.cfg, "positional_embedding_type", "") == "rotary":
+                why = " (a rotary model adds no positional embedding)"
             raise SiteError(f"{self}: the model has no hook {self.hook_name!r}{why}")
         return self
 
