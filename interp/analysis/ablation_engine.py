@@ -145,9 +145,12 @@ def _clean_run(model, tokens: Tensor, sites: list[Site]) -> tuple[dict[Site, Ten
 
 
 def _runs_blocks_directly(model) -> bool:
-    """True for bridges whose blocks can be called one by one (native TransformerLens models)."""
+    """True for natively booted bridges, whose blocks are plain pre-norm residual blocks that can be called one
+    by one (checked against full forwards in the tests); any other model takes the general path."""
+    from transformer_lens.model_bridge.sources.native.model import NativeModel
+
     cap = getattr(model.cfg, "output_logits_soft_cap", -1.0) or -1.0
-    return all(hasattr(model, name) for name in ("blocks", "ln_final", "unembed")) and cap <= 0
+    return isinstance(getattr(model, "original_model", None), NativeModel) and cap <= 0
 
 
 def forward_from(model, resid: Float[Tensor, "batch pos d_model"], start: int, hooks: list) -> Float[Tensor, "batch pos vocab"]:
