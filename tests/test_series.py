@@ -9,11 +9,11 @@ from planted_induction import save_planted_run
 
 import interp.build
 from conftest import tiny_config
-from interp.analysis.induction import make_probe
+from interp.analysis.induction import icl_score, make_probe
 from interp.analysis.induction_reference import reference_series
 from interp.analysis.series import evaluate_series, probe_for_run
 from interp.build import build_model
-from interp.checkpoints import CHECKPOINTS_DIR, list_checkpoints, save_checkpoint
+from interp.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
 from interp.errors import CheckpointError
 
 
@@ -68,9 +68,14 @@ def test_model_is_built_once(layernorm_run, monkeypatch):
     calls = []
     original = interp.build.build_model
     monkeypatch.setattr(interp.build, "build_model", lambda cfg: calls.append(cfg) or original(cfg))
-    probe = make_probe(vocab=torch.arange(11), n_ctx=16, batch=2, generator=torch.Generator().manual_seed(0))
-    evaluate_series(list_checkpoints(layernorm_run), probe)
+    text = torch.randint(0, 11, (3, 16), generator=torch.Generator().manual_seed(4))
+    probe = make_probe(vocab=torch.arange(11), n_ctx=16, batch=2, generator=torch.Generator().manual_seed(0), text=text)
+    checkpoints = list_checkpoints(layernorm_run)
+    series = evaluate_series(checkpoints, probe)
     assert len(calls) == 1
+    # the text rows go through the hook-free forward: it must follow each checkpoint's weights
+    expected = [icl_score(load_model(c), text) for c in checkpoints]
+    torch.testing.assert_close(series.icl_score, torch.tensor(expected), atol=1e-5, rtol=1e-5)
 
 
 def test_mixed_architectures_are_refused(layernorm_run, tmp_path):

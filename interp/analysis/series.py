@@ -72,15 +72,25 @@ def hooked_forward(model: torch.nn.Module, tokens: Tensor) -> tuple[Tensor, Tens
 
 
 @torch.no_grad()
-def evaluate_model(model: torch.nn.Module, probe: InductionProbe, *, icl: ICLPositions | None = None) -> CheckpointEvaluation:
-    """All induction measurements of `model` on `probe` (example in the module docstring)."""
+def evaluate_model(
+    model: torch.nn.Module,
+    probe: InductionProbe,
+    *,
+    icl: ICLPositions | None = None,
+    text_forward: Callable[[Tensor], Tensor] | None = None,
+) -> CheckpointEvaluation:
+    """All induction measurements of `model` on `probe` (example in the module docstring).
+
+    `text_forward` computes logits for the unhooked text rows (default: the model itself); the series passes
+    the hook-free `interp.train.fast_forward` over the same parameters.
+    """
     weights = circuit_weights(model, fold_layernorm=True)
     unembed = torch.einsum("lhdm,mv->lhdv", weights.W_O, weights.W_U[:, probe.vocab])
     tokens = torch.cat([probe.repeated, probe.spans])
     logits, patterns, z = hooked_forward(model, tokens)
     icl_value = math.nan
     if probe.text is not None:
-        losses = token_losses(model(probe.text), probe.text)
+        losses = token_losses((text_forward or model)(probe.text), probe.text)
         icl_value = icl_score_from_losses(losses, icl or ICLPositions.default(probe.text.shape[1]))
     return CheckpointEvaluation(
         heads=score_heads(patterns, z, probe, unembed),
@@ -145,6 +155,7 @@ def evaluate_series(
 ) -> InductionSeries:
     """Evaluate every checkpoint (all of one architecture) on the same probe, building the model only once."""
     from interp.build import build_model
+    from interp.train.fast_forward import fast_forward
 
     if not checkpoints:
         raise CheckpointError("no checkpoints to evaluate; train a run first (interp train)")
@@ -153,12 +164,14 @@ def evaluate_series(
         if ckpt.config != config:
             raise CheckpointError(f"{ckpt.path} has a different architecture from {checkpoints[0].path}; evaluate one run at a time")
     model = build_model(config)
+    # the text rows need logits only: the hook-free forward reads the same Parameters, updated in place below
+    text_forward = fast_forward(model, config)
     results = []
     for ckpt in checkpoints:
         if progress is not None:
             progress(ckpt)
         model.load_state_dict(load_weights(ckpt.path, config), strict=True)
-        results.append(evaluate_model(model.eval(), probe, icl=icl))
+        results.append(evaluate_model(model.eval(), probe, icl=icl, text_forward=text_forward))
     return series_from_evaluations(checkpoints, results)
 
 
