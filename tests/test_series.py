@@ -11,7 +11,8 @@ import interp.build
 from conftest import tiny_config
 from interp.analysis.induction import icl_score, make_probe
 from interp.analysis.induction_reference import reference_series
-from interp.analysis.series import evaluate_series, probe_for_run
+from interp.analysis.pattern_forward import pattern_forward
+from interp.analysis.series import evaluate_series, hooked_forward, probe_for_run
 from interp.build import build_model
 from interp.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
 from interp.errors import CheckpointError
@@ -89,3 +90,14 @@ def test_mixed_architectures_are_refused(layernorm_run, tmp_path):
         evaluate_series(checkpoints, probe)
     with pytest.raises(CheckpointError, match="no checkpoints"):
         evaluate_series([], probe)
+
+
+@pytest.mark.parametrize("changes", [{}, {"attn_only": False, "d_mlp": 64}, {"normalization_type": "RMS"}, {"normalization_type": None}])
+def test_pattern_forward_equals_the_bridge_hooks(changes):
+    model = build_model(tiny_config(**changes))
+    with torch.no_grad():  # move LN weights and biases off their initial values
+        for parameter in model.parameters():
+            parameter.add_(0.1 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(parameter.numel())))
+    tokens = torch.randint(0, 11, (3, 16), generator=torch.Generator().manual_seed(5))
+    for fast, slow in zip(pattern_forward(model)(tokens), hooked_forward(model, tokens)):
+        torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-4)

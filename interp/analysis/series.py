@@ -1,9 +1,10 @@
 """Induction scores and losses for every checkpoint of a run, fast: one model, one hooked forward per checkpoint.
 
 The model is built once; each checkpoint's weights are loaded into it. One forward on the probe's
-repeated + repeated-span rows caches only the attention pattern and hook_z of each layer, and all five head
+repeated + repeated-span rows keeps only the attention pattern and z of each layer (a hook-free forward
+over the bridge's Parameters, `pattern_forward`, checked against the bridge's hooks), and all five head
 scores, the induction loss and the weight-based OV copying score come from that. Held-out text rows (for
-the ICL score) take a second, unhooked forward.
+the ICL score) take a second forward that keeps nothing but logits.
 
 >>> from interp.build import build_model
 >>> from interp.config import ModelConfig
@@ -27,6 +28,7 @@ from torch import Tensor
 
 from interp.analysis.circuits import circuit_weights, ov_copying_scores
 from interp.analysis.head_scores import HeadScores, score_heads
+from interp.analysis.pattern_forward import pattern_forward
 from interp.analysis.induction import (
     InductionLoss,
     InductionProbe,
@@ -78,16 +80,18 @@ def evaluate_model(
     *,
     icl: ICLPositions | None = None,
     text_forward: Callable[[Tensor], Tensor] | None = None,
+    probe_forward: Callable[[Tensor], tuple[Tensor, Tensor, Tensor]] | None = None,
 ) -> CheckpointEvaluation:
     """All induction measurements of `model` on `probe` (example in the module docstring).
 
-    `text_forward` computes logits for the unhooked text rows (default: the model itself); the series passes
-    the hook-free `interp.train.fast_forward` over the same parameters.
+    `probe_forward` returns (logits, patterns, z) for the probe rows (default: the model's own hooks);
+    `text_forward` computes logits for the text rows (default: the model). The series passes hook-free
+    forwards over the same Parameters (`pattern_forward`, `interp.train.fast_forward`).
     """
     weights = circuit_weights(model, fold_layernorm=True)
     unembed = torch.einsum("lhdm,mv->lhdv", weights.W_O, weights.W_U[:, probe.vocab])
     tokens = torch.cat([probe.repeated, probe.spans])
-    logits, patterns, z = hooked_forward(model, tokens)
+    logits, patterns, z = (probe_forward or (lambda t: hooked_forward(model, t)))(tokens)
     icl_value = math.nan
     if probe.text is not None:
         losses = token_losses((text_forward or model)(probe.text), probe.text)
@@ -164,14 +168,15 @@ def evaluate_series(
         if ckpt.config != config:
             raise CheckpointError(f"{ckpt.path} has a different architecture from {checkpoints[0].path}; evaluate one run at a time")
     model = build_model(config)
-    # the text rows need logits only: the hook-free forward reads the same Parameters, updated in place below
+    # hook-free forwards read the same Parameters, which load_state_dict below updates in place
     text_forward = fast_forward(model, config)
+    probe_forward = pattern_forward(model)
     results = []
     for ckpt in checkpoints:
         if progress is not None:
             progress(ckpt)
         model.load_state_dict(load_weights(ckpt.path, config), strict=True)
-        results.append(evaluate_model(model.eval(), probe, icl=icl, text_forward=text_forward))
+        results.append(evaluate_model(model.eval(), probe, icl=icl, text_forward=text_forward, probe_forward=probe_forward))
     return series_from_evaluations(checkpoints, results)
 
 
