@@ -1,7 +1,8 @@
 """Induction scores over a run's checkpoints: `evaluate_series` vs the naive per-checkpoint, per-head reference.
 
-The fast path builds the model once, loads each checkpoint's weights and runs one hooked forward per
-checkpoint. The reference reloads every checkpoint with `load_model` and runs two cached forwards per head.
+The fast path builds the model once, loads each checkpoint's weights and runs one forward per checkpoint
+that keeps only the patterns and z (hook-free, over the bridge's Parameters), plus a logits-only forward
+on the held-out text rows. The reference reloads every checkpoint with `load_model` and runs two cached forwards per head.
 Both score the same probe; the table shows seconds per checkpoint, the speed-up and the largest difference.
 
     python benchmarks/bench_induction_series.py [RUN_DIR] [--reference-checkpoints N]
@@ -77,7 +78,7 @@ def main() -> None:
     difference = max_difference(evaluate_series(subset, probe), slow)
 
     rows = [
-        ("evaluate_series (one model, one hooked forward)", len(checkpoints), fast_seconds),
+        ("evaluate_series (one model, pattern+z forward)", len(checkpoints), fast_seconds),
         ("naive reference (load_model, per-head forwards)", len(subset), slow_seconds),
     ]
     text = 0 if probe.text is None else len(probe.text)
