@@ -205,14 +205,14 @@ def probe_for_run(
 
     tokenizer = tokenizer_from_dict(checkpoint.tokenizer) if checkpoint.tokenizer else None
     data = TrainingData.prepare(run, cache_dir=cache_dir, tokenizer=tokenizer)
-    text = None
-    if data.packed is not None:
-        text = data.packed.val[:text_rows]
-    if run.data.repeated_fraction > 0 or data.packed is None:
-        vocab = data.synthetic_vocab
-    else:
-        counts = torch.bincount(data.packed.train.flatten(), minlength=cfg.d_vocab)
+    # other corpora (e.g. generated IOI sentences) may bring their own data object without these fields
+    packed, synthetic = getattr(data, "packed", None), getattr(data, "synthetic_vocab", None)
+    text = None if packed is None else packed.val[:text_rows]
+    if packed is not None and run.data.repeated_fraction == 0:
+        counts = torch.bincount(packed.train.flatten(), minlength=cfg.d_vocab)
         vocab = torch.nonzero(counts >= min_count)[:, 0]
+    else:
+        vocab = synthetic if synthetic is not None else torch.arange(cfg.d_vocab)
     half = min(cfg.n_ctx // 2, len(vocab))
     spans = {}
     if run.data.span_max <= half:
