@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 
 from interp.analysis.heads import classify_heads
-from interp.analysis.phase import detect_phase_change
 from interp.analysis.series import evaluate_series, probe_for_run
 from interp.checkpoints import list_checkpoints
 from interp.report import induction_figures
@@ -35,13 +34,7 @@ for name, scores in series.heads.as_dict().items():
     print(f"{name} at step {series.steps[-1]}:\n{scores[-1]}")
 
 # %% Phase change: the largest rise of the best layer>=1 induction score
-phase = detect_phase_change(
-    steps=series.steps,
-    tokens_seen=series.tokens_seen,
-    induction_scores=series.heads.induction,
-    induction_loss=series.repeated_half_loss,
-    icl_score=series.icl_score,
-)
+phase = series.phase_change()
 print(phase.message)
 print(f"repeated-half loss {phase.induction_loss_before:.3f} -> {phase.induction_loss_after:.3f}, ICL {phase.icl_before:.3f} -> {phase.icl_after:.3f}")
 

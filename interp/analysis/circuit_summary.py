@@ -25,6 +25,7 @@ class CircuitSummary:
     (source_layer, source_head, score).
     """
 
+    weights: c.CircuitWeights
     ov_copying: Float[Tensor, "layer head"]
     composition: dict[str, Float[Tensor, "source_layer source_head layer head"]]
     random_baseline: float
@@ -71,6 +72,7 @@ def summarise_circuits(
     partners = c.composition_partners(composition["K"], layer=selected[0], head=selected[1]) if selected[0] > 0 else []
     rows = classify_heads(evaluation.heads, steps=[step], ov_copying=ov)
     return CircuitSummary(
+        weights=weights,
         ov_copying=ov,
         composition=composition,
         random_baseline=baseline,

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from interp.analysis.ablation import AblationResult, ablation_study
 from interp.analysis.circuit_summary import CircuitSummary, summarise_circuits
 from interp.analysis.eval_tokens import evaluation_tokens
-from interp.analysis.phase import PhaseChange, detect_phase_change
+from interp.analysis.phase import PhaseChange
 from interp.analysis.series import CheckpointEvaluation, InductionSeries, evaluate_model, evaluate_series, probe_for_run
 from interp.checkpoints import Checkpoint, list_checkpoints, load_model, resolve_checkpoint
 from interp.config import RunConfig
@@ -103,13 +103,7 @@ def analyse_run(
     bar = tqdm(total=len(checkpoints), desc="induction", unit="ckpt", disable=not progress)
     series = evaluate_series(checkpoints, probe, progress=lambda ckpt: bar.update(1))
     bar.close()
-    phase = detect_phase_change(
-        steps=series.steps,
-        tokens_seen=series.tokens_seen,
-        induction_scores=series.heads.induction,
-        induction_loss=series.repeated_half_loss,
-        icl_score=series.icl_score,
-    )
+    phase = series.phase_change()
     seconds["induction series"] = time.perf_counter() - started
     log(phase.message)
 

@@ -38,6 +38,7 @@ from interp.analysis.induction import (
     make_probe,
     token_losses,
 )
+from interp.analysis.phase import PhaseChange, detect_phase_change
 from interp.checkpoints import Checkpoint, load_weights
 from interp.errors import CheckpointError
 
@@ -116,6 +117,17 @@ class InductionSeries:
     first_half_loss: Float[Tensor, "checkpoint"]
     repeated_half_loss: Float[Tensor, "checkpoint"]
     icl_score: Float[Tensor, "checkpoint"]
+
+    def phase_change(self, *, min_rise: float = 0.25) -> PhaseChange:
+        """Where the induction scores of this series jump (see `interp.analysis.phase.detect_phase_change`)."""
+        return detect_phase_change(
+            steps=self.steps,
+            tokens_seen=self.tokens_seen,
+            induction_scores=self.heads.induction,
+            induction_loss=self.repeated_half_loss,
+            icl_score=self.icl_score,
+            min_rise=min_rise,
+        )
 
     def to_json_dict(self) -> dict:
         """Per-step tables as plain lists: {"steps": [...], "heads": {"induction": [[[..]]]}, ...} (NaN -> None)."""

@@ -58,10 +58,11 @@ def register(app: typer.Typer) -> None:
         import torch
 
         from interp.analysis import circuits as c
-        from interp.analysis.heads import classify_heads
+        from interp.analysis.circuit_summary import summarise_circuits
         from interp.analysis.series import evaluate_model, probe_for_run
         from interp.checkpoints import load_model, resolve_checkpoint
-        from interp.commands.induction import CACHE_DIR, head_row_dict, json_ready, run_name, write_figures_page
+        from interp.commands.ablate import run_label
+        from interp.commands.induction import CACHE_DIR, head_row_dict, json_ready, write_figures_page
         from interp.report import circuits_figures as cf
         from interp.report.induction_figures import head_score_heatmaps
 
@@ -69,21 +70,10 @@ def register(app: typer.Typer) -> None:
         model = load_model(ckpt)
         probe = probe_for_run(ckpt, batch=batch, cache_dir=CACHE_DIR)
         evaluation = evaluate_model(model, probe)
-        weights = c.circuit_weights(model, fold_layernorm=not raw)
-        ov = c.ov_copying_scores(weights, vocab=probe.vocab)
-        composition = {kind: c.composition_scores(weights, kind) for kind in c.COMPOSITION_KINDS}
-        cfg = ckpt.config
-        baseline = c.random_composition_baseline(d_model=cfg.d_model, d_head=cfg.d_head)
-        rows = classify_heads(evaluation.heads, steps=[ckpt.step], ov_copying=ov)
-
-        if head is not None:
-            layer, index = _parse_head(head)
-            weights.check_head(layer, index)
-        else:
-            first = 1 if cfg.n_layers > 1 else 0
-            best = int(evaluation.heads.induction[first:].flatten().argmax())
-            layer, index = first + best // cfg.n_heads, best % cfg.n_heads
-        partners = c.composition_partners(composition["K"], layer=layer, head=index) if layer > 0 else []
+        parsed = _parse_head(head) if head is not None else None
+        found = summarise_circuits(model, evaluation, probe, step=ckpt.step, head=parsed, fold_layernorm=not raw)
+        weights, ov, composition, baseline = found.weights, found.ov_copying, found.composition, found.random_baseline
+        rows, partners, (layer, index) = found.rows, found.k_partners, found.selected
         scores = evaluation.heads
         summary = {
             "head": f"L{layer}H{index}",
@@ -104,7 +94,7 @@ def register(app: typer.Typer) -> None:
                 "labels": list(next(r.labels for r in rows if (r.layer, r.head) == (sl, sh))),
             }
 
-        name = f"{run_name(run)}-step{ckpt.step}"
+        name = f"{run_label(run)}-step{ckpt.step}"
         out_dir = out or DEFAULT_OUT / name
         out_dir.mkdir(parents=True, exist_ok=True)
         report = {
@@ -161,7 +151,7 @@ def register(app: typer.Typer) -> None:
             p = summary["k_partner"]
             lines.append(
                 f"Strongest K-composition partner: {p['head']} (score {p['k_composition']:.3f}, random baseline {baseline:.3f}); "
-                f"its previous-token score {p['previous_token']:.3f} ranks {p['previous_token_rank']} of {cfg.n_heads} in layer {sl}."
+                f"its previous-token score {p['previous_token']:.3f} ranks {p['previous_token_rank']} of {ckpt.config.n_heads} in layer {sl}."
             )
         write_figures_page(out_dir / "circuits.html", f"Circuits: {name}", lines, figures, tables=[("heads", [head_row_dict(r) for r in rows])])
         for line in lines[1:]:

@@ -13,14 +13,6 @@ DEFAULT_OUT = Path("reports/induction")
 CACHE_DIR = Path("models/cache")
 
 
-def run_name(path: Path) -> str:
-    """The run's folder name, also when `path` is one of its checkpoint directories."""
-    path = Path(path).resolve()
-    if (path / "config.json").exists() and path.parent.name == "checkpoints":
-        return path.parent.parent.name
-    return path.name
-
-
 def write_figures_page(path: Path, title: str, lines: list[str], figures: list, tables: list[tuple[str, list[dict]]] = ()) -> None:
     """One self-contained HTML page: plotly.js is inlined once, with the first figure (include_plotlyjs=True)."""
     import html
@@ -79,25 +71,18 @@ def register(app: typer.Typer) -> None:
         import time
 
         from interp.analysis.heads import classify_heads
-        from interp.analysis.phase import detect_phase_change
         from interp.analysis.series import evaluate_series, probe_for_run
         from interp.checkpoints import list_checkpoints
+        from interp.commands.ablate import run_label
         from interp.report import induction_figures as figures
 
         checkpoints = list_checkpoints(run)
-        out_dir = out or DEFAULT_OUT / run_name(run)
+        out_dir = out or DEFAULT_OUT / run_label(run)
         probe = probe_for_run(checkpoints[-1], batch=batch, seed=seed, cache_dir=CACHE_DIR)
         started = time.perf_counter()
         series = evaluate_series(checkpoints, probe)
         seconds = (time.perf_counter() - started) / len(checkpoints)
-        phase = detect_phase_change(
-            steps=series.steps,
-            tokens_seen=series.tokens_seen,
-            induction_scores=series.heads.induction,
-            induction_loss=series.repeated_half_loss,
-            icl_score=series.icl_score,
-            min_rise=min_rise,
-        )
+        phase = series.phase_change(min_rise=min_rise)
         rows = classify_heads(series.heads, steps=series.steps, ov_copying=series.ov_copying)
         last = [r for r in rows if r.step == series.steps[-1]]
         later = [r for r in last if r.layer >= 1] or last
@@ -129,7 +114,7 @@ def register(app: typer.Typer) -> None:
         ]
         write_figures_page(
             out_dir / "induction.html",
-            f"Induction: {run_name(run)}",
+            f"Induction: {run_label(run)}",
             lines,
             [
                 figures.head_score_curves(series, "induction", phase=phase),
