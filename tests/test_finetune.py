@@ -17,7 +17,7 @@ from interp.train.finetune import masked_loss, train_on_rows
 from interp.train.qa_eval import constant_answer_accuracy, exact_match
 
 TINY = {
-    "corpus": {"n_people": 40, "docs_per_person": 2, "block_size": 48},
+    "corpus": {"n_people": 40, "docs_per_person": 2, "block_size": 64},
     "model": {"n_layers": 2, "d_model": 32, "n_heads": 4, "d_head": 8, "d_mlp": 64},
     "pretrain": {"steps": 20, "batch_size": 16, "lr": 3e-3, "threads": 0},
     "finetune": {"steps": 20, "batch_size": 16, "lr": 3e-3, "threads": 0},
@@ -48,7 +48,7 @@ def test_batches_are_a_function_of_the_step():
         a, b = make(data, cfg), make(data, cfg)
         assert torch.equal(a(3).inputs, b(3).inputs) and torch.equal(a(3).targets, b(3).targets)
         assert not torch.equal(a(3).inputs, a(4).inputs)
-        assert a(0).inputs.shape == (16, 48)
+        assert a(0).inputs.shape == (16, 64)
 
 
 def test_twenty_step_finetune_loss_falls():
@@ -63,7 +63,8 @@ def test_twenty_step_finetune_loss_falls():
 
 
 class Answers(nn.Module):
-    """A fake model that always answers `answer` (then a mask), whatever the question."""
+    """A fake model that always answers `answer` (then a mask), whatever the question: at every position it
+    predicts the next character of the answer, counting from the last mask at or before that position."""
 
     def __init__(self, tokenizer, answer: str):
         super().__init__()
@@ -73,8 +74,11 @@ class Answers(nn.Module):
     def forward(self, tokens):
         logits = torch.zeros(*tokens.shape, self.tokenizer.vocab_size)
         for row, ids in enumerate(tokens.tolist()):
-            written = len(ids) - 1 - max(i for i, t in enumerate(ids) if t == self.mask)
-            logits[row, -1, self.script[min(written, len(self.script) - 1)]] = 1.0
+            last_mask = None
+            for i, token in enumerate(ids):
+                last_mask = i if token == self.mask else last_mask
+                if last_mask is not None:
+                    logits[row, i, self.script[min(i - last_mask, len(self.script) - 1)]] = 1.0
         return logits
 
 
@@ -85,7 +89,7 @@ def test_exact_match_decodes_greedily_on_both_pad_sides():
     fake = Answers(data.tokenizer, "Paris")
     expected = constant_answer_accuracy(pairs, "Paris")
     for side in ("left", "right"):
-        result = exact_match(fake, data.tokenizer, pairs, block_size=48, side=side)
+        result = exact_match(fake, data.tokenizer, pairs, block_size=64, side=side)
         assert set(result.predictions) == {"Paris"}
         assert result.correct == expected.correct and result.accuracy == expected.accuracy
 
@@ -94,10 +98,11 @@ def test_run_setting_saves_checkpoints_that_load_with_identical_logits(tmp_path)
     cfg = tiny_config(**{"pretrain.steps": 3, "finetune.steps": 3})
     result = run_setting("pretrain_finetune", cfg, tmp_path)
     assert 0.0 <= result.dev_accuracy <= 1.0 and result.dev_total == 8
-    model, tokenizer = load_stage(tmp_path / "pretrain_finetune" / "finetune")
+    model, tokenizer, saved = load_stage(tmp_path / "pretrain_finetune" / "finetune")
+    assert saved == cfg
     data = BirthplaceData.prepare(cfg.corpus)
     assert tokenizer == data.tokenizer
-    again = exact_match(model, tokenizer, data.corpus.qa_pairs("dev"), block_size=48, side=cfg.corpus.pad_side)
+    again = exact_match(model, tokenizer, data.corpus.qa_pairs("dev"), block_size=64, side=cfg.corpus.pad_side)
     assert again.accuracy == result.dev_accuracy
     london = run_setting("london", cfg, tmp_path)
     assert london.dev_total == 8 and london.n_params == 0

@@ -70,7 +70,7 @@ def test_qa_rows_score_only_the_answer():
     pairs = [("Where was Ada born?", "Paris"), ("Where was Bo born?", "Rome")]
     tok = char_vocabulary("".join(q + a for q, a in pairs))
     for side in ("left", "right"):
-        rows = qa_rows(pairs, tok, block_size=32, side=side)
+        rows = qa_rows(pairs, tok, block_size=40, side=side)
         answers = [tok.decode([t for t in row.tolist() if t != IGNORE]) for row in rows.targets]
         assert answers == ["Paris" + MASK_CHAR, "Rome" + MASK_CHAR]
     assert answer_from("Rome" + MASK_CHAR + "junk") == "Rome"

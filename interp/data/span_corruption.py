@@ -9,7 +9,8 @@ then padded to block_size + 1 characters. Inputs are the padded string without i
 without its first; targets that are padding (or, for QA rows, the question) are ignored by the loss.
 
 Padding goes on the right (as in minGPT) or on the left. Left padding puts the text's end, where the masked span
-and QA answers are, at the last positions — the only positions a PerceiverAR-style model predicts.
+is, at the last positions — the only positions a PerceiverAR-style model predicts. (QA rows have their own
+left layout, see `interp.data.qa`.)
 
 >>> import random
 >>> c = span_corrupt("Ada was born in London.", block_size=32, rng=random.Random(0))
@@ -108,6 +109,13 @@ class Rows:
         return self.inputs.shape[0]
 
 
+def place_text(text: str, length: int, offset: int) -> str:
+    """`text` starting at index `offset` of a row of `length` characters, padded on both sides."""
+    if offset < 0 or offset + len(text) > length:
+        raise DataError(f"a text of {len(text)} characters at offset {offset} does not fit a row of {length}; raise block_size")
+    return PAD_CHAR * offset + text + PAD_CHAR * (length - offset - len(text))
+
+
 def encode_rows(
     texts: Sequence[str],
     tokenizer: CharTokenizer,
@@ -115,24 +123,29 @@ def encode_rows(
     block_size: int,
     side: str = "right",
     score_from: Sequence[int] | None = None,
+    offsets: Sequence[int] | None = None,
 ) -> Rows:
     """Pad each text to block_size + 1 characters and split it into inputs and targets.
 
-    Targets that are padding are ignored; with `score_from`, so are targets before that index of each text
-    (a QA row scores only its answer).
+    A text starts at index 0 of its row (side="right"), ends at the row's end (side="left"), or starts at its
+    entry of `offsets`. Targets that are padding are ignored; with `score_from`, so are targets before that
+    index of each text (a QA row scores only its answer).
     """
     if not texts:
         raise DataError("no texts to encode")
-    starts = [0] * len(texts) if score_from is None else list(score_from)
-    if len(starts) != len(texts):
-        raise DataError(f"score_from has {len(starts)} entries for {len(texts)} texts")
+    if side not in PAD_SIDES:
+        raise DataError(f"pad side must be one of {PAD_SIDES}, got {side!r}")
     width = block_size + 1
-    ids = torch.tensor([tokenizer.encode(pad_text(t, width, side=side)) for t in texts], dtype=torch.long)
+    starts = [0] * len(texts) if score_from is None else list(score_from)
+    if offsets is None:
+        offsets = [0 if side == "right" else width - len(t) for t in texts]
+    if not len(starts) == len(offsets) == len(texts):
+        raise DataError(f"score_from / offsets need one entry per text ({len(texts)})")
+    ids = torch.tensor([tokenizer.encode(place_text(t, width, o)) for t, o in zip(texts, offsets)], dtype=torch.long)
     # Character index (within its text) of every padded position; pads fall outside [0, len(text)).
     lengths = torch.tensor([len(t) for t in texts]).unsqueeze(1)
-    position = torch.arange(width).unsqueeze(0)
-    char_index = position - (width - lengths) if side == "left" else position.expand(len(texts), -1)
-    scored = (char_index >= torch.tensor(starts).unsqueeze(1)) & (char_index < lengths) & (char_index >= 0)
+    char_index = torch.arange(width).unsqueeze(0) - torch.tensor(list(offsets)).unsqueeze(1)
+    scored = (char_index >= torch.tensor(starts).unsqueeze(1)) & (char_index < lengths)
     targets = torch.where(scored[:, 1:], ids[:, 1:], torch.full_like(ids[:, 1:], IGNORE))
     return Rows(inputs=ids[:, :-1], targets=targets)
 

@@ -26,7 +26,7 @@ from interp.checkpoints import save_checkpoint
 from interp.data.biographies import BiographyCorpus, make_corpus, most_common_birthplace
 from interp.data.qa import qa_rows
 from interp.data.span_corruption import Rows, char_vocabulary, span_corruption_rows
-from interp.errors import ConfigError
+from interp.errors import CheckpointError, ConfigError
 from interp.tokenizers import CharTokenizer, tokenizer_from_dict
 from interp.train.birthplace_config import BirthplaceConfig, CorpusConfig
 from interp.train.finetune import BatchFn, LoopResult, train_on_rows
@@ -113,21 +113,27 @@ def evaluate(model, data: BirthplaceData, cfg: BirthplaceConfig, split: str = "d
 
 
 def save_stage(path: Path, model, cfg: BirthplaceConfig, data: BirthplaceData, result: LoopResult) -> Path:
-    """Save a trained model with its tokenizer, step count and final loss."""
+    """Save a trained model with its tokenizer, step count and final loss, and the experiment config
+    (`birthplace.json`, next to the checkpoint files) that `evaluate` and `finetune` read back."""
     metrics = {"train_loss": result.final_loss, "seconds": result.seconds}
     tokenizer = data.tokenizer.to_dict()
     if isinstance(model, PerceiverAR):
-        return save_perceiver(path, model, step=result.steps, tokenizer=tokenizer, metrics=metrics)
-    model_cfg = cfg.model.with_vocab(data.tokenizer.vocab_size)
-    return save_checkpoint(path, model, model_cfg, step=result.steps, tokens_seen=0, tokenizer=tokenizer, metrics=metrics).path
+        path = save_perceiver(path, model, step=result.steps, tokenizer=tokenizer, metrics=metrics)
+    else:
+        model_cfg = cfg.model.with_vocab(data.tokenizer.vocab_size)
+        path = save_checkpoint(path, model, model_cfg, step=result.steps, tokens_seen=0, tokenizer=tokenizer, metrics=metrics).path
+    (path / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    return path
 
 
-def load_stage(path: Path) -> tuple[torch.nn.Module, CharTokenizer]:
-    """A saved model (standard or PerceiverAR) and its tokenizer."""
-    tokenizer = read_tokenizer(path)
-    if tokenizer is None:
-        raise ConfigError(f"{path} records no tokenizer; it was not written by the birthplace experiment")
-    return load_any_model(path), tokenizer_from_dict(tokenizer)
+def load_stage(path: Path) -> tuple[torch.nn.Module, CharTokenizer, BirthplaceConfig]:
+    """A saved model (standard or PerceiverAR), its tokenizer and the experiment config it was trained with."""
+    path = Path(path)
+    tokenizer = read_tokenizer(path) if (path / "config.json").exists() else None
+    if tokenizer is None or not (path / CONFIG_FILE).exists():
+        raise CheckpointError(f"{path} is not a checkpoint written by the birthplace experiment (no tokenizer or {CONFIG_FILE})")
+    cfg = BirthplaceConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()))
+    return load_any_model(path), tokenizer_from_dict(tokenizer), cfg
 
 
 def _logger(log: Log | None, label: str):

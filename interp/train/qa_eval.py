@@ -1,8 +1,8 @@
 """Greedy answers to questions and exact-match accuracy, for any model mapping tokens to (last-position) logits.
 
-Prompts are laid out as in training: left padding puts every prompt's end at the last position of a
-block_size window (all prompts decode as one batch); right padding, as in minGPT, runs each prompt length
-unpadded from position 0 (one batch per length).
+Prompts are laid out exactly as in training (`interp.data.qa`): from position 0 (side="right", minGPT) or
+ending a fixed answer slot before the row's end (side="left"), so every answer is decoded at the positions it
+was trained at, and all questions decode as one batch.
 
 >>> result = exact_match(model, tokenizer, pairs, block_size=128, side="left")   # doctest: +SKIP
 >>> result.accuracy, result.predictions[:2]                                    # doctest: +SKIP
@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from jaxtyping import Int
-from torch import Tensor
 
-from interp.data.qa import QAPair, answer_from, prompt_text
-from interp.data.span_corruption import MASK_CHAR, pad_text
+from interp.data.qa import QAPair, answer_from, prompt_offset, prompt_text
+from interp.data.span_corruption import MASK_CHAR, PAD_CHAR, place_text
+from interp.errors import DataError
 from interp.tokenizers import CharTokenizer
 
 
@@ -33,19 +32,6 @@ class QAResult:
 
 
 @torch.no_grad()
-def _greedy(model, ids: Int[Tensor, "batch pos"], *, steps: int, window: int, stop: int) -> Int[Tensor, "batch new_pos"]:
-    out = []
-    done = torch.zeros(ids.shape[0], dtype=torch.bool)
-    for _ in range(steps):
-        next_id = model(ids[:, -window:])[:, -1].argmax(dim=-1)
-        out.append(next_id)
-        done |= next_id == stop
-        if done.all():
-            break
-        ids = torch.cat([ids, next_id[:, None]], dim=1)
-    return torch.stack(out, dim=1)
-
-
 def greedy_answers(
     model,
     tokenizer: CharTokenizer,
@@ -53,36 +39,48 @@ def greedy_answers(
     *,
     block_size: int,
     side: str = "right",
-    max_chars: int = 24,
+    max_chars: int | None = None,
     batch_size: int = 256,
 ) -> list[str]:
-    """The model's greedy answer to each question (text up to the first mask character)."""
+    """The model's greedy answer to each question (text up to the first mask character).
+
+    Rows are laid out as in training (`interp.data.qa.prompt_offset`) and always block_size long, padded after
+    what has been generated so far; causal attention makes the padding invisible to the position read. A model
+    that predicts only the last positions (PerceiverAR) therefore sees the same latents as in training.
+    """
     was_training = model.training
     model.eval()
-    stop = tokenizer.encode(MASK_CHAR)[0]
-    prompts = [prompt_text(q) for q in questions]
-    answers: list[str] = [""] * len(prompts)
-    if side == "left":
-        groups = [list(range(len(prompts)))]
-    else:
-        by_length: dict[int, list[int]] = {}
-        for i, p in enumerate(prompts):
-            by_length.setdefault(len(p), []).append(i)
-        groups = list(by_length.values())
-    for group in groups:
-        for start in range(0, len(group), batch_size):
-            chunk = group[start : start + batch_size]
-            texts = [pad_text(prompts[i], block_size, side="left") if side == "left" else prompts[i] for i in chunk]
-            ids = torch.tensor([tokenizer.encode(t) for t in texts], dtype=torch.long)
-            generated = _greedy(model, ids, steps=max_chars + 1, window=block_size, stop=stop)
-            for row, i in enumerate(chunk):
-                answers[i] = answer_from(tokenizer.decode(generated[row].tolist()))
+    stop, pad = tokenizer.encode(MASK_CHAR + PAD_CHAR)
+    answers: list[str] = []
+    for first in range(0, len(questions), batch_size):
+        chunk = questions[first : first + batch_size]
+        texts = [place_text(prompt_text(q), block_size, prompt_offset(q, block_size=block_size, side=side)) for q in chunk]
+        ids = torch.tensor([tokenizer.encode(t) for t in texts], dtype=torch.long)
+        rows = torch.arange(len(chunk))
+        # Position of each row's last real character: the prompt's closing mask, then each generated character.
+        position = torch.tensor([prompt_offset(q, block_size=block_size, side=side) + len(prompt_text(q)) - 1 for q in chunk])
+        limit = block_size - 1 - int(position.max()) if max_chars is None else max_chars
+        generated = torch.full((len(chunk), max(limit, 0) + 1), stop)
+        done = torch.zeros(len(chunk), dtype=torch.bool)
+        for k in range(limit + 1):
+            logits = model(ids)
+            index = position - (block_size - logits.shape[1])
+            if int(index.min()) < 0:
+                raise DataError(f"the model predicts only the last {logits.shape[1]} positions; a prompt ends earlier (raise n_latents)")
+            next_id = logits[rows, index].argmax(dim=-1)
+            generated[:, k] = torch.where(done, stop, next_id)
+            done |= next_id == stop
+            position = position + 1
+            if done.all() or int(position.max()) >= block_size:
+                break
+            ids[rows, position] = torch.where(done, pad, next_id)
+        answers += [answer_from(tokenizer.decode(row.tolist())) for row in generated]
     model.train(was_training)
     return answers
 
 
 def exact_match(
-    model, tokenizer: CharTokenizer, pairs: Sequence[QAPair], *, block_size: int, side: str = "right", max_chars: int = 24
+    model, tokenizer: CharTokenizer, pairs: Sequence[QAPair], *, block_size: int, side: str = "right", max_chars: int | None = None
 ) -> QAResult:
     """Fraction of questions whose greedy answer equals the reference exactly."""
     predictions = greedy_answers(model, tokenizer, [q for q, _ in pairs], block_size=block_size, side=side, max_chars=max_chars)
