@@ -8,7 +8,8 @@ A checkpoint is a directory:
     optimizer.safetensors, rng.safetensors   (optional) what `--resume` needs to continue exactly
 
 Loading converts the HookedTransformer layout with TransformerLens's own `convert_tl_checkpoint`. Nothing
-is ever unpickled.
+is ever unpickled: a `.pt`/`.pth` file a user points at goes through `torch.load(weights_only=True)` only
+(`load_state_dict_file`), which refuses anything but tensors and plain containers.
 
 >>> ckpt = save_checkpoint(tmp / "step_000010", model, cfg, step=10, tokens_seen=640)  # doctest: +SKIP
 >>> model = load_model(ckpt.path)                                                     # doctest: +SKIP
@@ -18,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,9 +212,12 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise CheckpointError(f"{path.parent} is not a complete checkpoint: {path.name} is missing")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{path} is not valid JSON ({error}); the checkpoint is corrupted") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(data).__name__}, not an object; the checkpoint is corrupted")
+    return data
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
@@ -228,11 +233,17 @@ def read_checkpoint(path: Path) -> Checkpoint:
         config = ModelConfig.from_hooked_transformer_dict(hooked)
     except (KeyError, ValueError) as error:
         raise CheckpointError(f"{path / CONFIG_FILE} does not describe a model interp can build: {error}") from None
-    run = RunConfig.from_dict(training["run"]) if training.get("run") else None
+    try:
+        run = RunConfig.from_dict(training["run"]) if training.get("run") else None
+        step, tokens_seen = training.get("step", 0), training.get("tokens_seen", 0)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (step, tokens_seen)):
+            raise ValueError(f"step and tokens_seen must be integers >= 0, got {step!r} and {tokens_seen!r}")
+    except ValueError as error:  # ConfigError included
+        raise CheckpointError(f"{path / TRAINING_FILE} is not a valid training record: {error}") from None
     return Checkpoint(
         path=path,
-        step=int(training.get("step", 0)),
-        tokens_seen=int(training.get("tokens_seen", 0)),
+        step=step,
+        tokens_seen=tokens_seen,
         config=config,
         run=run,
         tokenizer=training.get("tokenizer"),
@@ -256,8 +267,8 @@ def resolve_checkpoint(path: Path, step: int | None = None) -> Checkpoint:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path} does not exist; pass a run directory or a checkpoint directory")
-    if (path / CONFIG_FILE).exists():
-        return read_checkpoint(path)
+    if any((path / name).exists() for name in (CONFIG_FILE, WEIGHTS_FILE, TRAINING_FILE)):
+        return read_checkpoint(path)  # a checkpoint directory (says which file is missing, if one is)
     checkpoints = list_checkpoints(path)
     if step is None:
         return checkpoints[-1]
@@ -267,14 +278,34 @@ def resolve_checkpoint(path: Path, step: int | None = None) -> Checkpoint:
     raise CheckpointError(f"{path} has no checkpoint at step {step}; steps: {[c.step for c in checkpoints]}")
 
 
-def load_weights(path: Path, cfg: ModelConfig) -> dict[str, Tensor]:
-    """The bridge state dict stored in checkpoint `path`, checked against `cfg`."""
-    file = Path(path) / WEIGHTS_FILE
+def _read_weights(file: Path) -> dict[str, Tensor]:
     try:
-        hooked = load_file(str(file))
+        return load_file(str(file))
     except (SafetensorError, OSError) as error:
         raise CheckpointError(f"{file} cannot be read ({error}); the file is truncated or corrupted") from None
-    return from_hooked_state_dict(hooked, cfg)
+
+
+def load_weights(path: Path, cfg: ModelConfig) -> dict[str, Tensor]:
+    """The bridge state dict stored in checkpoint `path`, checked against `cfg`."""
+    return from_hooked_state_dict(_read_weights(Path(path) / WEIGHTS_FILE), cfg)
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def load_into(model: torch.nn.Module, path: Path, cfg: ModelConfig) -> None:
+    """Load checkpoint `path`'s weights into `model` (built from `cfg`); names and shapes are checked first, in the
+    file's own HookedTransformer names, so a checkpoint of another config is one clear CheckpointError."""
+    file = Path(path) / WEIGHTS_FILE
+    hooked = _read_weights(file)
+    expected = {k: tuple(v.shape) for k, v in to_hooked_state_dict(model.state_dict(), cfg).items()}
+    missing, extra = sorted(set(expected) - set(hooked)), sorted(set(hooked) - set(expected))
+    wrong = [f"{k} is {list(hooked[k].shape)}, not {list(shape)}" for k, shape in expected.items() if k in hooked and tuple(hooked[k].shape) != shape]
+    problems = [f"missing {_few(missing)}"] * bool(missing) + [f"unexpected {_few(extra)}"] * bool(extra) + [_few(wrong)] * bool(wrong)
+    if problems:
+        raise CheckpointError(f"{file}: weights do not match config.json ({'; '.join(problems)}); they were written for another model config")
+    model.load_state_dict(from_hooked_state_dict(hooked, cfg), strict=True)
 
 
 def load_model(checkpoint: Checkpoint | Path, step: int | None = None):
@@ -283,12 +314,7 @@ def load_model(checkpoint: Checkpoint | Path, step: int | None = None):
 
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else resolve_checkpoint(Path(checkpoint), step)
     model = build_model(ckpt.config)
-    state = load_weights(ckpt.path, ckpt.config)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        first = str(error).strip().splitlines()[0]
-        raise CheckpointError(f"{ckpt.path}: weights do not fit config.json ({first})") from None
+    load_into(model, ckpt.path, ckpt.config)
     return model.eval()
 
 
@@ -300,6 +326,62 @@ def load_training_state(ckpt: Checkpoint) -> tuple[dict[str, Tensor], dict[str, 
     try:
         tensors = load_file(str(ckpt.path / OPTIMIZER_FILE))
         rng = load_file(str(ckpt.path / RNG_FILE))["torch"]
+        meta = training["optimizer"]
     except (SafetensorError, OSError, KeyError) as error:
-        raise CheckpointError(f"{ckpt.path}: optimizer or RNG state cannot be read ({error})") from None
-    return tensors, training["optimizer"], rng
+        raise CheckpointError(f"{ckpt.path}: optimizer or RNG state cannot be read ({error}); resume from another checkpoint") from None
+    return tensors, meta, rng
+
+
+def remove_partial_checkpoints(run_dir: Path) -> list[Path]:
+    """Delete what a killed `save_checkpoint` leaves in a run's checkpoints/ (`.step_X.tmp-*`, `.step_X.old-*`).
+
+    Only call this when no other process is writing checkpoints to the run. Returns the removed paths.
+    """
+    folder = Path(run_dir) / CHECKPOINTS_DIR
+    if not folder.is_dir():
+        return []
+    leftovers = [p for p in folder.iterdir() if p.name.startswith(".") and (".tmp-" in p.name or ".old-" in p.name)]
+    for path in leftovers:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return leftovers
+
+
+# ---- weights from elsewhere -------------------------------------------------------------------------------
+
+
+def load_state_dict_file(path: Path) -> dict[str, Tensor]:
+    """Tensors from a `.safetensors` file, or from a `.pt`/`.pth`/`.bin` file loaded with
+    `torch.load(weights_only=True)`, which refuses any pickle that would build objects other than tensors
+    and plain containers (a pickle can run code when it is loaded; these never get the chance).
+
+    >>> state = load_state_dict_file(Path("model.safetensors"))   # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist or is not a file")
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as error:
+            raise CheckpointError(f"{path} cannot be read ({error}); the file is truncated or corrupted") from None
+    if path.suffix not in (".pt", ".pth", ".bin"):
+        raise CheckpointError(f"{path}: weights must be a .safetensors file (or .pt/.pth/.bin, loaded as tensors only)")
+    warnings.warn(
+        f"{path} is a pickle file: loading it with torch.load(weights_only=True), which accepts tensors only; "
+        "prefer .safetensors",
+        stacklevel=2,
+    )
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:  # UnpicklingError for a refused object; any failure means: not loaded
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(
+            f"{path} was refused by torch.load(weights_only=True) ({first}); it holds objects other than tensors or "
+            "is corrupted. interp never unpickles arbitrary objects: convert the file to .safetensors from a trusted source"
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
+        raise CheckpointError(f"{path} does not hold a flat state dict (parameter name -> tensor)")
+    return state

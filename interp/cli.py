@@ -49,14 +49,13 @@ def train(
 
     Example: interp train --preset attn-only-1l --set train.steps=2000 --out models/runs/a1
     """
-    import json
-
-    from interp.config import RunConfig
     from interp.presets import parse_override, run_config
 
     run_dir = out or DEFAULT_RUNS / preset
     if resume and not config and not set_:
-        run = RunConfig.from_dict(json.loads((run_dir / "run.json").read_text())["run"])
+        from interp.train.loop import read_run_config
+
+        run = read_run_config(run_dir)
     else:
         run = run_config(preset, config_file=config, overrides=dict(parse_override(s) for s in set_))
     from interp.train.loop import train as run_training  # heavy (TransformerLens): only once the config is valid
@@ -96,15 +95,22 @@ def generate(
     from interp.checkpoints import load_model, resolve_checkpoint
     from interp.sampling import sample
     from interp.tokenizers import tokenizer_from_dict
+    from interp.validate import check_tokens
 
+    for option, value, low in (("--tokens", tokens, 0), ("--temperature", temperature, 0), ("--top-k", top_k, 1)):
+        if value is not None and not value >= low:  # `not >=` also catches nan
+            _fail(f"{option} must be >= {low}, got {value}")
     ckpt = resolve_checkpoint(run, checkpoint)
     if ckpt.tokenizer is None:
         _fail(f"{ckpt.path} does not record its tokenizer, so text cannot be encoded")
     tokenizer = tokenizer_from_dict(ckpt.tokenizer)
-    ids = tokenizer.encode(prompt) if prompt else []
-    if not ids:
-        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.encode("\n")[0]
-        ids = [start]
+    if tokenizer.vocab_size != ckpt.config.d_vocab:
+        _fail(
+            f"{ckpt.path}: its tokenizer has {tokenizer.vocab_size} tokens but the model reads {ckpt.config.d_vocab}; "
+            "the tokenizer in training.json does not belong to this model"
+        )
+    ids = (tokenizer.encode(prompt) if prompt else []) or [_start_token(tokenizer)]
+    check_tokens(torch.tensor([ids[-ckpt.config.n_ctx :]]), ckpt.config)  # sampling reads the last n_ctx tokens
     model = load_model(ckpt)
     out = sample(
         model,
@@ -115,6 +121,16 @@ def generate(
         generator=torch.Generator().manual_seed(seed),
     )
     typer.echo(tokenizer.decode(out[0].tolist()))
+
+
+def _start_token(tokenizer) -> int:
+    """BOS, else a newline, else token 0: what an empty prompt starts from."""
+    if tokenizer.bos_token_id is not None:
+        return tokenizer.bos_token_id
+    try:
+        return tokenizer.encode("\n")[0]
+    except (ValueError, IndexError):  # a char alphabet without "\n"
+        return 0
 
 
 def _register_commands() -> None:
@@ -133,8 +149,9 @@ def main() -> None:
 
     try:
         app(standalone_mode=True)
-    except (InterpError, FileExistsError, FileNotFoundError) as error:
-        typer.echo(f"error: {error}", err=True)
+    except (InterpError, OSError) as error:  # OSError: a path that is missing, exists, is not a directory, no permission, disk full
+        message = " ".join(str(error).split())  # always one line, whatever a wrapped library error held
+        typer.echo(f"error: {message}", err=True)
         sys.exit(2)
 
 

@@ -31,9 +31,18 @@ def _positive_int(obj: Any, *names: str) -> None:
     for name in names:
         value = getattr(obj, name)
         _require(
-            isinstance(value, int) and not isinstance(value, bool) and value > 0,
+            _int(value) and value > 0,
             f"{type(obj).__name__}.{name} must be a positive integer, got {value!r}",
         )
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    """A real number that is not a bool (TOML gives ints, floats, strings, booleans and tables)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _one_of(obj: Any, name: str, allowed: tuple) -> None:
@@ -43,8 +52,7 @@ def _one_of(obj: Any, name: str, allowed: tuple) -> None:
 
 def _fraction(obj: Any, name: str, *, low_open: bool = False, high_open: bool = False) -> None:
     value = getattr(obj, name)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (value > 0 if low_open else value >= 0) and (value < 1 if high_open else value <= 1)
+    ok = _number(value) and (value > 0 if low_open else value >= 0) and (value < 1 if high_open else value <= 1)
     _require(ok, f"{type(obj).__name__}.{name} must be a number in [0, 1], got {value!r}")
 
 
@@ -78,7 +86,7 @@ class ModelConfig:
             f"{self.n_heads * self.d_head}); change one of the three",
         )
         _require(
-            isinstance(self.d_vocab, int) and (self.d_vocab == -1 or self.d_vocab > 1),
+            _int(self.d_vocab) and (self.d_vocab == -1 or self.d_vocab > 1),
             f"ModelConfig.d_vocab must be > 1, or -1 to take it from the tokenizer; got {self.d_vocab!r}",
         )
         if self.attn_only:
@@ -94,7 +102,12 @@ class ModelConfig:
             self.positional_embedding_type != "rotary" or self.d_head % 2 == 0,
             f"rotary embeddings need an even d_head, got {self.d_head}",
         )
-        _require(isinstance(self.seed, int) and self.seed >= 0, f"ModelConfig.seed must be an integer >= 0, got {self.seed!r}")
+        _require(
+            _int(self.seed) and 0 <= self.seed < 2**63,
+            f"ModelConfig.seed must be an integer in [0, 2**63), got {self.seed!r}",
+        )
+        _require(isinstance(self.attn_only, bool), f"ModelConfig.attn_only must be true or false, got {self.attn_only!r}")
+        _require(isinstance(self.model_name, str), f"ModelConfig.model_name must be a string, got {self.model_name!r}")
 
     @property
     def n_params_attention(self) -> int:
@@ -174,6 +187,10 @@ class DataConfig:
     max_documents: int | None = None
 
     def __post_init__(self) -> None:
+        _require(
+            isinstance(self.corpus, str) and bool(self.corpus),
+            f"data.corpus must be a corpus name such as 'shakespeare', or 'none'; got {self.corpus!r}",
+        )
         _one_of(self, "tokenizer", TOKENIZERS)
         _fraction(self, "repeated_fraction")
         _fraction(self, "val_fraction", low_open=True, high_open=True)
@@ -215,29 +232,32 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _positive_int(self, "steps", "batch_size", "eval_every", "eval_batches")
         _require(
-            isinstance(self.n_checkpoints, int) and self.n_checkpoints >= 2,
+            _int(self.n_checkpoints) and self.n_checkpoints >= 2,
             f"train.n_checkpoints must be an integer >= 2 (the first and last step), got {self.n_checkpoints!r}",
         )
         _require(
-            isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 0,
+            _int(self.checkpoint_every) and self.checkpoint_every >= 0,
             f"train.checkpoint_every must be an integer >= 0 (0: log-spaced checkpoints only), got {self.checkpoint_every!r}",
         )
-        _require(isinstance(self.lr, (int, float)) and 0 < self.lr < 1, f"train.lr must be in (0, 1), got {self.lr!r}")
-        _require(self.weight_decay >= 0, f"train.weight_decay must be >= 0, got {self.weight_decay!r}")
+        _require(_number(self.lr) and 0 < self.lr < 1, f"train.lr must be in (0, 1), got {self.lr!r}")
+        _require(
+            _number(self.weight_decay) and 0 <= self.weight_decay < math.inf,
+            f"train.weight_decay must be a finite number >= 0, got {self.weight_decay!r}",
+        )
         for name in ("beta1", "beta2"):
             _fraction(self, name, high_open=True)
         _require(
-            isinstance(self.warmup_steps, int) and 0 <= self.warmup_steps <= self.steps,
+            _int(self.warmup_steps) and 0 <= self.warmup_steps <= self.steps,
             f"train.warmup_steps must be between 0 and train.steps ({self.steps}), got {self.warmup_steps!r}",
         )
         _one_of(self, "schedule", SCHEDULES)
         _fraction(self, "min_lr_ratio")
         _require(
-            self.grad_clip >= 0 and math.isfinite(self.grad_clip),
+            _number(self.grad_clip) and 0 <= self.grad_clip < math.inf,
             f"train.grad_clip must be >= 0 (0 turns clipping off), got {self.grad_clip!r}",
         )
-        _require(isinstance(self.seed, int) and self.seed >= 0, f"train.seed must be an integer >= 0, got {self.seed!r}")
-        _require(isinstance(self.threads, int) and self.threads >= 0, f"train.threads must be >= 0 (0 = torch default), got {self.threads!r}")
+        _require(_int(self.seed) and self.seed >= 0, f"train.seed must be an integer >= 0, got {self.seed!r}")
+        _require(_int(self.threads) and self.threads >= 0, f"train.threads must be >= 0 (0 = torch default), got {self.threads!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

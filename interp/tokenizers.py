@@ -78,8 +78,8 @@ class CharTokenizer(Tokenizer):
     eos_token_id = None
 
     def __init__(self, alphabet: str):
-        if not alphabet:
-            raise DataError("CharTokenizer needs a non-empty alphabet; build one with CharTokenizer.from_text(text)")
+        if not isinstance(alphabet, str) or not alphabet:
+            raise DataError(f"CharTokenizer needs a non-empty string alphabet, got {alphabet!r}; build one with CharTokenizer.from_text(text)")
         if len(set(alphabet)) != len(alphabet):
             dupes = sorted({c for c in alphabet if alphabet.count(c) > 1})
             raise DataError(f"CharTokenizer alphabet repeats {dupes!r}; pass each character once")

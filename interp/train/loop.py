@@ -25,8 +25,9 @@ from interp.checkpoints import (
     Checkpoint,
     list_checkpoints,
     load_optimizer_state,
+    load_into,
     load_training_state,
-    load_weights,
+    remove_partial_checkpoints,
     save_checkpoint,
 )
 from interp.config import RunConfig
@@ -69,16 +70,51 @@ def _write_run_file(run_dir: Path, run: RunConfig, data: TrainingData, extra: di
 
 def read_run_file(run_dir: Path) -> dict:
     path = Path(run_dir) / RUN_FILE
-    if not path.exists():
-        raise CheckpointError(f"{run_dir} is not a run directory: {RUN_FILE} is missing")
-    return json.loads(path.read_text())
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not a run directory: {RUN_FILE} is missing; check the path, or train without --resume")
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error}); restore it from a checkpoint's training.json") from None
+    if not isinstance(content, dict) or not isinstance(content.get("run"), dict):
+        raise CheckpointError(f"{path} holds no run config; restore it from a checkpoint's training.json")
+    return content
+
+
+def read_run_config(run_dir: Path) -> RunConfig:
+    """The config a run directory was trained with (its run.json)."""
+    try:
+        return RunConfig.from_dict(read_run_file(run_dir)["run"])
+    except ConfigError as error:
+        raise CheckpointError(f"{Path(run_dir) / RUN_FILE} holds an invalid config: {error}") from None
+
+
+def _published_checkpoints(run_dir: Path) -> list[Checkpoint]:
+    """The run's complete checkpoints; none (not an error) when it has not written one yet."""
+    folder = run_dir / CHECKPOINTS_DIR
+    if not folder.is_dir() or all(p.name.startswith(".") for p in folder.iterdir()):
+        return []
+    return list_checkpoints(run_dir)
 
 
 def _truncate_metrics(path: Path, last_step: int) -> None:
-    """Drop records written after `last_step`, so a resumed run's log matches an uninterrupted one."""
+    """Drop records written after `last_step`, so a resumed run's log matches an uninterrupted one.
+
+    A process killed while appending leaves a torn last line: it is dropped like any later record.
+    """
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= last_step]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = []
+    for number, line in enumerate(lines):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines) - 1:
+                break
+            raise CheckpointError(f"{path} line {number + 1} is corrupted; delete that line and resume again") from None
+        if record["step"] <= last_step:
+            kept.append(line)
     tmp = path.with_suffix(".jsonl.tmp")
     tmp.write_text("".join(line + "\n" for line in kept))
     os.replace(tmp, path)
@@ -96,14 +132,16 @@ def train(
     """Train `run` into `run_dir`, writing log-spaced checkpoints; with `resume`, continue from the last one."""
     run_dir = Path(run_dir)
     cfg = run.train
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is a file, not a run directory; choose another --out")
+    existing = _published_checkpoints(run_dir)
+    if resume:
+        if read_run_config(run_dir) != run:
+            raise ConfigError(f"{run_dir} was trained with a different config; resume without changing it, or use a new --out")
+    elif existing:
+        raise FileExistsError(f"{run_dir} already holds checkpoints; pass --resume to continue it or choose a new --out")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    if resume:
-        saved = RunConfig.from_dict(read_run_file(run_dir)["run"])
-        if saved != run:
-            raise ConfigError(f"{run_dir} was trained with a different config; resume without changing it, or use a new --out")
-    elif (run_dir / CHECKPOINTS_DIR).exists() and any((run_dir / CHECKPOINTS_DIR).iterdir()):
-        raise FileExistsError(f"{run_dir} already holds checkpoints; pass --resume to continue it or choose a new --out")
 
     data = TrainingData.prepare(run, cache_dir=cache_dir)
     model_cfg = run.model.with_vocab(data.vocab_size)
@@ -119,12 +157,19 @@ def train(
     metrics_path = run_dir / METRICS_FILE
 
     start = 0
-    if resume:
-        last = list_checkpoints(run_dir)[-1]
-        model.load_state_dict(load_weights(last.path, model_cfg), strict=True)
+    remove_partial_checkpoints(run_dir)  # a killed checkpoint write leaves a hidden temporary directory
+    resumed = resume and bool(existing)  # with no checkpoint written yet, resuming is starting afresh
+    if resumed:
+        last = existing[-1]
+        if last.config != model_cfg or (last.run is not None and last.run != run):
+            raise CheckpointError(f"{last.path} was written by a different config than {run_dir / RUN_FILE}; move it out of the run")
+        load_into(model, last.path, model_cfg)
         tensors, meta, rng = load_training_state(last)
-        load_optimizer_state(optimizer, tensors, meta)
-        torch.set_rng_state(rng)
+        try:
+            load_optimizer_state(optimizer, tensors, meta)
+            torch.set_rng_state(rng)
+        except (ValueError, KeyError, TypeError, RuntimeError) as error:
+            raise CheckpointError(f"{last.path}: optimizer or RNG state does not fit this model ({error}); resume from another checkpoint") from None
         start = last.step
         _truncate_metrics(metrics_path, start)
     else:
@@ -161,7 +206,7 @@ def train(
             on_checkpoint(ckpt)
         return ckpt
 
-    if start == 0:
+    if not resumed:  # a resumed run has step 0's record and checkpoint already, even when it resumes from step 0
         metrics = evaluate(forward, val_batches)
         log({"step": 0, "tokens_seen": 0, **metrics})
         checkpoint(0, metrics)
