@@ -114,3 +114,6 @@ def test_bad_input(app, run_dir, tmp_path):
     np.save(tmp_path / "big.npy", np.full((2, 16), 99))
     result = runner.invoke(app, ["ablate", str(run_dir), "--tokens-file", str(tmp_path / "big.npy"), "--out", str(tmp_path / "x")])
     assert isinstance(result.exception, DataError) and "vocabulary" in str(result.exception)
+    (tmp_path / "torn.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"tokens\": ")
+    result = runner.invoke(app, ["ablate", str(run_dir), "--tokens-file", str(tmp_path / "torn.safetensors"), "--out", str(tmp_path / "x")])
+    assert isinstance(result.exception, DataError) and "truncated" in str(result.exception)

@@ -35,9 +35,13 @@ def load_tokens_file(path: Path) -> Int[Tensor, "batch pos"]:
         except ValueError as error:
             raise DataError(f"{path} is not a plain .npy array ({error})") from None
     elif path.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        tensors = load_file(str(path))
+        try:
+            tensors = load_file(str(path))
+        except (SafetensorError, OSError) as error:
+            raise DataError(f"{path} cannot be read as safetensors ({error}); the file is truncated or not a tokens file") from None
         if "tokens" not in tensors and len(tensors) != 1:
             raise DataError(f"{path} holds {sorted(tensors)}; name the token rows 'tokens'")
         tokens = tensors.get("tokens", next(iter(tensors.values())))

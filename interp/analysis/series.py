@@ -39,7 +39,7 @@ from interp.analysis.induction import (
     token_losses,
 )
 from interp.analysis.phase import PhaseChange, detect_phase_change
-from interp.checkpoints import Checkpoint, load_weights
+from interp.checkpoints import Checkpoint, load_into
 from interp.errors import CheckpointError
 
 
@@ -180,14 +180,14 @@ def evaluate_series(
         if ckpt.config != config:
             raise CheckpointError(f"{ckpt.path} has a different architecture from {checkpoints[0].path}; evaluate one run at a time")
     model = build_model(config)
-    # hook-free forwards read the same Parameters, which load_state_dict below updates in place
+    # hook-free forwards read the same Parameters, which load_into below updates in place
     text_forward = fast_forward(model, config)
     probe_forward = pattern_forward(model)
     results = []
     for ckpt in checkpoints:
         if progress is not None:
             progress(ckpt)
-        model.load_state_dict(load_weights(ckpt.path, config), strict=True)
+        load_into(model, ckpt.path, config)
         results.append(evaluate_model(model.eval(), probe, icl=icl, text_forward=text_forward, probe_forward=probe_forward))
     return series_from_evaluations(checkpoints, results)
 
