@@ -41,6 +41,10 @@ class TrainingData:
         """Load the tokenizer and corpus named by `run.data` and pack it into n_ctx rows (cached on disk)."""
         data = run.data
         packed = None
+        if data.corpus == "ioi":  # generated IOI sentences (interp.data.ioi), not a packed text corpus
+            from interp.data.ioi_training import IOITrainingData
+
+            return IOITrainingData.prepare(run, cache_dir=cache_dir, tokenizer=tokenizer)
         if data.corpus == "none":
             tokenizer = tokenizer or (
                 CharTokenizer(SYNTHETIC_ALPHABET) if data.tokenizer == "char" else load_tokenizer(data.tokenizer)

@@ -1,0 +1,96 @@
+# %% [markdown]
+# # Training a model that does IOI, from scratch
+#
+# Trains a preset on generated IOI sentences (`data.corpus = "ioi"`, see interp/data/ioi.py) and evaluates
+# every checkpoint on fresh prompts of four splits — training names and templates, held-out names, held-out
+# templates, both held out — with ABBA and BABA orders reported separately. Learning is a sudden jump after
+# a flat stretch and depends on the seed (DESIGN.md), so train several seeds and keep the one that worked:
+#
+#     python analyses/ioi_train.py --seed 1                       # -> models/runs/ioi-attn-only-3l-seed1
+#     python analyses/ioi_train.py --preset ioi-2l-mlp --seed 0
+#     python analyses/ioi_train.py --summary models/runs/ioi-*    # table of the final scores of several runs
+#
+# Each run directory gets ioi_eval.jsonl (scores per checkpoint) and ioi_eval.json (final scores, wall time).
+
+# %%
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from interp.analysis.ioi_eval import evaluate_ioi, format_scores
+from interp.checkpoints import load_model
+from interp.data.ioi import IOISetup, ioi_corpus
+from interp.presets import parse_override, run_config
+from interp.train.loop import train
+
+TARGET_LOGIT_DIFF, TARGET_ACCURACY = 2.0, 0.9
+
+
+def passed(scores: dict) -> bool:
+    """Every split and both orders above the targets (logit diff > 2, IO beats S in > 90% of prompts)."""
+    return all(r["logit_diff"] > TARGET_LOGIT_DIFF and r["accuracy"] > TARGET_ACCURACY for split in scores.values() for r in split.values())
+
+
+def train_seed(preset: str, seed: int, out: Path, overrides: dict, n_eval: int = 256) -> dict:
+    run = run_config(preset, overrides={"model.seed": seed, "train.seed": seed, "train.threads": 1, **overrides})
+    corpus = ioi_corpus(IOISetup())
+    log = out / "ioi_eval.jsonl"
+    started = time.perf_counter()
+
+    def on_checkpoint(ckpt) -> None:
+        scores = evaluate_ioi(load_model(ckpt), corpus, n=n_eval)
+        record = {"step": ckpt.step, "seconds": time.perf_counter() - started, "val": ckpt.metrics.get("val"), "scores": scores}
+        with open(log, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        both = scores["both"]
+        print(f"step {ckpt.step:5d}  {record['seconds']:6.0f}s  val {record['val'] or 0:.3f}  held-out both: "
+              f"ABBA {both['ABBA']['logit_diff']:+.2f}/{both['ABBA']['accuracy']:.0%}  BABA {both['BABA']['logit_diff']:+.2f}/{both['BABA']['accuracy']:.0%}", flush=True)
+
+    out.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    result = train(run, out, cache_dir=Path("models/cache"), progress=False, on_checkpoint=on_checkpoint)
+    final = json.loads(log.read_text().splitlines()[-1])
+    summary = {
+        "preset": preset, "seed": seed, "overrides": overrides, "steps": run.train.steps, "ioi_setup": dataclasses.asdict(IOISetup()),
+        "seconds": time.perf_counter() - started, "tokens_per_second": result.tokens_per_second,
+        "passed": passed(final["scores"]), "scores": final["scores"],
+        "first_step_passing": next((json.loads(l)["step"] for l in log.read_text().splitlines() if passed(json.loads(l)["scores"])), None),
+    }
+    (out / "ioi_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def summarise(run_dirs: list[Path]) -> list[dict]:
+    rows = []
+    for run_dir in run_dirs:
+        path = run_dir / "ioi_eval.json"
+        if not path.exists():
+            print(f"{run_dir}: no ioi_eval.json (still training?)")
+            continue
+        s = json.loads(path.read_text())
+        rows.append({"run": run_dir.name, **s})
+        print(f"{run_dir.name}: seed {s['seed']} {'PASSED' if s['passed'] else 'failed'} in {s['seconds']:.0f}s "
+              f"(first passing checkpoint: step {s['first_step_passing']})")
+        for line in format_scores(s["scores"]):
+            print("   " + line)
+    return rows
+
+
+# %%
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preset", default="ioi-attn-only-3l")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--set", action="append", default=[], help="extra override, e.g. train.steps=6000")
+    parser.add_argument("--summary", nargs="*", type=Path, default=None, help="summarise these run directories instead")
+    args = parser.parse_args()
+    if args.summary is not None:
+        summarise(args.summary)
+        sys.exit(0)
+    out = args.out or Path("models/runs") / f"{args.preset}-seed{args.seed}"
+    summary = train_seed(args.preset, args.seed, out, dict(parse_override(s) for s in args.set))
+    summarise([out])

@@ -1,0 +1,276 @@
+"""Activation patching, batched: every cell of a sweep restarts from the patched layer, many cells per forward.
+
+The standard experiment (TransformerLens's `get_act_patch_*`): run the *corrupted* prompts, replace one
+activation cell by its value in the *clean* run, and read the metric; normalised, 1 means the cell alone
+restores the clean answer and 0 means it changes nothing. Kinds and result axes (TransformerLens layouts):
+
+    resid_pre, attn_out, mlp_out        [layer pos]         one position of the residual stream / a layer output
+    z                                   [layer head]        a head's output (z, so z @ W_O) at every position
+    z_by_pos                            [layer pos head]
+    q, k, v                             [layer head]        a head's query / key / value input at every position
+    q_by_pos, k_by_pos, v_by_pos        [layer pos head]
+    pattern                             [layer head]        a head's whole attention pattern
+    pattern_by_pos                      [layer head pos]    one destination row of it
+
+How it is fast, and still exact:
+- Nothing before the patched layer is recomputed: both runs are cached once (`suffix.forward_cache`).
+- Cells that patch one head are stacked along a `unit` axis: one partial forward per (layer, position).
+- The patched layer itself is done in closed form: an edit of z, q or a pattern row changes the block's output
+  only through that head's z @ W_O; an edit of k or v re-runs that head's attention alone.
+- Causality: positions before the first patched position — and before the first token where the clean and
+  corrupted prompts differ — are identical to the corrupted run in every later layer, so only the tail of
+  the sequence is recomputed (`suffix.tail_logits`), reading cached keys and values for the rest; the last
+  block computes queries only at the positions the metric reads, and nothing after them is ever computed.
+Results agree with TransformerLens's per-cell loop to float32 rounding (tests/test_patching.py).
+
+>>> result = activation_patching(model, prompts.clean, prompts.corrupted, LogitDiff.ioi(prompts), kind="z")  # doctest: +SKIP
+>>> result.normalised.shape                                                                                 # doctest: +SKIP
+torch.Size([3, 4])
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from interp.analysis.cache import check_tokens
+from interp.analysis.patch_metric import LogitDiff, normalised
+from interp.analysis.suffix import RunCache, attention_scale, causal_z, forward_cache, check_supported, mixed_z, tail_logits
+from interp.analysis.weights import Weights
+from interp.errors import InterpError
+
+AXES: dict[str, tuple[str, ...]] = {
+    "resid_pre": ("layer", "pos"),
+    "attn_out": ("layer", "pos"),
+    "mlp_out": ("layer", "pos"),
+    "z": ("layer", "head"),
+    "q": ("layer", "head"),
+    "k": ("layer", "head"),
+    "v": ("layer", "head"),
+    "pattern": ("layer", "head"),
+    "z_by_pos": ("layer", "pos", "head"),
+    "q_by_pos": ("layer", "pos", "head"),
+    "k_by_pos": ("layer", "pos", "head"),
+    "v_by_pos": ("layer", "pos", "head"),
+    "pattern_by_pos": ("layer", "head", "pos"),
+}
+KINDS = tuple(AXES)
+ALIASES = {"resid": "resid_pre", "attn": "attn_out", "mlp": "mlp_out", "heads": "z", "head_out": "z", "heads_by_pos": "z_by_pos"}
+MAX_ROWS = 4096  # unit * batch rows per partial forward
+
+
+class PatchingError(InterpError, ValueError):
+    """A patching request does not fit the model or the data."""
+
+
+@dataclass(frozen=True)
+class PatchingResult:
+    """Metric per patched cell (mean over rows), in TransformerLens's layout for the kind, plus the two baselines."""
+
+    kind: str
+    axes: tuple[str, ...]
+    values: Float[Tensor, "..."]
+    clean: float
+    corrupted: float
+    seconds: float
+
+    @property
+    def normalised(self) -> Float[Tensor, "..."]:
+        """(value - corrupted) / (clean - corrupted): 1 = the cell restores the clean metric, 0 = no effect."""
+        return normalised(self.values, self.clean, self.corrupted)
+
+
+def resolve_kind(kind: str) -> str:
+    name = ALIASES.get(kind, kind)
+    if name not in AXES:
+        raise PatchingError(f"unknown patching kind {kind!r}; choose one of {', '.join(KINDS)} (or {', '.join(ALIASES)})")
+    return name
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Units patched in one partial forward: where each goes in the result, and the stream entering `start`
+    at positions first.. (built lazily for a slice of the units, when the group runs)."""
+
+    cells: list[tuple[int, ...]]  # result index of each unit
+    start: int
+    first: int
+    build: Callable[[slice], Float[Tensor, "unit batch tail d_model"]]
+    changed: Tensor | None = None  # per unit, the one tail position where the stream differs (None: anywhere)
+
+
+@torch.no_grad()
+def activation_patching(
+    model,
+    clean_tokens: Int[Tensor, "batch pos"],
+    corrupted_tokens: Int[Tensor, "batch pos"],
+    metric: LogitDiff,
+    kind: str = "z",
+    *,
+    max_rows: int = MAX_ROWS,
+) -> PatchingResult:
+    """Patch every cell of `kind` from the clean run into the corrupted run; metric mean over rows per cell."""
+    started = time.perf_counter()
+    kind = resolve_kind(kind)
+    check_supported(model)
+    _check_inputs(model, clean_tokens, corrupted_tokens, metric, kind)
+    w, scale = Weights.of(model), attention_scale(model)
+    clean, corrupted = forward_cache(w, clean_tokens, scale), forward_cache(w, corrupted_tokens, scale)
+    read = metric.positions
+    clean_value = float(metric.from_final(clean.logits[torch.arange(len(read)), read]).mean())
+    corrupted_value = float(metric.from_final(corrupted.logits[torch.arange(len(read)), read]).mean())
+    shape = _result_shape(model, kind, clean_tokens.shape[1])
+    values = torch.full(shape, corrupted_value)  # cells that cannot change anything keep the corrupted value
+    step = max(1, max_rows // len(read))
+    for group in _groups(w, scale, kind, clean, corrupted, clean_tokens, corrupted_tokens, read):
+        for lo in range(0, len(group.cells), step):
+            units = slice(lo, min(lo + step, len(group.cells)))
+            changed = None if group.changed is None else group.changed[units]
+            logits = tail_logits(w, group.build(units), group.start, group.first, corrupted, read, scale, changed=changed)
+            per_unit = metric.from_final(logits).mean(dim=1)
+            for cell, value in zip(group.cells[units], per_unit.tolist()):
+                values[cell] = value
+    return PatchingResult(kind, AXES[kind], values, clean_value, corrupted_value, time.perf_counter() - started)
+
+
+def _check_inputs(model, clean: Tensor, corrupted: Tensor, metric: LogitDiff, kind: str) -> None:
+    check_tokens(clean, model)
+    check_tokens(corrupted, model)
+    if clean.shape != corrupted.shape:
+        raise PatchingError(f"clean {tuple(clean.shape)} and corrupted {tuple(corrupted.shape)} tokens must have the same shape")
+    if len(metric) != clean.shape[0]:
+        raise PatchingError(f"the metric has {len(metric)} rows but the tokens have {clean.shape[0]}")
+    if int(metric.positions.min()) < 0 or int(metric.positions.max()) >= clean.shape[1]:
+        raise PatchingError(f"metric positions must be in [0, {clean.shape[1]}); got {metric.positions.min()}..{metric.positions.max()}")
+    if kind == "mlp_out" and model.cfg.attn_only:
+        raise PatchingError("an attention-only model has no MLP to patch; use attn_out or resid_pre")
+
+
+def _result_shape(model, kind: str, pos: int) -> tuple[int, ...]:
+    sizes = {"layer": model.cfg.n_layers, "head": model.cfg.n_heads, "pos": pos}
+    return tuple(sizes[a] for a in AXES[kind])
+
+
+def first_difference(clean: Tensor, corrupted: Tensor) -> int:
+    """First position where any row of the two token tensors differs (their length if none)."""
+    differs = (clean != corrupted).any(dim=0).nonzero()
+    return int(differs[0]) if len(differs) else clean.shape[1]
+
+
+def _groups(w: Weights, scale: float, kind: str, clean: RunCache, corrupted: RunCache, clean_tokens: Tensor, corrupted_tokens: Tensor, read: Tensor) -> Iterator[_Group]:
+    """The partial forwards of a sweep, one per layer (per position for k_by_pos and v_by_pos). Positions
+    before the first differing token and after the last read position cannot change the metric; their cells
+    keep the corrupted value and are skipped."""
+    n_layers, n_heads = w.n_layers, w.n_heads
+    begin, end = first_difference(clean_tokens, corrupted_tokens), int(read.max()) + 1
+    if begin >= end:
+        return
+    positions = range(begin, end)
+    for layer in range(n_layers):
+        if kind in ("z", "q", "k", "v", "pattern"):
+            cells = [(layer, h) for h in range(n_heads)]
+            yield _Group(cells, layer + 1, begin, _all_positions(w, scale, kind, layer, clean, corrupted, begin, end))
+        elif kind in ("k_by_pos", "v_by_pos"):  # a key or value reaches every later query: the tail is dense
+            for pos in positions:
+                cells = [(layer, pos, h) for h in range(n_heads)]
+                yield _Group(cells, layer + 1, pos, _key_or_value(w, scale, kind, layer, clean, corrupted, pos, end))
+        else:  # one position changes: per position, its cells (one, or one per head) in one sparse partial forward
+            per_head = kind not in ("resid_pre", "attn_out", "mlp_out")
+            if per_head:
+                base, new = _head_edit(w, scale, kind, layer, clean, corrupted, begin, end)  # new: pos head batch d_model
+            else:
+                base, new = _layer_edit(w, kind, clean, corrupted, layer, begin, end)
+                new = new.unsqueeze(1)  # pos 1 batch d_model
+            start = layer if kind == "resid_pre" else layer + 1
+            for offset, pos in enumerate(positions):
+                if per_head:
+                    cells = [(layer, h, pos) if kind == "pattern_by_pos" else (layer, pos, h) for h in range(n_heads)]
+                else:
+                    cells = [(layer, pos)]
+                changed = torch.zeros(len(cells), dtype=torch.long)
+                yield _Group(cells, start, pos, _one_change(base[:, offset:], new[offset], changed), changed)
+
+
+# ---- the patched layer, in closed form -------------------------------------------------------------------
+
+
+def _one_change(base: Tensor, new: Tensor, changed: Tensor) -> Callable[[slice], Tensor]:
+    """Builder of per-unit streams: `base` [batch tail d_model] with tail position changed[u] set to new[u]."""
+
+    def build(units: slice) -> Tensor:
+        index = changed[units]
+        resid = base.unsqueeze(0).repeat(len(index), 1, 1, 1)
+        resid[torch.arange(len(index)), :, index] = new[units]
+        return resid
+
+    return build
+
+
+def _layer_edit(w: Weights, kind: str, clean: RunCache, corrupted: RunCache, layer: int, begin: int, end: int) -> tuple[Tensor, Tensor]:
+    """(stream at begin..end-1, per position the stream with that one position patched [pos batch d_model])."""
+    if kind == "resid_pre":
+        return corrupted.resid_pre[layer][:, begin:end], clean.resid_pre[layer][:, begin:end].transpose(0, 1)
+    base = corrupted.resid_post[layer][:, begin:end]
+    if kind == "mlp_out":
+        new = base + clean.mlp_out[layer][:, begin:end] - corrupted.mlp_out[layer][:, begin:end]
+    else:  # the attention output feeds the MLP at the same position
+        mid = corrupted.resid_mid[layer][:, begin:end] + clean.attn_out[layer][:, begin:end] - corrupted.attn_out[layer][:, begin:end]
+        new = w.finish_block(layer, mid)
+    return base, new.transpose(0, 1)
+
+
+def _head_edit(w: Weights, scale: float, kind: str, layer: int, clean: RunCache, corrupted: RunCache, begin: int, end: int) -> tuple[Tensor, Tensor]:
+    """(stream leaving `layer` at begin..end-1, per position and head the stream there with only that head's
+    z at that position patched [pos head batch d_model]). A query or pattern row at position p changes z at p only."""
+    if kind == "z_by_pos":
+        z_new = clean.z[layer][:, begin:end]
+    elif kind == "q_by_pos":  # every query position at once: each output depends on its own query only
+        z_new = causal_z(clean.q[layer][:, begin:end], corrupted.k[layer][:, :end], corrupted.v[layer][:, :end], scale, query_offset=begin)
+    else:
+        z_new = mixed_z(clean.pattern[layer][:, :, begin:end, :end], corrupted.v[layer][:, :end])
+    delta = w.head_outputs(layer, z_new - corrupted.z[layer][:, begin:end])  # batch pos head d_model
+    mid = corrupted.resid_mid[layer][:, begin:end].unsqueeze(2) + delta
+    new = w.finish_block(layer, mid)  # batch pos head d_model
+    return corrupted.resid_post[layer][:, begin:end], einops.rearrange(new, "batch pos head d_model -> pos head batch d_model")
+
+
+def _per_head_stream(w: Weights, layer: int, corrupted: RunCache, z_new: Tensor, lo: int, hi: int) -> Float[Tensor, "head batch tail d_model"]:
+    """Residual stream leaving block `layer` at positions lo..hi-1, one copy per head h in which only head h's
+    z is replaced by z_new[..., h, :] (z_new: [batch tail head d_head])."""
+    delta = w.head_outputs(layer, z_new - corrupted.z[layer][:, lo:hi])  # batch tail head d_model
+    mid = corrupted.resid_mid[layer][:, lo:hi].unsqueeze(0) + delta.permute(2, 0, 1, 3)
+    return w.finish_block(layer, mid)
+
+
+def _key_or_value(w: Weights, scale: float, kind: str, layer: int, clean: RunCache, corrupted: RunCache, pos: int, end: int) -> Callable[[slice], Tensor]:
+    """Per-head patches of a key or value at `pos`: every later query of that head changes; the tail is pos..end-1."""
+
+    def build(units: slice) -> Tensor:
+        k, v = corrupted.k[layer][:, :end].clone(), corrupted.v[layer][:, :end].clone()
+        source = clean.k[layer] if kind == "k_by_pos" else clean.v[layer]
+        (k if kind == "k_by_pos" else v)[:, pos] = source[:, pos]
+        z_new = causal_z(corrupted.q[layer][:, pos:end], k, v, scale, query_offset=pos)
+        return _per_head_stream(w, layer, corrupted, z_new, pos, end)[units]
+
+    return build
+
+
+def _all_positions(w: Weights, scale: float, kind: str, layer: int, clean: RunCache, corrupted: RunCache, begin: int, end: int) -> Callable[[slice], Tensor]:
+    """Per-head patches of every position of layer `layer`; the tail is begin..end-1."""
+
+    def build(units: slice) -> Tensor:
+        q, k, v = (corrupted.q[layer], corrupted.k[layer], corrupted.v[layer])
+        if kind == "z":
+            z_new = clean.z[layer][:, begin:end]
+        elif kind == "pattern":
+            z_new = mixed_z(clean.pattern[layer][:, :, begin:end, :end], v[:, :end])
+        else:
+            q, k, v = (clean.q[layer] if kind == "q" else q, clean.k[layer] if kind == "k" else k, clean.v[layer] if kind == "v" else v)
+            z_new = causal_z(q[:, begin:end], k[:, :end], v[:, :end], scale, query_offset=begin)
+        return _per_head_stream(w, layer, corrupted, z_new, begin, end)[units]
+
+    return build

@@ -1,0 +1,320 @@
+"""Run part of a model: the blocks from a layer on, and only the positions a patch can change.
+
+Two ways to finish a forward pass from the residual stream entering block `start`:
+
+- `run_blocks_from` calls the bridge's own modules, `model.blocks[start:]`, then `ln_final` and `unembed`,
+  exactly as `TransformerBridge.forward` does (with hooks firing). Used as the reference.
+- `tail_logits` recomputes the same function from a weight snapshot (`interp.analysis.weights.Weights`) for the positions that can differ from a cached run. In a causal model an edit at
+  position p leaves every position < p unchanged in every later layer, so only the *tail* first..last is
+  recomputed, attending to the cached keys and values of the positions before it; in the last block only
+  the positions the metric reads are computed as queries, and only they are unembedded. Many patched copies
+  (`unit` axis) share one cached run (`batch` axis), so the prefix is never copied.
+
+`tail_logits` supports native models with standard positional embeddings (the presets); `check_supported`
+says why another model is not.
+
+>>> run = capture_run(model, tokens)                                          # doctest: +SKIP
+>>> logits = run_blocks_from(model, run.resid_pre[1], start=1)                # == model(tokens)  # doctest: +SKIP
+"""
+
+import math
+from dataclasses import dataclass
+
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from interp.analysis.weights import ACTIVATIONS, Weights
+from interp.errors import InterpError
+
+
+class SuffixError(InterpError, ValueError):
+    """The model's architecture is outside what the fast partial forward reproduces."""
+
+
+def check_supported(model) -> None:
+    """Raise SuffixError unless `tail_logits` reproduces this model's forward exactly."""
+    cfg = model.cfg
+    problems = []
+    if not all(hasattr(model, name) for name in ("blocks", "ln_final", "unembed", "W_Q", "W_O")):
+        problems.append("it is not a native TransformerBridge (no blocks/ln_final/unembed/W_Q)")
+    if getattr(cfg, "positional_embedding_type", "standard") != "standard":
+        problems.append(f"positional_embedding_type is {cfg.positional_embedding_type!r} (only 'standard')")
+    if (getattr(cfg, "output_logits_soft_cap", -1.0) or -1.0) > 0 or (getattr(cfg, "attn_scores_soft_cap", -1.0) or -1.0) > 0:
+        problems.append("it soft-caps logits or attention scores")
+    if getattr(cfg, "n_key_value_heads", None) not in (None, cfg.n_heads):
+        problems.append("it shares keys/values between heads (GQA)")
+    if getattr(cfg, "gated_mlp", False) or getattr(cfg, "final_rms", False):
+        problems.append("it has a gated MLP or a forced final RMS norm")
+    if not cfg.attn_only and (cfg.act_fn or "gelu").lower() not in ACTIVATIONS:
+        problems.append(f"its MLP activation {cfg.act_fn!r} is not one of {sorted(ACTIVATIONS)}")
+    if problems:
+        raise SuffixError(f"batched patching cannot run this model: {'; '.join(problems)}; use interp.analysis.patching_reference")
+
+
+def attention_scale(model) -> float:
+    """What the native attention divides scores by: cfg.attn_scale if set, else sqrt(d_head)."""
+    cfg = model.cfg
+    if getattr(cfg, "use_attn_scale", True) and (getattr(cfg, "attn_scale", -1.0) or -1.0) > 0:
+        return float(cfg.attn_scale)
+    return math.sqrt(cfg.d_head)
+
+
+def run_blocks_from(model, resid: Float[Tensor, "batch pos d_model"], start: int) -> Float[Tensor, "batch pos vocab"]:
+    """Logits from the residual stream entering block `start` (n_layers: after the last block), through the
+    bridge's own block modules, ln_final and unembed (any hooks registered on them fire)."""
+    batch, pos = resid.shape[:2]
+    positions = torch.arange(pos, device=resid.device).expand(batch, -1)  # rotary attention reads them
+    for block in model.blocks[start:]:
+        out = block(resid, position_ids=positions)
+        resid = out[0] if isinstance(out, tuple) else out
+    return model.unembed(model.ln_final(resid))
+
+
+@dataclass(frozen=True)
+class RunCache:
+    """Activations of one forward pass, per layer, batch first (HookedTransformer shapes)."""
+
+    resid_pre: list[Tensor]  # [batch pos d_model]
+    attn_out: list[Tensor]
+    resid_mid: list[Tensor]  # after attention (resid_post for attention-only models)
+    mlp_out: list[Tensor | None]
+    resid_post: list[Tensor]
+    q: list[Tensor]  # [batch pos head d_head]
+    k: list[Tensor]
+    v: list[Tensor]
+    z: list[Tensor]
+    pattern: list[Tensor]  # [batch head query_pos key_pos]
+    logits: Tensor
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.resid_pre)
+
+
+_CAPTURED = ("hook_resid_pre", "hook_attn_out", "hook_resid_post", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z", "attn.hook_pattern")
+
+
+@torch.no_grad()
+def capture_run(model, tokens: Int[Tensor, "batch pos"]) -> RunCache:
+    """One forward pass keeping what patching restarts from (residual streams, q/k/v/z, patterns, outputs)."""
+    names = [f"blocks.{layer}.{hook}" for layer in range(model.cfg.n_layers) for hook in _CAPTURED]
+    if not model.cfg.attn_only:
+        names += [f"blocks.{layer}.{hook}" for layer in range(model.cfg.n_layers) for hook in ("hook_resid_mid", "hook_mlp_out")]
+    kept: dict[str, Tensor] = {}
+
+    def keep(name: str):
+        def hook(activation: Tensor, hook) -> None:
+            kept[name] = activation.detach()
+
+        return hook
+
+    logits = model.run_with_hooks(tokens, fwd_hooks=[(name, keep(name)) for name in names])
+    layers = range(model.cfg.n_layers)
+
+    def per_layer(hook: str) -> list[Tensor]:
+        return [kept[f"blocks.{layer}.{hook}"] for layer in layers]
+
+    post = per_layer("hook_resid_post")
+    return RunCache(
+        resid_pre=per_layer("hook_resid_pre"),
+        attn_out=per_layer("hook_attn_out"),
+        resid_mid=post if model.cfg.attn_only else per_layer("hook_resid_mid"),
+        mlp_out=[None] * len(post) if model.cfg.attn_only else per_layer("hook_mlp_out"),
+        resid_post=post,
+        q=per_layer("attn.hook_q"),
+        k=per_layer("attn.hook_k"),
+        v=per_layer("attn.hook_v"),
+        z=per_layer("attn.hook_z"),
+        pattern=per_layer("attn.hook_pattern"),
+        logits=logits.detach(),
+    )
+
+
+# ---- the block computed from weights ---------------------------------------------------------------------
+
+
+def causal_z(
+    q: Float[Tensor, "... query_pos head d_head"],
+    k: Float[Tensor, "... key_pos head d_head"],
+    v: Float[Tensor, "... key_pos head d_head"],
+    scale: float,
+    query_offset: int = 0,
+) -> Float[Tensor, "... query_pos head d_head"]:
+    """Causal attention of queries at positions query_offset.. over keys at positions 0.. (same batch axes)."""
+    scores = einops.einsum(q, k, "... query_pos head d_head, ... key_pos head d_head -> ... head query_pos key_pos") / scale
+    n_query, n_key = q.shape[-3], k.shape[-3]
+    mask = torch.arange(n_key, device=q.device)[None, :] > (torch.arange(n_query, device=q.device)[:, None] + query_offset)
+    pattern = scores.masked_fill(mask, float("-inf")).softmax(dim=-1)
+    return einops.einsum(pattern, v, "... head query_pos key_pos, ... key_pos head d_head -> ... query_pos head d_head")
+
+
+def mixed_z(pattern: Float[Tensor, "... head query_pos key_pos"], v: Float[Tensor, "... key_pos head d_head"]) -> Float[Tensor, "... query_pos head d_head"]:
+    """z from a given attention pattern and values."""
+    return einops.einsum(pattern, v, "... head query_pos key_pos, ... key_pos head d_head -> ... query_pos head d_head")
+
+
+def _heads_first(x: Float[Tensor, "... pos head d_head"]) -> Float[Tensor, "... head pos d_head"]:
+    return x.transpose(-3, -2)
+
+
+def forward_cache(w: Weights, tokens: Int[Tensor, "batch pos"], scale: float, *, track: bool = False) -> RunCache:
+    """The forward pass of the model computed from its weight snapshot, keeping what patching restarts from.
+    Same activations as `capture_run` (to float32 rounding), without the bridge's hook machinery. Builds an
+    autograd graph through every activation with `track` (attribution patching differentiates through it)."""
+    names = ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post", "q", "k", "v", "z", "pattern")
+    out: dict[str, list] = {name: [] for name in names}
+    resid = w.embed(tokens)
+    if track:
+        resid = resid.detach().requires_grad_(True)
+    pos = tokens.shape[1]
+    mask = torch.ones(pos, pos, dtype=torch.bool, device=tokens.device).triu(1)
+    for layer in range(w.n_layers):
+        q, k, v = w.qkv_projection(layer, w.norm(resid, f"blocks.{layer}.ln1")).unbind(-3)
+        scores = (_heads_first(q) @ _heads_first(k).transpose(-1, -2)) / scale
+        pattern = scores.masked_fill(mask, float("-inf")).softmax(dim=-1)
+        z = _heads_first(pattern @ _heads_first(v))
+        attn_out = w.attention_output(layer, z)
+        mid = resid + attn_out
+        mlp_out = None if w.attn_only else w.mlp(layer, w.norm(mid, f"blocks.{layer}.ln2"))
+        post = mid if mlp_out is None else mid + mlp_out
+        for name, value in zip(names, (resid, attn_out, mid, mlp_out, post, q, k, v, z, pattern)):
+            out[name].append(value)
+        resid = post
+    return RunCache(**out, logits=w.unembed(w.norm(resid, "ln_final")))
+
+
+def _sparse_block(
+    w: Weights, layer: int, resid: Tensor, first: int, prefix: RunCache, index: Tensor, scale: float, last: bool, changed: Tensor
+) -> Float[Tensor, "unit batch tail d_model"]:
+    """Block `layer` when each unit's input differs from the cached run at one tail position, `changed[unit]`.
+
+    Queries, keys and values stay the cached ones except at that position, so only its projections are
+    computed; the attention scores are the cached ones with one row and one column replaced per unit. In the
+    last block only the rows at `index` (read positions) are computed and returned."""
+    unit, batch, tail = resid.shape[:3]
+    end = first + tail
+    units = torch.arange(unit, device=resid.device)
+    column = first + changed  # absolute position of each unit's change
+    x = w.norm(resid[units, :, changed], f"blocks.{layer}.ln1")  # unit batch d_model
+    q0, k0, v0 = w.qkv_projection(layer, x.unsqueeze(-2))[..., 0, :, :, :].unbind(-3)  # unit batch head d_head
+    k, v = _heads_first(prefix.k[layer][:, :end]), _heads_first(prefix.v[layer][:, :end])  # batch head end d_head
+    if last:  # one query per row: the cached one at the read position, or the new one if that is where it changed
+        rows = torch.arange(batch, device=resid.device)
+        q = prefix.q[layer][rows, first + index]  # batch head d_head
+        q = torch.where((index[None, :] == changed[:, None])[..., None, None], q0, q.unsqueeze(0))  # unit batch head d_head
+        scores = einops.einsum(q, k, "unit batch head d_head, batch head key d_head -> unit batch head key")
+        scores[units, :, :, column] = (q * k0).sum(-1)
+        mask = (torch.arange(end, device=resid.device)[None, :] > (first + index)[:, None])[:, None, :]  # batch 1 key
+        pattern = (scores.masked_fill(mask, float("-inf")) / scale).softmax(dim=-1)  # unit batch head key
+        z = einops.einsum(pattern, v, "unit batch head key, batch head key d_head -> unit batch head d_head")
+        weight = pattern[units, :, :, column].unsqueeze(-1)  # unit batch head 1
+        old_v = einops.rearrange(v[:, :, column], "batch head unit d_head -> unit batch head d_head")
+        z = (z + weight * (v0 - old_v)).unsqueeze(2)  # unit batch 1 head d_head
+        resid = resid[:, rows, index].unsqueeze(2)
+        return w.finish_block(layer, resid + w.attention_output(layer, z))
+    q = _heads_first(prefix.q[layer][:, first:end])  # batch head tail d_head (cached)
+    scores = (q @ k.transpose(-1, -2)).unsqueeze(0).repeat(unit, 1, 1, 1, 1)  # unit batch head tail end
+    new_column = einops.einsum(q, k0, "batch head query d_head, unit batch head d_head -> unit batch head query")
+    new_row = einops.einsum(q0, k, "unit batch head d_head, batch head key d_head -> unit batch head key")
+    new_row[units, :, :, column] = (q0 * k0).sum(-1)
+    is_column = torch.nn.functional.one_hot(column, end).bool()[:, None, None, None, :]
+    is_row = torch.nn.functional.one_hot(changed, tail).bool()[:, None, None, :, None]
+    scores = torch.where(is_column, new_column.unsqueeze(-1), scores)
+    scores = torch.where(is_row, new_row.unsqueeze(-2), scores)
+    mask = torch.arange(end, device=resid.device)[None, :] > (torch.arange(tail, device=resid.device)[:, None] + first)
+    pattern = (scores.masked_fill(mask, float("-inf")) / scale).softmax(dim=-1)
+    # the values are shared by all units: one product with units folded into the query axis
+    folded = einops.rearrange(pattern, "unit batch head tail end -> batch head (unit tail) end") @ v
+    z = einops.rearrange(folded, "batch head (unit tail) d_head -> unit batch head tail d_head", unit=unit)
+    weight = pattern.gather(-1, column[:, None, None, None, None].expand(unit, batch, pattern.shape[2], tail, 1))
+    old_v = einops.rearrange(v[:, :, column], "batch head unit d_head -> unit batch head d_head")
+    z = _heads_first(z + weight * (v0 - old_v).unsqueeze(-2))  # unit batch tail head d_head
+    return w.finish_block(layer, resid + w.attention_output(layer, z))
+
+
+def _last_block(
+    w: Weights, layer: int, resid: Tensor, first: int, prefix: RunCache, index: Tensor, scale: float
+) -> Float[Tensor, "unit batch 1 d_model"]:
+    """The last block, for the query at each row's read position only.
+
+    Keys and values of the tail are never formed: a score is q . (x W_K + b_K) = (W_K q) . x + q . b_K, and
+    the value mix is (sum_j pattern_j x_j) W_V + (sum_j pattern_j) b_V, so the tail costs d_model per head and
+    position instead of d_model * d_head (x: the normalised residual stream, here per unit)."""
+    unit, batch, tail = resid.shape[:3]
+    rows = torch.arange(batch, device=resid.device)
+    x = w.norm(resid, f"blocks.{layer}.ln1")  # unit batch tail d_model
+    resid, x_read = resid[:, rows, index], x[:, rows, index]  # unit batch d_model
+    q = w.qkv_projection(layer, x_read.unsqueeze(-2), slice(0, 1))[..., 0, 0, :, :]  # unit batch head d_head
+    w_k, b_k = w.attn(layer, "W_K"), w.attn(layer, "b_K")
+    w_v, b_v = w.attn(layer, "W_V"), w.attn(layer, "b_V")
+    q_keys = einops.einsum(q, w_k, "unit batch head d_head, head d_model d_head -> unit batch head d_model")
+    scores = einops.einsum(q_keys, x, "unit batch head d_model, unit batch tail d_model -> unit batch head tail")
+    scores = scores + einops.einsum(q, b_k, "unit batch head d_head, head d_head -> unit batch head")[..., None]
+    mask = (torch.arange(tail, device=resid.device)[None, :] > index[:, None])[:, None, :]  # batch 1 tail
+    scores = scores.masked_fill(mask, float("-inf"))
+    if first > 0:
+        k_prefix = prefix.k[layer][:, :first]  # batch first head d_head
+        prefix_scores = einops.einsum(q, k_prefix, "unit batch head d_head, batch key head d_head -> unit batch head key")
+        scores = torch.cat([prefix_scores, scores], dim=-1)
+    pattern = (scores / scale).softmax(dim=-1)
+    tail_pattern = pattern[..., first:]
+    mixed = einops.einsum(tail_pattern, x, "unit batch head tail, unit batch tail d_model -> unit batch head d_model")
+    z = einops.einsum(mixed, w_v, "unit batch head d_model, head d_model d_head -> unit batch head d_head")
+    z = z + tail_pattern.sum(-1)[..., None] * b_v
+    if first > 0:
+        v_prefix = prefix.v[layer][:, :first]
+        z = z + einops.einsum(pattern[..., :first], v_prefix, "unit batch head key, batch key head d_head -> unit batch head d_head")
+    return w.finish_block(layer, resid + w.attention_output(layer, z)).unsqueeze(2)
+
+
+def tail_logits(
+    w: Weights,
+    resid: Float[Tensor, "unit batch tail d_model"],
+    start: int,
+    first: int,
+    prefix: RunCache,
+    read: Int[Tensor, "batch"],
+    scale: float,
+    *,
+    changed: Int[Tensor, "unit"] | None = None,
+) -> Float[Tensor, "unit batch vocab"]:
+    """Logits at positions `read` when the residual stream entering block `start` is `resid` at positions
+    first..first+tail-1 and the cached run `prefix` everywhere before `first`.
+
+    Each unit is one patched copy of the batch. With `changed`, each unit's `resid` differs from the cached
+    run at one tail position only, `changed[unit]`, which makes block `start` cheap (`_sparse_block`). Rows with read < first are not
+    affected by anything in the tail; their logits come from `prefix.logits`. Positions after max(read) are
+    never needed: pass a tail that stops there. `scale` is `attention_scale(model)`.
+    """
+    n_layers = w.n_layers
+    unit, batch, tail = resid.shape[:3]
+    rows = torch.arange(batch, device=resid.device)
+    index = (read - first).clamp(0, tail - 1)  # tail index of each row's read position
+    causal = torch.ones(tail, tail, dtype=torch.bool, device=resid.device).triu(1)
+    if changed is not None and start < n_layers:
+        resid = _sparse_block(w, start, resid, first, prefix, index, scale, start == n_layers - 1, changed)
+        start += 1
+    elif start == n_layers:
+        resid = resid[:, rows, index].unsqueeze(2)
+    for layer in range(start, n_layers):
+        if layer == n_layers - 1:
+            resid = _last_block(w, layer, resid, first, prefix, index, scale)
+            break
+        q, k, v = (_heads_first(t) for t in w.qkv_projection(layer, w.norm(resid, f"blocks.{layer}.ln1")).unbind(-3))
+        scores = (q @ k.transpose(-1, -2)).masked_fill(causal, float("-inf"))  # unit batch head query key
+        if first > 0:
+            k_prefix, v_prefix = _heads_first(prefix.k[layer][:, :first]), _heads_first(prefix.v[layer][:, :first])
+            scores = torch.cat([q @ k_prefix.transpose(-1, -2), scores], dim=-1)
+            pattern = (scores / scale).softmax(dim=-1)
+            z = pattern[..., :first] @ v_prefix + pattern[..., first:] @ v
+        else:
+            z = (scores / scale).softmax(dim=-1) @ v
+        resid = w.finish_block(layer, resid + w.attention_output(layer, _heads_first(z)))
+    logits = w.unembed(w.norm(resid, "ln_final")).squeeze(2)  # unit batch vocab
+    unaffected = read < first
+    if bool(unaffected.any()):
+        cached = prefix.logits[rows, read]
+        logits = torch.where(unaffected[None, :, None], cached[None], logits)
+    return logits
