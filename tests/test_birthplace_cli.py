@@ -10,10 +10,11 @@ from interp.commands import birthplace as birthplace_command
 
 runner = CliRunner()
 TINY = [
-    "corpus.n_people=30", "corpus.docs_per_person=1", "corpus.block_size=64",
+    "corpus.n_people=30", "corpus.dev_fraction=0.2", "corpus.docs_per_person=1", "corpus.block_size=64",
     "model.n_layers=1", "model.d_model=16", "model.n_heads=2", "model.d_head=8", "model.d_mlp=32",
     "pretrain.steps=2", "pretrain.batch_size=4", "pretrain.threads=0",
     "finetune.steps=2", "finetune.batch_size=4", "finetune.threads=0",
+    "scratch_finetune.steps=2", "scratch_finetune.batch_size=4", "scratch_finetune.threads=0",
 ]
 
 

@@ -17,10 +17,11 @@ from interp.train.finetune import masked_loss, train_on_rows
 from interp.train.qa_eval import constant_answer_accuracy, exact_match
 
 TINY = {
-    "corpus": {"n_people": 40, "docs_per_person": 2, "block_size": 64},
+    "corpus": {"n_people": 40, "dev_fraction": 0.2, "docs_per_person": 2, "block_size": 64},
     "model": {"n_layers": 2, "d_model": 32, "n_heads": 4, "d_head": 8, "d_mlp": 64},
     "pretrain": {"steps": 20, "batch_size": 16, "lr": 3e-3, "threads": 0},
     "finetune": {"steps": 20, "batch_size": 16, "lr": 3e-3, "threads": 0},
+    "scratch_finetune": {"steps": 3, "batch_size": 16, "threads": 0},
 }
 
 

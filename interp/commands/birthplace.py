@@ -8,7 +8,7 @@
     interp birthplace experiment --out models/runs/bp    # London baseline, finetune only, pretrain + finetune
 
 Settings come from the defaults (`interp.train.birthplace_config`), a TOML file (`--config`, sections
-[corpus] [model] [pretrain] [finetune] and top-level architecture / n_latents) and `--set key=value`.
+[corpus] [model] [pretrain] [finetune] [scratch_finetune] and top-level architecture / n_latents) and `--set key=value`.
 """
 
 from pathlib import Path
@@ -37,7 +37,7 @@ def _echo_log(message: str) -> None:
 def register(app: typer.Typer) -> None:
     """Add the `birthplace` command group to `app`."""
     group = typer.Typer(help="Span-corruption pretraining and birthplace QA finetuning on synthetic biographies.", no_args_is_help=True)
-    config_opt = typer.Option(None, "--config", "-c", help="TOML file with [corpus] [model] [pretrain] [finetune] fields.")
+    config_opt = typer.Option(None, "--config", "-c", help="TOML file with [corpus] [model] [pretrain] [finetune] [scratch_finetune] fields.")
     set_opt = typer.Option([], "--set", "-s", help="Override a field, e.g. --set pretrain.steps=500 --set corpus.n_people=2000.")
     arch_opt = typer.Option(None, "--arch", help="standard (TransformerBridge) or perceiver_ar.")
 
@@ -88,7 +88,10 @@ def register(app: typer.Typer) -> None:
         set_: list[str] = set_opt,
         arch: Optional[str] = arch_opt,
     ) -> None:
-        """Finetune on "Where was X born?" for the train people, then report dev accuracy."""
+        """Finetune on "Where was X born?" for the train people, then report dev accuracy.
+
+        A pretrained model (--from) is finetuned with the [finetune] settings, a fresh one with [scratch_finetune].
+        """
         from interp.train.birthplace import BirthplaceData, build_birthplace_model, evaluate, load_stage, save_stage
         from interp.train.birthplace import finetune as run_finetuning
 
@@ -102,7 +105,7 @@ def register(app: typer.Typer) -> None:
             model = None
         data = BirthplaceData.prepare(cfg.corpus)
         model = model or build_birthplace_model(cfg, data.tokenizer.vocab_size)
-        result = run_finetuning(model, data, cfg, log=_echo_log)
+        result = run_finetuning(model, data, cfg, pretrained=from_ is not None, log=_echo_log)
         path = save_stage(out, model, cfg, data, result)
         dev = evaluate(model, data, cfg, "dev")
         typer.echo(f"finetuned: loss {result.final_loss:.4f} ({result.seconds:.0f} s) -> {path}")

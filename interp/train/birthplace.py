@@ -4,8 +4,8 @@ Three settings, as in the minGPT assignment, all scored by exact match of the gr
 people (who appear only in the pretraining corpus):
 
 - "london": always answer the most common birthplace (London);
-- "finetune_only": finetune a freshly initialised model on the train people's QA pairs;
-- "pretrain_finetune": pretrain with span corruption on every biography, then finetune the same way.
+- "finetune_only": finetune a freshly initialised model on the train people's QA pairs (`scratch_finetune`);
+- "pretrain_finetune": pretrain with span corruption on every biography, then finetune (`finetune`).
 
 Checkpoints are written with `interp.checkpoints.save_checkpoint` (standard model) or `save_perceiver`.
 
@@ -26,6 +26,7 @@ from interp.checkpoints import save_checkpoint
 from interp.data.biographies import BiographyCorpus, make_corpus, most_common_birthplace
 from interp.data.qa import qa_rows
 from interp.data.span_corruption import Rows, char_vocabulary, span_corruption_rows
+from interp.config import TrainConfig
 from interp.errors import CheckpointError, ConfigError
 from interp.tokenizers import CharTokenizer, tokenizer_from_dict
 from interp.train.birthplace_config import BirthplaceConfig, CorpusConfig
@@ -95,9 +96,10 @@ def pretraining_batches(data: BirthplaceData, cfg: BirthplaceConfig) -> BatchFn:
     return batch
 
 
-def finetuning_batches(data: BirthplaceData, cfg: BirthplaceConfig) -> BatchFn:
-    """Step -> a batch of the train people's QA rows, drawn with replacement (seeded by step)."""
-    pairs, corpus, train = data.corpus.qa_pairs("train"), cfg.corpus, cfg.finetune
+def finetuning_batches(data: BirthplaceData, cfg: BirthplaceConfig, train: TrainConfig | None = None) -> BatchFn:
+    """Step -> a batch of the train people's QA rows, drawn with replacement (seeded by step); batch size and
+    seed from `train` (default `cfg.finetune`)."""
+    pairs, corpus, train = data.corpus.qa_pairs("train"), cfg.corpus, train or cfg.finetune
     rows = qa_rows(pairs, data.tokenizer, block_size=corpus.block_size, side=corpus.pad_side)
 
     def batch(step: int) -> Rows:
@@ -146,8 +148,10 @@ def pretrain(model, data: BirthplaceData, cfg: BirthplaceConfig, *, log: Log | N
     return train_on_rows(model, pretraining_batches(data, cfg), cfg.pretrain, on_log=_logger(log, "pretrain"))
 
 
-def finetune(model, data: BirthplaceData, cfg: BirthplaceConfig, *, log: Log | None = None) -> LoopResult:
-    return train_on_rows(model, finetuning_batches(data, cfg), cfg.finetune, on_log=_logger(log, "finetune"))
+def finetune(model, data: BirthplaceData, cfg: BirthplaceConfig, *, pretrained: bool, log: Log | None = None) -> LoopResult:
+    """Finetune on the train people's QA pairs with `cfg.finetune` (pretrained) or `cfg.scratch_finetune`."""
+    train = cfg.finetune if pretrained else cfg.scratch_finetune
+    return train_on_rows(model, finetuning_batches(data, cfg, train), train, on_log=_logger(log, "finetune"))
 
 
 def run_setting(
@@ -177,7 +181,7 @@ def run_setting(
     if setting == "pretrain_finetune":
         pre = pretrain(model, data, cfg, log=log)
         save_stage(folder / "pretrain", model, cfg, data, pre)
-    fine = finetune(model, data, cfg, log=log)
+    fine = finetune(model, data, cfg, pretrained=pre is not None, log=log)
     save_stage(folder / "finetune", model, cfg, data, fine)
     dev = evaluate(model, data, cfg, "dev")
     train = evaluate(model, data, cfg, "train", limit=train_eval_limit)
