@@ -186,11 +186,13 @@ def _groups(w: Weights, scale: float, kind: str, clean: RunCache, corrupted: Run
                 base, new = _layer_edit(w, kind, clean, corrupted, layer, begin, end)
                 new = new.unsqueeze(1)  # pos 1 batch d_model
             start = layer if kind == "resid_pre" else layer + 1
+            if not per_head:  # one unit per position: all positions in one forward, each changing its own
+                changed = torch.arange(len(positions))
+                cells = [(layer, pos) for pos in positions]
+                yield _Group(cells, start, begin, _one_change(base, new[:, 0], changed), changed)
+                continue
             for offset, pos in enumerate(positions):
-                if per_head:
-                    cells = [(layer, h, pos) if kind == "pattern_by_pos" else (layer, pos, h) for h in range(n_heads)]
-                else:
-                    cells = [(layer, pos)]
+                cells = [(layer, h, pos) if kind == "pattern_by_pos" else (layer, pos, h) for h in range(n_heads)]
                 changed = torch.zeros(len(cells), dtype=torch.long)
                 yield _Group(cells, start, pos, _one_change(base[:, offset:], new[offset], changed), changed)
 

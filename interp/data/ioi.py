@@ -3,7 +3,8 @@
 `IOISetup` fixes the recipe: census first names that are single GPT-2 tokens, split into training and held-out
 names; the templates of `interp.data.ioi_templates`, split into training and held-out templates. Held-out names
 never appear as IO or S in a training IOI sentence but do appear, at comparable frequency, in single-name filler
-sentences (as inputs and as predicted tokens): a name the model never saw anywhere has an untrained unembedding
+sentences (as inputs and as predicted tokens; half of them IOI-shaped, the other participant a non-name person
+such as "the teacher", so held-out names are copied as an IO and passed over as a repeated subject): a name the model never saw anywhere has an untrained unembedding
 and would fail for that reason alone (DESIGN.md, "IOI from scratch works, with traps"). Held-out template words
 all occur in training text too (checked when the corpus is built).
 
@@ -34,6 +35,7 @@ from interp.data.ioi_templates import (
     FILLER_TEMPLATES,
     IOI_TEMPLATES,
     OBJECTS,
+    PEOPLE,
     PLACES,
     CompiledTemplate,
     compile_ioi_template,
@@ -58,13 +60,14 @@ class IOISetup:
     n_heldout_templates: int = 6
     filler_fraction: float = 0.4  # share of training rows that are single-name filler sentences
     heldout_filler_share: float = 0.8  # share of filler names drawn from the held-out names (per-name frequency near the training names')
+    shaped_filler_share: float = 0.5  # share of filler that is IOI-shaped with one name and one non-name person
 
     def __post_init__(self) -> None:
         if not 0 < self.n_heldout_names < self.n_names - 4:
             raise DataError(f"n_heldout_names must be in (0, {self.n_names - 4}), got {self.n_heldout_names}")
         if not 0 < self.n_heldout_templates < len(IOI_TEMPLATES) - 1:
             raise DataError(f"n_heldout_templates must be in (0, {len(IOI_TEMPLATES) - 1}), got {self.n_heldout_templates}")
-        for name in ("filler_fraction", "heldout_filler_share"):
+        for name in ("filler_fraction", "heldout_filler_share", "shaped_filler_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DataError(f"IOISetup.{name} must be in [0, 1], got {getattr(self, name)}")
 
@@ -134,6 +137,7 @@ class IOICorpus:
     places: tuple[int, ...] = field(repr=False)
     objects: tuple[int, ...] = field(repr=False)
     period: int = field(repr=False)
+    people: tuple[tuple[int, ...], ...] = field(repr=False, default=())
 
     @property
     def bos(self) -> int:
@@ -256,7 +260,7 @@ class IOICorpus:
         for i in range(n):
             ids = self._filler(rng) if rng.random() < self.setup.filler_fraction else self._ioi_sentence(rng)
             if len(ids) + 1 > n_ctx:
-                raise DataError(f"an IOI training sentence has {len(ids) + 1} tokens but n_ctx is {n_ctx}; use n_ctx >= 32")
+                raise DataError(f"an IOI training sentence has {len(ids) + 1} tokens but n_ctx is {n_ctx}; use a larger model.n_ctx (26 fits every template)")
             out[i, 1 : 1 + len(ids)] = torch.tensor(self.tokenizer.to_compact(ids))
         return out
 
@@ -269,8 +273,16 @@ class IOICorpus:
 
     def _filler(self, rng: random.Random) -> list[int]:
         names = self.heldout_names if rng.random() < self.setup.heldout_filler_share else self.train_names
-        template = rng.choice(self.fillers)
-        return template.fill({"A": rng.choice(names), "PLACE": rng.choice(self.places), "OBJECT": rng.choice(self.objects)})
+        name, place, obj = rng.choice(names), rng.choice(self.places), rng.choice(self.objects)
+        if rng.random() < self.setup.shaped_filler_share:
+            # a training IOI template with one participant a non-name person: the name is the IO (copied at
+            # the end) or the S (repeated, and the person is the answer)
+            template = self.templates[rng.choice(self.train_templates)]
+            person = rng.choice(self.people)
+            io, s = (name, person) if rng.random() < 0.5 else (person, name)
+            first, second = (io, s) if rng.random() < 0.5 else (s, io)
+            return template.fill({"N1": first, "N2": second, "S": s, "IO": io, "PLACE": place, "OBJECT": obj}) + [self.period]
+        return rng.choice(self.fillers).fill({"A": name, "PLACE": place, "OBJECT": obj})
 
 
 def _mix(*values: int) -> int:
@@ -299,6 +311,7 @@ def ioi_corpus(setup: IOISetup = IOISetup()) -> IOICorpus:
     places = tuple(gpt2.encode(" " + p)[0] for p in PLACES)
     objects = tuple(gpt2.encode(" " + o)[0] for o in OBJECTS)
     period = gpt2.encode(".")[0]
+    people = tuple(tuple(gpt2.encode(" " + p)) for p in PEOPLE)
 
     def words(ts) -> set[int]:
         return {i for t in ts for p in t.pieces if not isinstance(p, str) for i in p}
@@ -308,6 +321,7 @@ def ioi_corpus(setup: IOISetup = IOISetup()) -> IOICorpus:
     if unseen:
         raise DataError(f"held-out template words {gpt2.token_strings(sorted(unseen))} never occur in training text; add a filler template with them")
     vocab = words(templates) | words(fillers) | set(names) | set(places) | set(objects) | {period, GPT2_EOS}
+    vocab |= {i for person in people for i in person}
     return IOICorpus(
         setup=setup,
         tokenizer=CompactTokenizer(sorted(vocab)),
@@ -320,4 +334,5 @@ def ioi_corpus(setup: IOISetup = IOISetup()) -> IOICorpus:
         places=places,
         objects=objects,
         period=period,
+        people=people,
     )

@@ -109,6 +109,11 @@ FILLER_TEMPLATES: tuple[str, ...] = (
     "Today, {A} visited the {PLACE} and brought a {OBJECT}.",
 )
 
+# Non-name people for single-name IOI-shaped filler ("Then, Mary and the teacher went to the store. The
+# teacher gave a ring to Mary"): they give held-out names the IO role (copied) and the S role (not copied,
+# the repeated participant) without two names ever meeting in a training sentence.
+PEOPLE: tuple[str, ...] = ("the teacher", "a friend", "the doctor", "the neighbor", "his mother", "her father", "the boss", "the driver")
+
 PLACES: tuple[str, ...] = tuple(
     "store park school house garden station office hospital restaurant market beach library church bank "
     "hotel museum airport farm lake river forest mall theater gym kitchen zoo cafe bakery harbor village".split()
@@ -144,12 +149,14 @@ class CompiledTemplate:
                 offset += len(piece)
         return out
 
-    def fill(self, values: dict[str, int]) -> list[int]:
-        """GPT-2 token ids with every slot replaced by `values[slot]` (one GPT-2 id each)."""
+    def fill(self, values: dict[str, int | tuple[int, ...]]) -> list[int]:
+        """GPT-2 token ids with every slot replaced by `values[slot]`: one GPT-2 id, or several (a phrase, which
+        shifts the positions after it)."""
         out: list[int] = []
         for piece in self.pieces:
             if isinstance(piece, str):
-                out.append(values[piece])
+                value = values[piece]
+                out.extend(value) if isinstance(value, tuple) else out.append(value)
             else:
                 out.extend(piece)
         return out

@@ -7,7 +7,7 @@ the training seed, so runs with different seeds are evaluated on the same held-o
 >>> from interp.presets import run_config
 >>> data = IOITrainingData.prepare(run_config("ioi-attn-only-3l"))
 >>> data.batch(0).shape, data.vocab_size
-(torch.Size([64, 24]), 421)
+(torch.Size([64, 26]), 429)
 """
 
 from dataclasses import dataclass

@@ -15,7 +15,7 @@ none of it untrained. Its `to_dict()` stores the GPT-2 ids, so a checkpoint's to
 ['James', 'John', 'Robert']
 >>> tok = CompactTokenizer.from_texts([" James and John"])
 >>> tok.vocab_size, tok.encode(" John and James"), tok.decode(tok.encode(" John"))
-(4, [2, 0, 1], ' John')
+(3, [1, 0, 2], ' John')
 """
 
 import functools

@@ -1,0 +1,95 @@
+"""Batched activation patching against TransformerLens's per-cell loop, side by side on the IOI model.
+
+Both run on the same model, prompts and metric (IO - S logit difference at the end position) in one process,
+one thread; the table gives the time of each (ours: best of 3, TransformerLens: best of 2), the speed-up and
+the largest absolute difference between the two results.
+
+    python benchmarks/bench_patching.py [RUN_DIR]     # default: the preset seed's run; prints a table,
+                                                      # writes benchmarks/results/patching.json
+"""
+
+import contextlib
+import io
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from interp.analysis.patch_metric import LogitDiff
+from interp.analysis.patching import activation_patching
+from interp.analysis.patching_reference import reference_patching
+
+RESULTS = Path(__file__).parent / "results" / "patching.json"
+PRESET = "ioi-attn-only-3l"
+KINDS = ["resid_pre", "attn_out", "z", "z_by_pos", "q", "k", "v", "q_by_pos", "k_by_pos", "v_by_pos", "pattern", "pattern_by_pos"]
+N_PROMPTS = 64
+
+
+def default_run() -> Path:
+    """The run analyses/ioi_train.py writes for the preset's seed (the seed that learned IOI)."""
+    from interp.presets import run_config
+
+    return Path("models/runs") / f"{PRESET}-seed{run_config(PRESET).train.seed}"
+
+
+def load(run: Path):
+    """The trained IOI model and aligned prompts (a fresh preset-shaped model if the run does not exist)."""
+    from interp.analysis.ioi_task import ioi_model, patching_prompts
+    from interp.checkpoints import resolve_checkpoint
+    from interp.data.ioi import ioi_corpus
+
+    if run.exists():
+        ckpt = resolve_checkpoint(run)
+        model, corpus = ioi_model(ckpt)
+        source = f"{ckpt.path} (step {ckpt.step})"
+    else:
+        from interp.build import build_model
+        from interp.presets import run_config
+
+        corpus = ioi_corpus()
+        model = build_model(run_config(PRESET).model.with_vocab(corpus.tokenizer.vocab_size))
+        source = "untrained ioi-attn-only-3l (no run found)"
+    return model, patching_prompts(corpus, n=N_PROMPTS, split="train", seed=1), source
+
+
+def best_of(fn, repeats: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, out
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    run = Path(sys.argv[1]) if len(sys.argv) > 1 else default_run()
+    model, prompts, source = load(run)
+    metric = LogitDiff.ioi(prompts)
+    clean, corrupted = prompts.clean, prompts.corrupted
+    print(f"model: {source}; {len(prompts)} prompts x {clean.shape[1]} tokens; one thread")
+    print(f"{'kind':15s} {'cells':>5s} {'batched s':>10s} {'TL loop s':>10s} {'speed-up':>9s} {'max |diff|':>11s}")
+    rows = []
+    for kind in KINDS:
+        ours_s, ours = best_of(lambda: activation_patching(model, clean, corrupted, metric, kind), 3)
+        with contextlib.redirect_stderr(io.StringIO()):
+            theirs_s, theirs = best_of(lambda: reference_patching(model, clean, corrupted, metric, kind), 2)
+        diff = float((ours.values - theirs).abs().max())
+        row = {"kind": kind, "cells": ours.values.numel(), "batched_s": ours_s, "transformer_lens_s": theirs_s, "speedup": theirs_s / ours_s, "max_abs_diff": diff}
+        rows.append(row)
+        print(f"{kind:15s} {row['cells']:5d} {ours_s:10.3f} {theirs_s:10.3f} {row['speedup']:8.1f}x {diff:11.2e}", flush=True)
+    total_ours, total_theirs = sum(r["batched_s"] for r in rows), sum(r["transformer_lens_s"] for r in rows)
+    print(f"{'all':15s} {sum(r['cells'] for r in rows):5d} {total_ours:10.3f} {total_theirs:10.3f} {total_theirs / total_ours:8.1f}x {max(r['max_abs_diff'] for r in rows):11.2e}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "model": source, "prompts": len(prompts), "tokens": clean.shape[1], "threads": 1, "machine": platform.machine(),
+        "torch": torch.__version__, "rows": rows, "total_speedup": total_theirs / total_ours,
+    }, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

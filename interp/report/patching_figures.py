@@ -1,0 +1,61 @@
+"""Plotly figures for patching results (rendering only: every number was computed by interp.analysis).
+
+>>> fig = patching_heatmap(result, title="head outputs")          # doctest: +SKIP
+>>> Page("IOI patching").figure(fig)                             # doctest: +SKIP
+"""
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from torch import Tensor
+
+COLORS = "RdBu"
+
+
+def _heatmap(z: Tensor, x: Sequence[str], y: Sequence[str], *, title: str, colorbar: str, height: int | None = None) -> go.Figure:
+    values = z.detach().float()
+    bound = float(values.abs().max()) or 1.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=values.tolist(), x=list(x), y=list(y), colorscale=COLORS, zmid=0.0, zmin=-bound, zmax=bound,
+            colorbar={"title": colorbar}, hovertemplate="%{y} %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(title=title, yaxis={"autorange": "reversed"}, height=height or max(300, 40 * len(y) + 150))
+    return figure
+
+
+def patching_heatmap(result, *, title: str, position_labels: Sequence[str] | None = None, normalised: bool = True) -> go.Figure:
+    """Heatmap of a patching result (exact, attribution or path): layers down, positions or heads across; a
+    per-head-per-position result gets one row per head. Colour: normalised metric (1 = clean restored)."""
+    values = result.normalised if normalised else result.values
+    axes = tuple(getattr(result, "axes", ("layer", "head")))
+    n_layers = values.shape[0]
+    label = "normalised metric" if normalised else "metric"
+
+    def positions(n: int) -> list[str]:
+        return list(position_labels) if position_labels is not None and len(position_labels) == n else [str(i) for i in range(n)]
+
+    if axes == ("layer", "pos"):
+        return _heatmap(values, positions(values.shape[1]), [f"L{l}" for l in range(n_layers)], title=title, colorbar=label)
+    if axes == ("layer", "head"):
+        return _heatmap(values, [f"H{h}" for h in range(values.shape[1])], [f"L{l}" for l in range(n_layers)], title=title, colorbar=label)
+    if axes == ("layer", "pos", "head"):
+        values = values.permute(0, 2, 1)
+    rows = [f"L{l}H{h}" for l in range(n_layers) for h in range(values.shape[1])]
+    return _heatmap(values.reshape(len(rows), -1), positions(values.shape[2]), rows, title=title, colorbar=label)
+
+
+def attribution_scatter(exact: Tensor, estimate: Tensor, *, title: str, labels: Sequence[str] | None = None) -> go.Figure:
+    """Attribution-patching estimates against exact patching, one point per cell, with the diagonal."""
+    x, y = exact.flatten().tolist(), estimate.flatten().tolist()
+    low, high = min(x + y), max(x + y)
+    figure = go.Figure(
+        [
+            go.Scatter(x=x, y=y, mode="markers", text=list(labels) if labels else None, name="cells",
+                       hovertemplate="%{text}: exact %{x:.3f}, attribution %{y:.3f}<extra></extra>"),
+            go.Scatter(x=[low, high], y=[low, high], mode="lines", line={"dash": "dot", "color": "grey"}, name="y = x"),
+        ]
+    )
+    figure.update_layout(title=title, xaxis_title="exact patching (normalised)", yaxis_title="attribution patching (normalised)", height=450)
+    return figure
