@@ -36,6 +36,7 @@ ckpt = resolve_checkpoint(run)
 model, corpus = ioi_model(ckpt)
 page = Page("The IOI circuit of a from-scratch model", subtitle=f"{ckpt.path} (step {ckpt.step})")
 torch.set_grad_enabled(False)
+torch.set_num_threads(1)  # partial forwards are many small operations: one thread is fastest on a shared CPU
 
 # %% How well does it do IOI? Logit difference IO - S and accuracy (IO beats S) per split and name order
 scores = evaluate_ioi(model, corpus, n=512)

@@ -14,7 +14,7 @@ import torch
 
 from interp.analysis.attribution import attribution_patching, spearman
 from interp.analysis.patch_metric import LogitDiff
-from interp.analysis.patching import PatchingResult, activation_patching
+from interp.analysis.patching import PatchingResult, activation_patching, prepare
 from interp.analysis.patching_io import save_result
 from interp.analysis.path_patching import PathPatchingResult, path_patching
 from interp.checkpoints import Checkpoint, load_model
@@ -90,7 +90,8 @@ def run_kind(model, prompts: IOIPrompts, kind: str, *, receivers: str | list[tup
         }
         return KindRun(results, notes)
     kinds = [k for k in KIND_GROUPS[kind] if not (k == "mlp_out" and model.cfg.attn_only)]
-    return KindRun({k: activation_patching(model, clean, corrupted, metric, k) for k in kinds}, {})
+    prepared = prepare(model, clean, corrupted)  # one snapshot and one pair of cached runs for every sweep
+    return KindRun({k: activation_patching(model, clean, corrupted, metric, k, prepared=prepared) for k in kinds}, {})
 
 
 def top_cells(result, n: int = 5) -> list[tuple[str, float]]:

@@ -21,7 +21,8 @@ How it is fast, and still exact:
   corrupted prompts differ — are identical to the corrupted run in every later layer, so only the tail of
   the sequence is recomputed (`suffix.tail_logits`), reading cached keys and values for the rest; the last
   block computes queries only at the positions the metric reads, and nothing after them is ever computed.
-Results agree with TransformerLens's per-cell loop to float32 rounding (tests/test_patching.py).
+Results agree with TransformerLens's per-cell loop to float32 rounding (tests/test_patching.py). The partial
+forwards are many small tensor operations: on a shared CPU, `torch.set_num_threads(1)` is much faster.
 
 >>> result = activation_patching(model, prompts.clean, prompts.corrupted, LogitDiff.ioi(prompts), kind="z")  # doctest: +SKIP
 >>> result.normalised.shape                                                                                 # doctest: +SKIP
@@ -103,6 +104,27 @@ class _Group:
     changed: Tensor | None = None  # per unit, the one tail position where the stream differs (None: anywhere)
 
 
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """The weight snapshot and both cached runs: what every sweep on one pair of token tensors restarts from.
+    Build it once with `prepare` to run several kinds without recomputing it."""
+
+    weights: Weights
+    scale: float
+    clean_tokens: Tensor
+    corrupted_tokens: Tensor
+    clean: RunCache
+    corrupted: RunCache
+
+
+@torch.no_grad()
+def prepare(model, clean_tokens: Int[Tensor, "batch pos"], corrupted_tokens: Int[Tensor, "batch pos"]) -> Prepared:
+    """Snapshot the weights and cache the clean and corrupted runs (checks the model is supported)."""
+    check_supported(model)
+    w, scale = Weights.of(model), attention_scale(model)
+    return Prepared(w, scale, clean_tokens, corrupted_tokens, forward_cache(w, clean_tokens, scale), forward_cache(w, corrupted_tokens, scale))
+
+
 @torch.no_grad()
 def activation_patching(
     model,
@@ -111,15 +133,19 @@ def activation_patching(
     metric: LogitDiff,
     kind: str = "z",
     *,
+    prepared: Prepared | None = None,
     max_rows: int = MAX_ROWS,
 ) -> PatchingResult:
-    """Patch every cell of `kind` from the clean run into the corrupted run; metric mean over rows per cell."""
+    """Patch every cell of `kind` from the clean run into the corrupted run; metric mean over rows per cell.
+    `prepared` (from `prepare` on the same tokens) skips the weight snapshot and the two cached runs."""
     started = time.perf_counter()
     kind = resolve_kind(kind)
-    check_supported(model)
     _check_inputs(model, clean_tokens, corrupted_tokens, metric, kind)
-    w, scale = Weights.of(model), attention_scale(model)
-    clean, corrupted = forward_cache(w, clean_tokens, scale), forward_cache(w, corrupted_tokens, scale)
+    if prepared is None:
+        prepared = prepare(model, clean_tokens, corrupted_tokens)
+    elif not (torch.equal(prepared.clean_tokens, clean_tokens) and torch.equal(prepared.corrupted_tokens, corrupted_tokens)):
+        raise PatchingError("`prepared` was built for other tokens; call prepare(model, clean_tokens, corrupted_tokens) again")
+    w, scale, clean, corrupted = prepared.weights, prepared.scale, prepared.clean, prepared.corrupted
     read = metric.positions
     clean_value = float(metric.from_final(clean.logits[torch.arange(len(read)), read]).mean())
     corrupted_value = float(metric.from_final(corrupted.logits[torch.arange(len(read)), read]).mean())
@@ -186,13 +212,17 @@ def _groups(w: Weights, scale: float, kind: str, clean: RunCache, corrupted: Run
                 base, new = _layer_edit(w, kind, clean, corrupted, layer, begin, end)
                 new = new.unsqueeze(1)  # pos 1 batch d_model
             start = layer if kind == "resid_pre" else layer + 1
-            if not per_head:  # one unit per position: all positions in one forward, each changing its own
-                changed = torch.arange(len(positions))
-                cells = [(layer, pos) for pos in positions]
-                yield _Group(cells, start, begin, _one_change(base, new[:, 0], changed), changed)
+            chosen = list(positions)
+            if start == n_layers:  # after the last block a change at p reaches only the logits at p
+                chosen = [p for p in chosen if bool((read == p).any())]
+            if not chosen:
                 continue
-            for offset, pos in enumerate(positions):
-                cells = [(layer, h, pos) if kind == "pattern_by_pos" else (layer, pos, h) for h in range(n_heads)]
+            offsets = torch.tensor(chosen) - begin
+            for offset, pos in zip(offsets.tolist(), chosen):
+                if per_head:
+                    cells = [(layer, h, pos) if kind == "pattern_by_pos" else (layer, pos, h) for h in range(n_heads)]
+                else:
+                    cells = [(layer, pos)]
                 changed = torch.zeros(len(cells), dtype=torch.long)
                 yield _Group(cells, start, pos, _one_change(base[:, offset:], new[offset], changed), changed)
 

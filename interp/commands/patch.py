@@ -52,16 +52,21 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Seed of the prompts."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default reports/patching/<run-name>-step<STEP>/)."),
         top: int = typer.Option(5, "--top", help="How many cells to print per result."),
+        threads: int = typer.Option(1, "--threads", help="Torch threads (0: torch's default). Partial forwards are many small operations: one thread is fastest on a shared CPU."),
     ) -> None:
         """Activation, path or attribution patching on a checkpoint, with heatmaps.
 
         Example: interp patch models/runs/ioi-attn-only-3l-seed1 --task ioi --kind heads
         """
+        import torch
+
         from interp.analysis.ioi_task import ioi_model, parse_receivers, patching_prompts, run_kind, save_kind, top_cells
         from interp.checkpoints import resolve_checkpoint
         from interp.report.html import Page
         from interp.report.patching_figures import patching_heatmap
 
+        if threads > 0:
+            torch.set_num_threads(threads)
         ckpt = resolve_checkpoint(run, checkpoint)
         model, corpus = ioi_model(ckpt)
         prompts = patching_prompts(corpus, n=n, split=split, corruption=corruption, seed=seed)
