@@ -65,6 +65,7 @@ class SettingResult:
     dev_total: int
     train_accuracy: float | None
     n_params: int
+    pretrain_steps: int
     pretrain_seconds: float
     finetune_seconds: float
     pretrain_loss: float | None
@@ -172,7 +173,7 @@ def run_setting(
         answer = most_common_birthplace(data.corpus.people)
         dev = constant_answer_accuracy(dev_pairs, answer)
         train = constant_answer_accuracy(data.corpus.qa_pairs("train"), answer)
-        return SettingResult(setting, "none", dev.accuracy, dev.correct, dev.total, train.accuracy, 0, 0.0, 0.0, None, None, ())
+        return SettingResult(setting, "none", dev.accuracy, dev.correct, dev.total, train.accuracy, 0, 0, 0.0, 0.0, None, None, ())
     if cfg.pretrain.threads:
         torch.set_num_threads(cfg.pretrain.threads)
     model = build_birthplace_model(cfg, data.tokenizer.vocab_size)
@@ -194,6 +195,7 @@ def run_setting(
         dev_total=dev.total,
         train_accuracy=train.accuracy,
         n_params=sum(p.numel() for p in model.parameters()),
+        pretrain_steps=pre.steps if pre else 0,
         pretrain_seconds=pre.seconds if pre else 0.0,
         finetune_seconds=fine.seconds,
         pretrain_loss=pre.final_loss if pre else None,
@@ -225,11 +227,11 @@ def write_results(out_dir: Path, results: list[SettingResult]) -> Path:
 
 def format_table(results: list[SettingResult]) -> str:
     """The results as a fixed-width text table."""
-    lines = [f"{'setting':<18} {'arch':<13} {'dev acc':>8} {'train acc':>9} {'params':>9} {'pretrain s':>10} {'finetune s':>10}"]
+    lines = [f"{'setting':<18} {'arch':<13} {'dev acc':>8} {'train acc':>9} {'params':>9} {'pt steps':>8} {'pretrain s':>10} {'finetune s':>10}"]
     for r in results:
         train = "-" if r.train_accuracy is None else f"{r.train_accuracy:.3f}"
         lines.append(
-            f"{r.setting:<18} {r.architecture:<13} {r.dev_accuracy:>8.3f} {train:>9} {r.n_params:>9,} "
+            f"{r.setting:<18} {r.architecture:<13} {r.dev_accuracy:>8.3f} {train:>9} {r.n_params:>9,} {r.pretrain_steps:>8} "
             f"{r.pretrain_seconds:>10.0f} {r.finetune_seconds:>10.0f}"
         )
     return "\n".join(lines)
