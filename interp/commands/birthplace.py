@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
         model, _, cfg = load_stage(checkpoint)
         data = BirthplaceData.prepare(cfg.corpus)
         result = evaluate(model, data, cfg, split)
-        baseline = constant_answer_accuracy(data.corpus.qa_pairs(split), most_common_birthplace(data.corpus.people))
+        baseline = constant_answer_accuracy(data.corpus.qa_pairs(split), most_common_birthplace(data.corpus.train_people))
         typer.echo(f"{split} exact match: {result.accuracy:.3f} ({result.correct}/{result.total}); always-London: {baseline.accuracy:.3f}")
         for (question, answer), prediction in list(zip(data.corpus.qa_pairs(split), result.predictions))[:show]:
             typer.echo(f"  {question}  answer {answer!r}  predicted {prediction!r}")
