@@ -24,6 +24,7 @@ from interp.analysis.patch_metric import LogitDiff
 from interp.analysis.patching import activation_patching
 from interp.analysis.path_patching import path_patching
 from interp.analysis.suffix import capture_run
+from interp.analysis.weights import Weights
 from interp.checkpoints import resolve_checkpoint
 from interp.presets import run_config
 from interp.report.html import Page
@@ -89,9 +90,26 @@ def attention(layer: int, head: int, to: torch.Tensor) -> float:
     return float(run_cache.pattern[layer][rows, head, end, to].mean())
 
 
+# Direct logit attribution at the end position: does the head raise the IO's logit (copy) or lower the S's
+# (suppress)? Its output through the final LayerNorm (scale taken from the clean run) and the unembedding.
+weights = Weights.of(model)
+final = run_cache.resid_post[-1][rows, end]  # batch d_model
+ln_scale = (final - final.mean(-1, keepdim=True)).pow(2).mean(-1, keepdim=True).add(weights.eps).sqrt()
+unembed = weights.params["unembed.W_U"]
+ln_w = weights.params.get("ln_final.w", torch.ones(final.shape[-1]))
+
+
+def direct_logits(layer: int, head: int) -> tuple[float, float]:
+    out = weights.head_outputs(layer, run_cache.z[layer][rows, end].unsqueeze(1))[:, 0, head]  # batch d_model
+    out = (out - out.mean(-1, keepdim=True)) / ln_scale * ln_w
+    return float((out * unembed[:, prompts.io].T).sum(-1).mean()), float((out * unembed[:, prompts.s].T).sum(-1).mean())
+
+
 table = []
 for layer, head in name_movers:
-    table.append({"head": f"L{layer}H{head}", "role": "name mover?", "path effect": float(effect[layer, head]),
+    to_io, to_s = direct_logits(layer, head)
+    table.append({"head": f"L{layer}H{head}", "role": "name mover?" if to_io > -to_s else "suppresses S?", "path effect": float(effect[layer, head]),
+                  "direct logit IO": to_io, "direct logit S": to_s,
                   "attn end->IO": attention(layer, head, prompts.io_pos), "attn end->S1": attention(layer, head, prompts.s1_pos),
                   "attn end->S2": attention(layer, head, prompts.s2_pos)})
     print(table[-1])
@@ -122,9 +140,10 @@ for (layer, head), component, value in feeders:
     table.append(row)
     print(row)
 page.table(table)
-page.text("A name mover attends from the end to the IO and copies it; an S-inhibition head attends to S2 and, through the name "
-          "movers' queries, moves their attention away from S. In this small model the roles may be compressed (DESIGN.md): "
-          "read the attention columns before naming a head.")
+page.text("A name mover attends from the end to the IO and copies it (raises the IO's logit); an S-inhibition head attends to "
+          "S2 and, through the name movers' queries, moves their attention away from S. A head that attends to S2 and lowers "
+          "the S logit is a suppression head (like the paper's negative name movers). In this small model the roles may be "
+          "compressed (DESIGN.md): read the attention and direct-logit columns before naming a head.")
 
 # %% How good is attribution patching here?
 estimates = attribution_patching(model, clean, corrupted, metric, kinds=["z", "z_by_pos"])

@@ -6,11 +6,32 @@
 # templates, both held out — with ABBA and BABA orders reported separately. Learning is a sudden jump after
 # a flat stretch and depends on the seed (DESIGN.md), so train several seeds and keep the one that worked:
 #
-#     python analyses/ioi_train.py --seed 1                       # -> models/runs/ioi-attn-only-3l-seed1
+#     python analyses/ioi_train.py                                # the preset's seed -> models/runs/ioi-attn-only-3l-seed4
+#     python analyses/ioi_train.py --seed 1 --set train.steps=5000
 #     python analyses/ioi_train.py --preset ioi-2l-mlp --seed 0
 #     python analyses/ioi_train.py --summary models/runs/ioi-*    # table of the final scores of several runs
 #
 # Each run directory gets ioi_eval.jsonl (scores per checkpoint) and ioi_eval.json (final scores, wall time).
+# "Passed" means logit diff > 2 and accuracy (IO beats S) > 90% on every split and both orders, 256 prompts each.
+#
+# Seeds tried (one thread each, two at a time, on 2 cores shared with other jobs; scores: logit diff / accuracy,
+# held-out names | held-out templates | both held out, at the last step):
+#   recipe 1 (30% filler, half of its names held out), 4000 steps, ~22 min each:
+#     seed 0  never left chance
+#     seed 1  jump at ~1000 steps; 3.64/84% | 8.94/98% | 3.06/81%
+#     seed 2  (6000 steps) jump at ~4500; 1.73/80% | 5.49/97% | 1.55/75%
+#   recipe 2 (40% filler, 80% of its names held out), 5000 steps, ~18 min each:
+#     seed 1  jump at ~1000; 3.98/85% | 9.01/98% | 2.82/80%
+#     seed 3  never left chance
+#   recipe 3 (the current one: recipe 2 with half the filler IOI-shaped, one name and a non-name person):
+#     seed 1  (5000 steps) jump at ~900; 3.09/88% | 9.71/100% | 1.69/75%
+#     seed 4  (5000 steps) jump at ~1500; 4.01/91% | 7.02/97% | 3.73/89%
+#     seed 4  (10000 steps, the preset; identical to the 5000-step run up to step 5000), 25 min:
+#             4.20/97% | 6.69/96% | 3.58/89% (both held out: ABBA 84%, BABA 95%); every checkpoint from 4500 on has
+#             logit diff > 2 on every split and order; step 9500 passes everything (2048 prompts: 97% | 98% | 96%)
+#   ioi-2l-mlp, recipe 3, 6000 steps, 23 min:
+#     seed 0  jump at ~3000; 3.18/88% | 9.20/97% | 1.29/66%: learns IOI on training names and held-out templates,
+#             generalises worse to held-out names (BABA 84%) and fails when both are held out
 
 # %%
 import argparse
@@ -83,7 +104,7 @@ def summarise(run_dirs: list[Path]) -> list[dict]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="ioi-attn-only-3l")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None, help="weight and data seed (default: the preset's train.seed)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--set", action="append", default=[], help="extra override, e.g. train.steps=6000")
     parser.add_argument("--summary", nargs="*", type=Path, default=None, help="summarise these run directories instead")
@@ -91,6 +112,7 @@ if __name__ == "__main__":
     if args.summary is not None:
         summarise(args.summary)
         sys.exit(0)
-    out = args.out or Path("models/runs") / f"{args.preset}-seed{args.seed}"
-    summary = train_seed(args.preset, args.seed, out, dict(parse_override(s) for s in args.set))
+    seed = run_config(args.preset).train.seed if args.seed is None else args.seed
+    out = args.out or Path("models/runs") / f"{args.preset}-seed{seed}"
+    summary = train_seed(args.preset, seed, out, dict(parse_override(s) for s in args.set))
     summarise([out])
