@@ -32,6 +32,7 @@
 #   ioi-2l-mlp, recipe 3, 6000 steps, 23 min:
 #     seed 0  jump at ~3000; 3.18/88% | 9.20/97% | 1.29/66%: learns IOI on training names and held-out templates,
 #             generalises worse to held-out names (BABA 84%) and fails when both are held out
+#     seed 1  jump at ~1000, 15 min; 2.24/79% | 7.93/100% | 1.60/75%: the same picture
 
 # %%
 import argparse
