@@ -258,6 +258,10 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
         return CharTokenizer(d["alphabet"])
     if kind in TOKENIZER_KINDS:
         return load_tokenizer(kind)
+    if kind == "gpt2-compact":  # the IOI runs' GPT-2 ids remapped to the tokens their corpus uses
+        from interp.data.ioi_vocab import CompactTokenizer
+
+        return CompactTokenizer.from_dict(d)
     raise DataError(
         f"tokenizer dict has kind {kind!r}; expected a dict from Tokenizer.to_dict() with kind in {TOKENIZER_KINDS}"
     )
