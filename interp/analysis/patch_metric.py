@@ -40,11 +40,18 @@ class LogitDiff:
     def __len__(self) -> int:
         return self.correct.shape[0]
 
+    @property
+    def columns(self) -> Int[Tensor, "batch 2"]:
+        """Per row, the vocabulary entries the metric reads (correct, wrong): all of the unembedding it needs."""
+        return torch.stack([self.correct, self.wrong], dim=-1)
+
+    def from_columns(self, picked: Float[Tensor, "... batch 2"]) -> Float[Tensor, "... batch"]:
+        """Per-row values from the logits of `columns` only (any leading axes)."""
+        return picked[..., 0] - picked[..., 1]
+
     def from_final(self, final: Float[Tensor, "... batch vocab"]) -> Float[Tensor, "... batch"]:
         """Per-row values from the logits at the read positions (any leading axes, e.g. stacked patches)."""
-        index = torch.stack([self.correct, self.wrong], dim=-1).expand(*final.shape[:-1], 2)
-        picked = final.gather(-1, index)
-        return picked[..., 0] - picked[..., 1]
+        return self.from_columns(final.gather(-1, self.columns.expand(*final.shape[:-1], 2)))
 
     def per_row(self, logits: Float[Tensor, "batch pos vocab"]) -> Float[Tensor, "batch"]:
         return self.from_final(logits[torch.arange(logits.shape[0]), self.positions])

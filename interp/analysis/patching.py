@@ -156,8 +156,8 @@ def activation_patching(
         for lo in range(0, len(group.cells), step):
             units = slice(lo, min(lo + step, len(group.cells)))
             changed = None if group.changed is None else group.changed[units]
-            logits = tail_logits(w, group.build(units), group.start, group.first, corrupted, read, scale, changed=changed)
-            per_unit = metric.from_final(logits).mean(dim=1)
+            picked = tail_logits(w, group.build(units), group.start, group.first, corrupted, read, scale, changed=changed, columns=metric.columns)
+            per_unit = metric.from_columns(picked).mean(dim=1)
             for cell, value in zip(group.cells[units], per_unit.tolist()):
                 values[cell] = value
     return PatchingResult(kind, AXES[kind], values, clean_value, corrupted_value, time.perf_counter() - started)
@@ -217,14 +217,20 @@ def _groups(w: Weights, scale: float, kind: str, clean: RunCache, corrupted: Run
                 chosen = [p for p in chosen if bool((read == p).any())]
             if not chosen:
                 continue
+            def cells_at(pos: int) -> list[tuple[int, ...]]:
+                if not per_head:
+                    return [(layer, pos)]
+                return [(layer, h, pos) if kind == "pattern_by_pos" else (layer, pos, h) for h in range(n_heads)]
+
             offsets = torch.tensor(chosen) - begin
-            for offset, pos in zip(offsets.tolist(), chosen):
-                if per_head:
-                    cells = [(layer, h, pos) if kind == "pattern_by_pos" else (layer, pos, h) for h in range(n_heads)]
-                else:
-                    cells = [(layer, pos)]
-                changed = torch.zeros(len(cells), dtype=torch.long)
-                yield _Group(cells, start, pos, _one_change(base[:, offset:], new[offset], changed), changed)
+            if start >= n_layers - 1:  # only read rows are computed from here on: all positions in one forward
+                changed = offsets.repeat_interleave(new.shape[1])
+                cells = [cell for pos in chosen for cell in cells_at(pos)]
+                yield _Group(cells, start, begin, _one_change(base, new[offsets].flatten(0, 1), changed), changed)
+                continue
+            for offset, pos in zip(offsets.tolist(), chosen):  # each tail starts at its position: less to recompute
+                changed = torch.zeros(new.shape[1], dtype=torch.long)
+                yield _Group(cells_at(pos), start, pos, _one_change(base[:, offset:], new[offset], changed), changed)
 
 
 # ---- the patched layer, in closed form -------------------------------------------------------------------

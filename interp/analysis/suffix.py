@@ -18,7 +18,7 @@ says why another model is not.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import einops
 import torch
@@ -87,6 +87,7 @@ class RunCache:
     z: list[Tensor]
     pattern: list[Tensor]  # [batch head query_pos key_pos]
     logits: Tensor
+    derived: dict = field(default_factory=dict, compare=False, repr=False)  # per-layer results computed from the above
 
     @property
     def n_layers(self) -> int:
@@ -214,24 +215,53 @@ def _sparse_block(
         z = (z + weight * (v0 - old_v)).unsqueeze(2)  # unit batch 1 head d_head
         resid = resid[:, rows, index].unsqueeze(2)
         return w.finish_block(layer, resid + w.attention_output(layer, z))
+    # Rows after the change see one new key and value, in column `column`: their softmax is the cached one
+    # over the other keys (precomputed per column, `_excluding`) merged with that one new score — exact, and
+    # without any [unit batch head tail key] tensor. The changed row itself has a new query: done in full.
+    top, mass, mixed = (_per_unit(t[:, :, first:end], column) for t in _excluding(prefix, layer, scale))  # unit batch head tail (d_head)
     q = _heads_first(prefix.q[layer][:, first:end])  # batch head tail d_head (cached)
-    scores = (q @ k.transpose(-1, -2)).unsqueeze(0).repeat(unit, 1, 1, 1, 1)  # unit batch head tail end
-    new_column = einops.einsum(q, k0, "batch head query d_head, unit batch head d_head -> unit batch head query")
-    new_row = einops.einsum(q0, k, "unit batch head d_head, batch head key d_head -> unit batch head key")
-    new_row[units, :, :, column] = (q0 * k0).sum(-1)
-    is_column = torch.nn.functional.one_hot(column, end).bool()[:, None, None, None, :]
-    is_row = torch.nn.functional.one_hot(changed, tail).bool()[:, None, None, :, None]
-    scores = torch.where(is_column, new_column.unsqueeze(-1), scores)
-    scores = torch.where(is_row, new_row.unsqueeze(-2), scores)
-    mask = torch.arange(end, device=resid.device)[None, :] > (torch.arange(tail, device=resid.device)[:, None] + first)
-    pattern = (scores.masked_fill(mask, float("-inf")) / scale).softmax(dim=-1)
-    # the values are shared by all units: one product with units folded into the query axis
-    folded = einops.rearrange(pattern, "unit batch head tail end -> batch head (unit tail) end") @ v
-    z = einops.rearrange(folded, "batch head (unit tail) d_head -> unit batch head tail d_head", unit=unit)
-    weight = pattern.gather(-1, column[:, None, None, None, None].expand(unit, batch, pattern.shape[2], tail, 1))
+    new_score = einops.einsum(q, k0, "batch head query d_head, unit batch head d_head -> unit batch head query") / scale
+    high = torch.maximum(top, new_score)
+    old_weight, new_weight = (top - high).exp(), (new_score - high).exp()
+    after = (mixed * old_weight[..., None] + new_weight[..., None] * v0[:, :, :, None]) / (mass * old_weight + new_weight)[..., None]
+    row_scores = einops.einsum(q0, k, "unit batch head d_head, batch head key d_head -> unit batch head key")
+    row_scores[units, :, :, column] = (q0 * k0).sum(-1)
+    key_mask = torch.arange(end, device=resid.device)[None, :] > column[:, None]  # unit key
+    row_pattern = (row_scores.masked_fill(key_mask[:, None, None, :], float("-inf")) / scale).softmax(dim=-1)
     old_v = einops.rearrange(v[:, :, column], "batch head unit d_head -> unit batch head d_head")
-    z = _heads_first(z + weight * (v0 - old_v).unsqueeze(-2))  # unit batch tail head d_head
-    return w.finish_block(layer, resid + w.attention_output(layer, z))
+    at = einops.einsum(row_pattern, v, "unit batch head key, batch head key d_head -> unit batch head d_head")
+    at = at + row_pattern[units, :, :, column].unsqueeze(-1) * (v0 - old_v)
+    rows = torch.arange(tail, device=resid.device)
+    before = _heads_first(prefix.z[layer][:, first:end]).unsqueeze(0)  # rows before the change keep the cached z
+    z = torch.where((rows[None, :] > changed[:, None])[:, None, None, :, None], after, before)
+    z = torch.where((rows[None, :] == changed[:, None])[:, None, None, :, None], at.unsqueeze(-2), z)
+    return w.finish_block(layer, resid + w.attention_output(layer, _heads_first(z)))
+
+
+def _per_unit(x: Tensor, column: Tensor) -> Tensor:
+    """x[batch, head, query, column[unit], ...] as [unit batch head query ...]."""
+    return x.index_select(3, column).movedim(3, 0)
+
+
+def _excluding(prefix: RunCache, layer: int, scale: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Per query i and column c of the cached attention of `layer`, the softmax pieces over keys j <= i, j != c:
+    top = max_j s_ij, mass = sum_j exp(s_ij - top) and mixed = sum_j exp(s_ij - top) v_j
+    ([batch head query column], the last also d_head). Computed once per run and layer, then cached."""
+    key = ("excluding", layer, scale)
+    if key not in prefix.derived:
+        q, k, v = (_heads_first(t[layer]) for t in (prefix.q, prefix.k, prefix.v))
+        pos = q.shape[-2]
+        scores = (q @ k.transpose(-1, -2)) / scale  # batch head query key
+        causal = torch.ones(pos, pos, dtype=torch.bool, device=q.device).triu(1)
+        excluded = torch.eye(pos, dtype=torch.bool, device=q.device)  # column c, key j
+        blocked = causal[:, None, :] | excluded[None, :, :]  # query column key
+        scores = scores[:, :, :, None, :].masked_fill(blocked, float("-inf"))  # batch head query column key
+        top = scores.amax(dim=-1)
+        top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))  # no key left (query 0, column 0)
+        weights = (scores - top[..., None]).exp()
+        mixed = einops.einsum(weights, v, "batch head query column key, batch head key d_head -> batch head query column d_head")
+        prefix.derived[key] = (top, weights.sum(dim=-1), mixed)
+    return prefix.derived[key]
 
 
 def _last_block(
@@ -279,6 +309,7 @@ def tail_logits(
     scale: float,
     *,
     changed: Int[Tensor, "unit"] | None = None,
+    columns: Int[Tensor, "batch column"] | None = None,
 ) -> Float[Tensor, "unit batch vocab"]:
     """Logits at positions `read` when the residual stream entering block `start` is `resid` at positions
     first..first+tail-1 and the cached run `prefix` everywhere before `first`.
@@ -286,7 +317,8 @@ def tail_logits(
     Each unit is one patched copy of the batch. With `changed`, each unit's `resid` differs from the cached
     run at one tail position only, `changed[unit]`, which makes block `start` cheap (`_sparse_block`). Rows with read < first are not
     affected by anything in the tail; their logits come from `prefix.logits`. Positions after max(read) are
-    never needed: pass a tail that stops there. `scale` is `attention_scale(model)`.
+    never needed: pass a tail that stops there. `scale` is `attention_scale(model)`. With `columns`, only those
+    logits of each row are computed ([unit batch column], e.g. `LogitDiff.columns`).
     """
     n_layers = w.n_layers
     unit, batch, tail = resid.shape[:3]
@@ -312,9 +344,11 @@ def tail_logits(
         else:
             z = (scores / scale).softmax(dim=-1) @ v
         resid = w.finish_block(layer, resid + w.attention_output(layer, _heads_first(z)))
-    logits = w.unembed(w.norm(resid, "ln_final")).squeeze(2)  # unit batch vocab
+    final = w.norm(resid, "ln_final").squeeze(2)  # unit batch d_model
+    logits = w.unembed(final) if columns is None else w.unembed_columns(final, columns)
     unaffected = read < first
     if bool(unaffected.any()):
         cached = prefix.logits[rows, read]
+        cached = cached if columns is None else cached.gather(-1, columns)
         logits = torch.where(unaffected[None, :, None], cached[None], logits)
     return logits

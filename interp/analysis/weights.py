@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import einops
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.checkpoints import to_hooked_state_dict
@@ -105,6 +105,13 @@ class Weights:
         logits = x @ self.params["unembed.W_U"]
         bias = self.params.get("unembed.b_U")
         return logits if bias is None else logits + bias
+
+    def unembed_columns(self, x: Float[Tensor, "... batch d_model"], columns: Int[Tensor, "batch column"]) -> Float[Tensor, "... batch column"]:
+        """unembed(x).gather(-1, columns) without the rest of the vocabulary: per row, only the logits it reads."""
+        picked = self.params["unembed.W_U"][:, columns]  # d_model batch column
+        logits = einops.einsum(x, picked, "... batch d_model, d_model batch column -> ... batch column")
+        bias = self.params.get("unembed.b_U")
+        return logits if bias is None else logits + bias[columns]
 
     def project(self, layer: int, x: Float[Tensor, "... pos d_model"], which: str) -> Float[Tensor, "... pos head d_head"]:
         """x @ W_{which} + b_{which} per head (which: Q, K or V)."""
