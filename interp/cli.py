@@ -134,9 +134,9 @@ def _start_token(tokenizer) -> int:
 
 
 def _register_commands() -> None:
-    from interp.commands import ablate, bench, birthplace, circuits, compare, induction, patch, report
+    from interp.commands import ablate, bench, birthplace, circuits, compare, induction, patch, report, sweep
 
-    for module in (report, ablate, compare, induction, circuits, patch, birthplace, bench):
+    for module in (report, ablate, compare, induction, circuits, patch, birthplace, sweep, bench):
         module.register(app)
 
 

@@ -128,8 +128,11 @@ def train(
     cache_dir: Path | None = None,
     progress: bool = True,
     on_checkpoint: Callable[[Checkpoint], None] | None = None,
+    on_log: Callable[[dict], None] | None = None,
 ) -> TrainResult:
-    """Train `run` into `run_dir`, writing log-spaced checkpoints; with `resume`, continue from the last one."""
+    """Train `run` into `run_dir`, writing log-spaced checkpoints; with `resume`, continue from the last one.
+
+    `on_log` is called with each metrics record right after it is appended to metrics.jsonl."""
     run_dir = Path(run_dir)
     cfg = run.train
     if run_dir.exists() and not run_dir.is_dir():
@@ -183,6 +186,8 @@ def train(
     def log(record: dict) -> None:
         with open(metrics_path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
+        if on_log is not None:  # e.g. live metrics for wandb, right after the record is on disk
+            on_log(record)
 
     def checkpoint(step: int, metrics: dict[str, float]) -> Checkpoint:
         bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}

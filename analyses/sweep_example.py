@@ -1,0 +1,49 @@
+# %% [markdown]
+# # A learning-rate x width sweep of the attention-only 1-layer model
+#
+# Runs the spec analyses/sweeps/lr_width.toml (6 trials of 300 steps) from Python — the same as
+# `interp sweep analyses/sweeps/lr_width.toml` — then prints the ranked table and the best trial. Run it again and
+# finished trials are skipped; interrupt it and the next run resumes. Each trial is an ordinary run directory, so
+# every analysis command works on it (e.g. `interp report models/runs/sweeps/lr_width/trials/<trial>`).
+#
+#     python analyses/sweep_example.py [SPEC] [--parallel N] [--threads N] [--wandb]
+
+# %%
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from interp.sweep.results import format_table
+from interp.sweep.runner import plan_trials, run_sweep
+from interp.sweep.spec import SweepSpec
+from interp.sweep.trials import expand_trials
+
+
+def option(name: str) -> int | None:
+    return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else None
+
+
+args = [a for i, a in enumerate(sys.argv[1:], start=1) if not a.startswith("-") and not sys.argv[i - 1].startswith("--")]
+spec = SweepSpec.from_toml(Path(args[0]) if args else Path("analyses/sweeps/lr_width.toml"))
+spec = spec.with_options(parallel=option("--parallel"), wandb="--wandb" in sys.argv)
+if option("--threads") is not None:  # e.g. --threads 1 on a shared machine (threads do not change a trial's identity)
+    spec = dataclasses.replace(spec, fixed=(*spec.fixed, ("train.threads", option("--threads"))))
+
+# %% The trials: every config is validated before anything trains
+for planned in plan_trials(spec, expand_trials(spec)):
+    print(f"{planned.trial.name:36s} {planned.state:8s} lr {planned.run.train.lr:g}, d_model {planned.run.model.d_model}")
+
+# %% Train (or skip) them, then the table
+started = time.perf_counter()
+outcome = run_sweep(spec, progress=False)
+print(format_table(outcome.results))
+print(f"sweep wall time {time.perf_counter() - started:.0f} s; wrote {', '.join(str(p) for p in outcome.paths.values())}")
+
+# %% The best trial and how much the swept fields mattered
+best = outcome.results.best
+if best is not None:
+    print(f"best: {best.name}, final {spec.metric} {best.score(spec.metric):.4f} after {best.final['tokens_seen']:,} tokens")
+for series in outcome.results.axis_series():
+    for label, points in series.lines:
+        print(f"{series.axis} ({label}): " + ", ".join(f"{x}: {y:.3f}" for x, y, _ in points))

@@ -1,0 +1,120 @@
+"""Plotly figures and the offline page of a sweep (rendering only: the numbers come from interp.sweep.results).
+
+>>> page = sweep_page(collect_results(spec, trials))        # doctest: +SKIP
+>>> page.write(spec.out / "sweep.html")                     # doctest: +SKIP
+"""
+
+import plotly.graph_objects as go
+
+from interp.report.html import Page
+from interp.sweep.results import AxisSeries, SweepResults
+
+TABLE_EXTRA = ("train_loss", "val", "val_repeated")
+
+
+def metric_vs_axis(series: AxisSeries, metric: str) -> go.Figure:
+    """The final metric of each trial against one swept field: a line per setting of the other fields."""
+    fig = go.Figure()
+    for label, points in series.lines:
+        xs = [x if series.numeric else str(x) for x, _, _ in points]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=[y for _, y, _ in points],
+                text=[name for _, _, name in points],
+                mode="markers" if label == "trials" else "lines+markers",
+                name=label,
+                marker={"size": 8},
+                hovertemplate="%{text}<br>" + metric + " %{y:.4f}<extra></extra>",
+            )
+        )
+    if series.ticks:  # listed values: a tick at each, not plotly's log-axis minor labels
+        fig.update_xaxes(tickvals=list(series.ticks), ticktext=[f"{v:g}" for v in series.ticks])
+    fig.update_layout(
+        title=f"final {metric} against {series.axis}",
+        xaxis_title=series.axis,
+        yaxis_title=f"final {metric}",
+        xaxis_type="log" if series.log_x else ("linear" if series.numeric else "category"),
+        height=380,
+        legend={"orientation": "h", "y": -0.3},
+    )
+    return fig
+
+
+def trial_curves(results: SweepResults, key: str) -> go.Figure:
+    """`key` (a metrics.jsonl column) against tokens seen for every trial; the best trial drawn thicker."""
+    best = results.best
+    fig = go.Figure()
+    for trial in results.trials:
+        points = [(r["tokens_seen"], r[key]) for r in trial.curve if key in r and r["tokens_seen"] > 0]
+        if not points:
+            continue
+        is_best = best is not None and trial.name == best.name
+        fig.add_trace(
+            go.Scatter(
+                x=[x for x, _ in points],
+                y=[y for _, y in points],
+                mode="lines",
+                name=trial.name + (" (best)" if is_best else "") + ("" if trial.status == "done" else f" ({trial.status})"),
+                line={"width": 3.5 if is_best else 1.5, "dash": "solid" if trial.status == "done" else "dot"},
+            )
+        )
+    fig.update_layout(
+        title=f"{key} during training",
+        xaxis_title="tokens seen",
+        yaxis_title=key,
+        xaxis_type="log",
+        height=420,
+        legend={"orientation": "v"},
+    )
+    return fig
+
+
+def sweep_page(results: SweepResults) -> Page:
+    """The sweep on one offline page: the results table, the metric against each swept field, every loss curve."""
+    spec, metric = results.spec, results.metric
+    done = sum(t.status == "done" for t in results.trials)
+    page = Page(
+        f"Sweep: {spec.name}",
+        f"{spec.method} search over {', '.join(a.name for a in spec.axes)}; {done} of {len(results.trials)} trials "
+        f"finished; ranked by final {metric} ({'lower' if spec.goal == 'min' else 'higher'} is better)",
+    )
+    base = spec.preset or str(spec.config)
+    fixed = ", ".join(f"{k}={v!r}" for k, v in spec.fixed) or "none"
+    page.text(f"Base: {base}. Fixed overrides: {fixed}.")
+    best = results.best
+    if best is not None:
+        page.text(f"Best trial: {best.name} with final {metric} {best.score(metric):.4f}.")
+
+    page.heading("Results")
+    rows = results.rows()
+    extra = [k for k in TABLE_EXTRA if k != metric and any(k in r for r in rows)]
+    columns = ["rank", "trial", *spec.swept_keys, "status", metric, *extra, "tokens/s", "wall s"]
+    shown = [
+        {
+            **row,
+            **{key: _exact(row[key]) for key in spec.swept_keys},  # 0.002246, not 0.0022: the value the trial ran with
+            "tokens/s": "" if row["tokens_per_second"] is None else round(row["tokens_per_second"]),
+            "wall s": "" if row["wall_seconds"] is None else f"{row['wall_seconds']:.1f}",
+        }
+        for row in rows
+    ]
+    page.table(shown, columns=columns, digits=4)
+    for trial in results.trials:
+        if trial.status == "failed":
+            page.note(f"{trial.name} failed: {trial.error}")
+
+    page.heading(f"Final {metric} against each swept field")
+    for series in results.axis_series():
+        if series.lines:
+            page.figure(metric_vs_axis(series, metric))
+
+    page.heading("Learning curves")
+    for key in dict.fromkeys([metric, "train_loss"]):
+        if any(key in r for t in results.trials for r in t.curve):
+            page.figure(trial_curves(results, key), caption=f"{key} of every trial against tokens seen (log scale).")
+    return page
+
+
+def _exact(value):
+    return f"{value:g}" if isinstance(value, float) else value
