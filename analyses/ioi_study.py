@@ -18,14 +18,14 @@ from pathlib import Path
 import torch
 
 from interp.analysis.attribution import attribution_patching, spearman
-from interp.analysis.ioi_eval import evaluate_ioi, format_scores
-from interp.analysis.ioi_task import ioi_model, patching_prompts, top_cells
+from interp.analysis.ioi_eval import evaluate_ioi, format_scores, per_template_scores
+from interp.analysis.ioi_task import ioi_checkpoint, ioi_model, patching_prompts, top_cells
 from interp.analysis.patch_metric import LogitDiff
 from interp.analysis.patching import activation_patching
 from interp.analysis.path_patching import path_patching
 from interp.analysis.suffix import capture_run
 from interp.analysis.weights import Weights
-from interp.checkpoints import resolve_checkpoint
+from interp.data.ioi_templates import IOI_TEMPLATES
 from interp.presets import run_config
 from interp.report.html import Page
 from interp.report.patching_figures import attribution_scatter, patching_heatmap
@@ -33,7 +33,7 @@ from interp.report.patching_figures import attribution_scatter, patching_heatmap
 PRESET = "ioi-attn-only-3l"
 args = [a for a in sys.argv[1:] if not a.startswith("-")]
 run = Path(args[0]) if args else Path("models/runs") / f"{PRESET}-seed{run_config(PRESET).train.seed}"
-ckpt = resolve_checkpoint(run)
+ckpt = ioi_checkpoint(run)  # the checkpoint chosen on validation prompts (analyses/ioi_train.py)
 model, corpus = ioi_model(ckpt)
 page = Page("The IOI circuit of a from-scratch model", subtitle=f"{ckpt.path} (step {ckpt.step})")
 torch.set_grad_enabled(False)
@@ -45,6 +45,12 @@ for line in format_scores(scores):
     print(line)
 page.heading("Task performance")
 page.table([{"split": split, "order": order, **values} for split, by_order in scores.items() for order, values in by_order.items()])
+
+# %% Per held-out template: an average over templates can hide one that fails in one name order
+by_template = per_template_scores(model, corpus, split="templates")
+for row in by_template:
+    print(f"template {row['template']:2d} {row['order']}: {row['logit_diff']:+6.2f} / {row['accuracy']:.0%}  {IOI_TEMPLATES[row['template']]}")
+page.table([{**row, "text": IOI_TEMPLATES[row["template"]]} for row in by_template])
 
 # %% Prompts for patching: one template layout (same positions in every row), ABBA and BABA, ABC corruption
 prompts = patching_prompts(corpus, n=64, split="train", corruption="abc", seed=0)

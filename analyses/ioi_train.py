@@ -42,9 +42,9 @@ import sys
 import time
 from pathlib import Path
 
-from interp.analysis.ioi_eval import evaluate_ioi, format_scores
-from interp.checkpoints import load_model
-from interp.data.ioi import IOISetup, ioi_corpus
+from interp.analysis.ioi_eval import evaluate_ioi, format_scores, select_checkpoint
+from interp.checkpoints import list_checkpoints, load_model
+from interp.data.ioi import HALVES, IOISetup, ioi_corpus
 from interp.presets import parse_override, run_config
 from interp.train.loop import train
 
@@ -56,33 +56,59 @@ def passed(scores: dict) -> bool:
     return all(r["logit_diff"] > TARGET_LOGIT_DIFF and r["accuracy"] > TARGET_ACCURACY for split in scores.values() for r in split.values())
 
 
+def score_checkpoint(model, corpus, n_eval: int) -> dict:
+    """Scores on all held-out prompts (as reported before this split existed), and on each half of them."""
+    return {"scores": evaluate_ioi(model, corpus, n=n_eval), **{half: evaluate_ioi(model, corpus, n=n_eval, half=half) for half in HALVES}}
+
+
+def finish(out: Path, records: list[dict], header: dict) -> dict:
+    """ioi_eval.json: the final checkpoint's scores, and the checkpoint chosen on the validation half with its
+    scores on the test half (never used for the choice)."""
+    final, chosen = records[-1], select_checkpoint(records)
+    summary = {
+        **header, "passed": passed(final["scores"]), "scores": final["scores"],
+        "first_step_passing": next((r["step"] for r in records if passed(r["scores"])), None),
+        "selected_step": chosen["step"], "selected_validation": chosen["validation"], "selected_test": chosen["test"],
+        "selected_passed": passed(chosen["test"]),
+    }
+    (out / "ioi_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
 def train_seed(preset: str, seed: int, out: Path, overrides: dict, n_eval: int = 256) -> dict:
     run = run_config(preset, overrides={"model.seed": seed, "train.seed": seed, "train.threads": 1, **overrides})
     corpus = ioi_corpus(IOISetup())
     log = out / "ioi_eval.jsonl"
     started = time.perf_counter()
+    records: list[dict] = []
 
     def on_checkpoint(ckpt) -> None:
-        scores = evaluate_ioi(load_model(ckpt), corpus, n=n_eval)
-        record = {"step": ckpt.step, "seconds": time.perf_counter() - started, "val": ckpt.metrics.get("val"), "scores": scores}
+        record = {"step": ckpt.step, "seconds": time.perf_counter() - started, "val": ckpt.metrics.get("val"), **score_checkpoint(load_model(ckpt), corpus, n_eval)}
+        records.append(record)
         with open(log, "a") as handle:
             handle.write(json.dumps(record) + "\n")
-        both = scores["both"]
+        both = record["scores"]["both"]
         print(f"step {ckpt.step:5d}  {record['seconds']:6.0f}s  val {record['val'] or 0:.3f}  held-out both: "
               f"ABBA {both['ABBA']['logit_diff']:+.2f}/{both['ABBA']['accuracy']:.0%}  BABA {both['BABA']['logit_diff']:+.2f}/{both['BABA']['accuracy']:.0%}", flush=True)
 
     out.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     result = train(run, out, cache_dir=Path("models/cache"), progress=False, on_checkpoint=on_checkpoint)
-    final = json.loads(log.read_text().splitlines()[-1])
-    summary = {
+    header = {
         "preset": preset, "seed": seed, "overrides": overrides, "steps": run.train.steps, "ioi_setup": dataclasses.asdict(IOISetup()),
         "seconds": time.perf_counter() - started, "tokens_per_second": result.tokens_per_second,
-        "passed": passed(final["scores"]), "scores": final["scores"],
-        "first_step_passing": next((json.loads(l)["step"] for l in log.read_text().splitlines() if passed(json.loads(l)["scores"])), None),
     }
-    (out / "ioi_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return finish(out, records, header)
+
+
+def rescore(run_dir: Path, n_eval: int = 256) -> dict:
+    """Score every checkpoint of a finished run again (e.g. after an evaluation change), without retraining."""
+    corpus = ioi_corpus(IOISetup())
+    records = [{"step": c.step, "val": c.metrics.get("val"), **score_checkpoint(load_model(c), corpus, n_eval)} for c in list_checkpoints(run_dir)]
+    (run_dir / "ioi_eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    old = json.loads((run_dir / "ioi_eval.json").read_text()) if (run_dir / "ioi_eval.json").exists() else {}
+    header = {k: old[k] for k in ("preset", "seed", "overrides", "steps", "ioi_setup", "seconds", "tokens_per_second") if k in old}
+    return finish(run_dir, records, header)
 
 
 def summarise(run_dirs: list[Path]) -> list[dict]:
@@ -94,10 +120,15 @@ def summarise(run_dirs: list[Path]) -> list[dict]:
             continue
         s = json.loads(path.read_text())
         rows.append({"run": run_dir.name, **s})
-        print(f"{run_dir.name}: seed {s['seed']} {'PASSED' if s['passed'] else 'failed'} in {s['seconds']:.0f}s "
+        print(f"{run_dir.name}: seed {s['seed']} {'PASSED' if s['passed'] else 'failed'} at the last step in {s['seconds']:.0f}s "
               f"(first passing checkpoint: step {s['first_step_passing']})")
         for line in format_scores(s["scores"]):
             print("   " + line)
+        if "selected_step" in s:
+            print(f"   chosen on the validation half: step {s['selected_step']}; on the test half it "
+                  f"{'PASSES' if s['selected_passed'] else 'fails'}:")
+            for line in format_scores(s["selected_test"]):
+                print("   " + line)
     return rows
 
 
@@ -109,7 +140,12 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--set", action="append", default=[], help="extra override, e.g. train.steps=6000")
     parser.add_argument("--summary", nargs="*", type=Path, default=None, help="summarise these run directories instead")
+    parser.add_argument("--rescore", nargs="*", type=Path, default=None, help="score every checkpoint of these finished runs again")
     args = parser.parse_args()
+    if args.rescore is not None:
+        for run_dir in args.rescore:
+            rescore(run_dir)
+        args.summary = args.rescore
     if args.summary is not None:
         summarise(args.summary)
         sys.exit(0)

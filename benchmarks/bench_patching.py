@@ -39,12 +39,11 @@ def default_run() -> Path:
 
 def load(run: Path):
     """The trained IOI model and aligned prompts (a fresh preset-shaped model if the run does not exist)."""
-    from interp.analysis.ioi_task import ioi_model, patching_prompts
-    from interp.checkpoints import resolve_checkpoint
+    from interp.analysis.ioi_task import ioi_checkpoint, ioi_model, patching_prompts
     from interp.data.ioi import ioi_corpus
 
     if run.exists():
-        ckpt = resolve_checkpoint(run)
+        ckpt = ioi_checkpoint(run)
         model, corpus = ioi_model(ckpt)
         source = f"{ckpt.path} (step {ckpt.step})"
     else:

@@ -127,3 +127,22 @@ def test_training_data_for_the_preset_is_a_pure_function_of_step():
     assert data.vocab_size == ioi_corpus().tokenizer.vocab_size and data.packed is None
     assert torch.equal(data.batch(3), data.batch(3)) and not torch.equal(data.batch(3), data.batch(4))
     assert set(data.val_batches()) == {"val"}
+
+
+def test_validation_and_test_halves_split_the_held_out_sets(corpus):
+    """Checkpoints are chosen on the validation half and reported on the test half: the two must never share a
+    held-out name or template, and together they are the held-out sets."""
+    def drawn(split: str, half: str) -> tuple[set[int], set[int]]:
+        prompts = corpus.prompts(400, split=split, seed=3, half=half)
+        names = set(corpus.tokenizer.to_gpt2(prompts.io.tolist())) | set(corpus.tokenizer.to_gpt2(prompts.s.tolist()))
+        return names, set(prompts.template.tolist())
+
+    val_names, val_templates = drawn("both", "validation")
+    test_names, test_templates = drawn("both", "test")
+    assert not val_names & test_names and not val_templates & test_templates
+    assert val_names | test_names == set(corpus.heldout_names)
+    assert val_templates | test_templates == set(corpus.heldout_templates)
+    assert drawn("names", "test")[1] <= set(corpus.train_templates)  # only the held-out side is halved
+    assert torch.equal(corpus.prompts(8, split="both", seed=3, half="test").clean, corpus.prompts(8, split="both", seed=3, half="test").clean)
+    with pytest.raises(DataError, match="half must be one of validation, test"):
+        corpus.prompts(4, split="both", half="dev")

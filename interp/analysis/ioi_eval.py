@@ -53,14 +53,15 @@ def score_prompts(model, prompts: IOIPrompts, *, corrupted: bool = False, batch_
     return IOIScores(logit_diff=io - s, io_beats_s=(io > s).float(), top1=(finals.argmax(-1) == prompts.io).float())
 
 
-def evaluate_ioi(model, corpus: IOICorpus, *, n: int = 256, seed: int = EVAL_SEED) -> dict[str, dict[str, dict[str, float]]]:
-    """{split: {"all" | "ABBA" | "BABA": {logit_diff, accuracy, top1, n}}} on `n` fresh prompts per split."""
+def evaluate_ioi(model, corpus: IOICorpus, *, n: int = 256, seed: int = EVAL_SEED, half: str | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """{split: {"all" | "ABBA" | "BABA": {logit_diff, accuracy, top1, n}}} on `n` fresh prompts per split
+    (held-out names and templates from one `half` of them if given: "validation" or "test")."""
     was_training = model.training
     model.eval()
     out: dict[str, dict[str, dict[str, float]]] = {}
     try:
         for split in SPLITS:
-            prompts = corpus.prompts(n, split=split, seed=seed)
+            prompts = corpus.prompts(n, split=split, seed=seed, half=half)
             scores = score_prompts(model, prompts)
             out[split] = {"all": scores.summary()}
             for order in ORDERS:
@@ -68,6 +69,18 @@ def evaluate_ioi(model, corpus: IOICorpus, *, n: int = 256, seed: int = EVAL_SEE
     finally:
         model.train(was_training)
     return out
+
+
+def per_template_scores(model, corpus: IOICorpus, *, split: str = "templates", n: int = 128, seed: int = EVAL_SEED) -> list[dict]:
+    """Logit difference and accuracy per template of `split` and per name order: an average over templates can
+    hide one template the model gets wrong."""
+    rows = []
+    for template in sorted({t for group in corpus.layouts(split) for t in group}):
+        for order in ORDERS:
+            prompts = corpus.prompts(n, split=split, seed=seed, order=order, templates=[template])
+            summary = score_prompts(model, prompts).summary()
+            rows.append({"template": template, "order": order, "logit_diff": summary["logit_diff"], "accuracy": summary["accuracy"]})
+    return rows
 
 
 def format_scores(scores: dict[str, dict[str, dict[str, float]]]) -> list[str]:
@@ -80,3 +93,16 @@ def format_scores(scores: dict[str, dict[str, dict[str, float]]]) -> list[str]:
             parts.append(f"{key} {r['logit_diff']:+6.2f} / {r['accuracy']:.0%} (top1 {r['top1']:.0%})")
         lines.append("  ".join(parts))
     return lines
+
+
+def worst_heldout_accuracy(scores: dict[str, dict[str, dict[str, float]]]) -> float:
+    """The lowest accuracy over the held-out splits and both name orders: what a checkpoint is chosen by."""
+    return min(scores[split][order]["accuracy"] for split in SPLITS if split != "train" for order in ORDERS)
+
+
+def select_checkpoint(records: list[dict], key: str = "validation") -> dict:
+    """Early stopping on validation prompts: the record (one per checkpoint, with `records[i][key]` = scores on
+    the validation half) whose worst held-out accuracy is highest; the later one on a tie."""
+    if not records:
+        raise ValueError("no checkpoint records to choose from")
+    return max(reversed(records), key=lambda r: worst_heldout_accuracy(r[key]))

@@ -6,6 +6,7 @@ runs for each `--kind`, saved as safetensors + JSON with one self-contained HTML
 >>> results = run_kind(model, prompts, "heads")                                                  # doctest: +SKIP
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from interp.analysis.patch_metric import LogitDiff
 from interp.analysis.patching import PatchingResult, activation_patching, prepare
 from interp.analysis.patching_io import save_result
 from interp.analysis.path_patching import PathPatchingResult, path_patching
-from interp.checkpoints import Checkpoint, load_model
+from interp.checkpoints import Checkpoint, load_model, resolve_checkpoint
 from interp.data.ioi import IOICorpus, IOIPrompts, IOISetup, ioi_corpus
 from interp.errors import InterpError
 
@@ -34,6 +35,21 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
 
 class TaskError(InterpError, ValueError):
     """The checkpoint or the request does not fit the IOI task."""
+
+
+EVAL_FILE = "ioi_eval.json"  # written by analyses/ioi_train.py
+
+
+def ioi_checkpoint(run: Path, step: int | None = None) -> Checkpoint:
+    """The checkpoint to study: `step` if given; for a run directory with an ioi_eval.json (analyses/ioi_train.py),
+    the checkpoint chosen on the validation half of the held-out prompts; otherwise the last one."""
+    run = Path(run)
+    if step is None and (run / EVAL_FILE).is_file():
+        try:
+            step = json.loads((run / EVAL_FILE).read_text()).get("selected_step")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            raise TaskError(f"{run / EVAL_FILE} is not valid JSON; rescore the run with analyses/ioi_train.py --rescore {run}") from None
+    return resolve_checkpoint(run, step)
 
 
 def ioi_model(ckpt: Checkpoint):

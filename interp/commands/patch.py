@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         run: Path = typer.Argument(..., help="Run directory (holds checkpoints/) or a checkpoint directory."),
         task: TaskChoice = typer.Option(TaskChoice.ioi, "--task", help="The task whose clean/corrupted prompts are patched."),
         kind: KindChoice = typer.Option(KindChoice.heads, "--kind", help="heads: z per head (all positions and by position); resid: residual stream by layer x position; attn: attention (and MLP) outputs; qkv; pattern; path: path patching; attribution: gradient estimate vs exact."),
-        checkpoint: Optional[int] = typer.Option(None, "--checkpoint", help="Step to load (default: the last)."),
+        checkpoint: Optional[int] = typer.Option(None, "--checkpoint", help="Step to load (default: the one analyses/ioi_train.py chose on validation prompts, else the last)."),
         split: str = typer.Option("train", "--split", help="Prompt split: train, names, templates or both (held out)."),
         corruption: str = typer.Option("abc", "--corruption", help="abc (all three names replaced), swap (IO and S exchanged) or s2_io."),
         n: int = typer.Option(64, "--n", "-n", help="Number of prompts (one template layout, ABBA and BABA alternating)."),
@@ -60,14 +60,13 @@ def register(app: typer.Typer) -> None:
         """
         import torch
 
-        from interp.analysis.ioi_task import ioi_model, parse_receivers, patching_prompts, run_kind, save_kind, top_cells
-        from interp.checkpoints import resolve_checkpoint
+        from interp.analysis.ioi_task import ioi_checkpoint, ioi_model, parse_receivers, patching_prompts, run_kind, save_kind, top_cells
         from interp.report.html import Page
         from interp.report.patching_figures import patching_heatmap
 
         if threads > 0:
             torch.set_num_threads(threads)
-        ckpt = resolve_checkpoint(run, checkpoint)
+        ckpt = ioi_checkpoint(run, checkpoint)
         model, corpus = ioi_model(ckpt)
         prompts = patching_prompts(corpus, n=n, split=split, corruption=corruption, seed=seed)
         result = run_kind(model, prompts, kind.value, receivers=parse_receivers(receivers), component=component)

@@ -46,6 +46,7 @@ from interp.errors import DataError
 from interp.tokenizers import GPT2Tokenizer
 
 SPLITS = ("train", "names", "templates", "both")
+HALVES = ("validation", "test")  # disjoint halves of the held-out names and templates: choose on one, report the other
 CORRUPTIONS = ("abc", "swap", "s2_io")
 ORDERS = ("ABBA", "BABA")
 
@@ -147,12 +148,24 @@ class IOICorpus:
         ids = self.heldout_names if heldout else self.train_names
         return [s.strip() for s in GPT2Tokenizer().token_strings(list(ids))]
 
-    def _pools(self, split: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def _pools(self, split: str, half: str | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if split not in SPLITS:
             raise DataError(f"unknown IOI split {split!r}; choose one of {', '.join(SPLITS)}")
+        if half is not None and half not in HALVES:
+            raise DataError(f"half must be one of {', '.join(HALVES)} or None (all held-out names and templates), got {half!r}")
         names = self.heldout_names if split in ("names", "both") else self.train_names
         templates = self.heldout_templates if split in ("templates", "both") else self.train_templates
+        if half is not None:
+            names = self._half(names, half, salt=3) if split in ("names", "both") else names
+            templates = self._half(templates, half, salt=4) if split in ("templates", "both") else templates
         return names, templates
+
+    def _half(self, ids: tuple[int, ...], half: str, salt: int) -> tuple[int, ...]:
+        """One of two disjoint halves of held-out ids (a fixed shuffle by the setup's seed)."""
+        shuffled = list(ids)
+        random.Random(_mix(self.setup.seed, salt)).shuffle(shuffled)
+        cut = len(shuffled) // 2
+        return tuple(sorted(shuffled[:cut] if half == HALVES[0] else shuffled[cut:]))
 
     def layouts(self, split: str) -> list[list[int]]:
         """Templates of a split grouped by identical slot positions (largest group first): aligned batches."""
@@ -172,11 +185,14 @@ class IOICorpus:
         corruption: str = "abc",
         order: str | None = None,
         templates: list[int] | None = None,
+        half: str | None = None,
     ) -> IOIPrompts:
         """`n` IOI prompts of `split`, half ABBA and half BABA (alternating) unless `order` is given.
 
         `templates` restricts the draw to some template indices (they must belong to the split); with one
-        layout group (`layouts(split)[0]`) every row has the same positions.
+        layout group (`layouts(split)[0]`) every row has the same positions. `half` ("validation" or "test")
+        draws the held-out names and templates of a held-out split from one of two disjoint halves, so a
+        checkpoint can be chosen on one and reported on the other.
         """
         if corruption not in CORRUPTIONS:
             raise DataError(f"unknown corruption {corruption!r}; choose one of {', '.join(CORRUPTIONS)}")
@@ -184,13 +200,14 @@ class IOICorpus:
             raise DataError(f"order must be ABBA, BABA or None (both), got {order!r}")
         if n < 1:
             raise DataError(f"ask for at least one prompt, got n={n}")
-        names, pool = self._pools(split)
+        names, pool = self._pools(split, half)
         if templates is not None:
             outside = sorted(set(templates) - set(pool))
             if outside or not templates:
                 raise DataError(f"templates {outside or templates} are not in the {split!r} split's templates {list(pool)}")
             pool = tuple(templates)
-        rng = random.Random(_mix(self.setup.seed, seed, SPLITS.index(split)))
+        salts = (SPLITS.index(split),) if half is None else (SPLITS.index(split), 1 + HALVES.index(half))
+        rng = random.Random(_mix(self.setup.seed, seed, *salts))
         rows = [self._prompt(rng, i, names, pool, order, corruption) for i in range(n)]
         return self._collate(rows, split, corruption)
 
