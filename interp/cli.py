@@ -48,20 +48,27 @@ def train(
     """Train a model, writing log-spaced checkpoints (safetensors + JSON) and metrics.jsonl to the run directory.
 
     Example: interp train --preset attn-only-1l --set train.steps=2000 --out models/runs/a1
+
+    On several processes or machines: torchrun --nproc_per_node 2 -m interp.train --preset attn-only-1l ...
+    (same options; each process trains on a slice of every batch, rank 0 writes the run directory).
     """
+    from interp.config import RunConfig
     from interp.presets import parse_override, run_config
+    from interp.train.distributed import process_group
 
     run_dir = out or DEFAULT_RUNS / preset
-    if resume and not config and not set_:
+    from_run_file = resume and not config and not set_
+    run = None if from_run_file else run_config(preset, config_file=config, overrides=dict(parse_override(s) for s in set_))
+    with process_group(run) as world:  # under torchrun: joins the job (gloo over TCP); alone: a world of one
+        # heavy (TransformerLens): only once the config is valid
         from interp.train.loop import read_run_config
+        from interp.train.loop import train as run_training
 
-        run = read_run_config(run_dir)
-    else:
-        run = run_config(preset, config_file=config, overrides=dict(parse_override(s) for s in set_))
-    from interp.train.loop import train as run_training  # heavy (TransformerLens): only once the config is valid
-
-    result = run_training(run, run_dir, resume=resume, cache_dir=DEFAULT_RUNS.parent / "cache", progress=progress)
-    _report_training(result)
+        if run is None:  # only rank 0 reads the run directory; the other ranks receive its config
+            run = RunConfig.from_dict(world.broadcast_json(read_run_config(run_dir).to_dict() if world.is_main else None))
+        result = run_training(run, run_dir, resume=resume, cache_dir=DEFAULT_RUNS.parent / "cache", progress=progress)
+    if world.is_main:
+        _report_training(result)
 
 
 def _report_training(result) -> None:

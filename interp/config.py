@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from interp.analysis.sites import Site, SiteError
 from interp.errors import ConfigError
 
 NORMALIZATION_TYPES = ("LN", "LNPre", "RMS", "RMSPre", None)
@@ -20,6 +21,15 @@ ACT_FNS = ("gelu", "gelu_new", "relu", "silu", "solu")
 POSITIONAL_EMBEDDINGS = ("standard", "rotary")
 TOKENIZERS = ("char", "gpt2", "bert")
 SCHEDULES = ("constant", "cosine")
+NOISE_PLACES = ("none", "activation", "weights", "attn_scores", "tokens", "labels")
+NOISE_KINDS = ("gaussian", "uniform", "multiplicative")
+# Activation sites the training forward (interp.train.fast_forward) can perturb. The attention pattern is left out
+# on purpose: additive noise after the softmax would put weight on future positions; perturb the scores instead.
+NOISE_ACTIVATION_KINDS = (
+    "embed", "pos_embed", "resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out", "mlp_pre", "mlp_post",
+    "q", "k", "v", "z",
+)
+_MLP_SITE_KINDS = ("resid_mid", "mlp_out", "mlp_pre", "mlp_post")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -176,6 +186,8 @@ class DataConfig:
     Each batch holds `repeated_fraction` synthetic sequences (random tokens from the tokenizer's vocabulary with
     one span repeated at a random offset — the data that makes induction heads form quickly) and the rest are
     rows of the packed `corpus`. `corpus = "none"` trains on synthetic sequences alone.
+    `compact_vocab = true` (GPT-2/BERT only) keeps just the token ids the corpus uses, renumbered and saved
+    with the run (`interp.compact_tokenizer`): a far smaller embedding and unembedding on a CPU.
     """
 
     corpus: str = "shakespeare"
@@ -185,6 +197,7 @@ class DataConfig:
     span_max: int = 32
     val_fraction: float = 0.05
     max_documents: int | None = None
+    compact_vocab: bool = False
 
     def __post_init__(self) -> None:
         _require(
@@ -202,6 +215,12 @@ class DataConfig:
         )
         if self.max_documents is not None:
             _positive_int(self, "max_documents")
+        _require(isinstance(self.compact_vocab, bool), f"data.compact_vocab must be true or false, got {self.compact_vocab!r}")
+        _require(
+            not self.compact_vocab or (self.tokenizer in ("gpt2", "bert") and self.corpus not in ("none", "ioi")),
+            "data.compact_vocab = true keeps the GPT-2/BERT ids a text corpus uses: it needs data.tokenizer = 'gpt2' "
+            f"or 'bert' and a text corpus (got tokenizer {self.tokenizer!r}, corpus {self.corpus!r})",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,14 +280,136 @@ class TrainConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NoiseConfig:
+    """Noise injected while training (never at evaluation, never into checkpoints); the default is no noise.
+
+    `where` picks the place: "activation" (the hook site `site`, e.g. "resid_pre1", "blocks.0.hook_attn_out",
+    "z1h2" for one head; resid_mid means the residual stream itself, as in HookedTransformer), "weights" (every weight matrix and embedding, for the forward and backward of a step),
+    "attn_scores" (before the causal mask and softmax; `site` "attn_scores1" or "attn_scores1h0" for one layer or
+    head, empty for every layer), "tokens" (input tokens; the targets stay clean) or "labels" (targets only).
+    `kind`: "gaussian" adds scale * N(0, 1), "uniform" adds scale * U(-1, 1), "multiplicative" multiplies by
+    1 + scale * N(0, 1); for tokens and labels `scale` is the probability of replacing a token with one drawn
+    uniformly from the training vocabulary (kind "uniform", the default there). Draws come from a generator seeded
+    by (seed, step), so a resumed run draws what an uninterrupted one would.
+
+    >>> NoiseConfig(where="activation", site="blocks.1.hook_resid_pre", scale=0.5)
+    NoiseConfig(where='activation', site='resid_pre1', kind='gaussian', scale=0.5, seed=0)
+    """
+
+    where: str = "none"
+    site: str = ""
+    kind: str | None = None
+    scale: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _one_of(self, "where", NOISE_PLACES)
+        _require(isinstance(self.site, str), f"noise.site must be a string such as 'resid_pre1', got {self.site!r}")
+        _require(_int(self.seed) and 0 <= self.seed < 2**63, f"noise.seed must be an integer in [0, 2**63), got {self.seed!r}")
+        if self.where == "none":
+            _require(
+                not self.site and self.kind is None and self.scale == 0,
+                "noise.site/kind/scale are set but noise.where is 'none'; set noise.where to one of "
+                f"{NOISE_PLACES[1:]} or drop them",
+            )
+            return
+        _require(
+            _number(self.scale) and 0 <= self.scale < math.inf,
+            f"noise.scale must be a finite number >= 0, got {self.scale!r}",
+        )
+        if self.where in ("tokens", "labels"):
+            _require(
+                self.kind in (None, "uniform"),
+                f"noise.kind for {self.where} noise must be 'uniform' (a token is replaced by a uniformly random one), "
+                f"got {self.kind!r}",
+            )
+            _require(self.scale <= 1, f"noise.scale for {self.where} noise is a replacement probability in [0, 1], got {self.scale!r}")
+            _require(not self.site, f"{self.where} noise takes no noise.site (got {self.site!r}); leave it empty")
+            object.__setattr__(self, "kind", "uniform")
+            return
+        if self.kind is None:  # frozen: resolve the default once, here
+            object.__setattr__(self, "kind", "gaussian")
+        _one_of(self, "kind", NOISE_KINDS)
+        if self.where == "weights":
+            _require(not self.site, f"weight noise perturbs every weight matrix and takes no noise.site (got {self.site!r})")
+        else:
+            _require(
+                bool(self.site) or self.where == "attn_scores",
+                "activation noise needs noise.site, a hook site such as 'resid_pre1' or 'blocks.0.hook_attn_out'",
+            )
+            if self.site:  # one spelling per site, so equal configs compare equal
+                object.__setattr__(self, "site", str(self.parsed_site))
+
+    @property
+    def enabled(self) -> bool:
+        return self.where != "none"
+
+    @property
+    def parsed_site(self) -> Site | None:
+        """The hook site as a `Site` (None when the place takes no site)."""
+        if not self.site:
+            return None
+        try:
+            site = Site.parse(self.site)
+        except SiteError as error:
+            raise ConfigError(f"noise.site: {error}") from None
+        if self.where == "attn_scores":
+            _require(
+                site.kind == "attn_scores",
+                f"noise.site for attn_scores noise must be an attention-score site such as 'attn_scores1' or "
+                f"'blocks.1.attn.hook_attn_scores' (or empty for every layer), got {self.site!r}",
+            )
+        elif site.kind == "pattern":
+            raise ConfigError(
+                "noise on the attention pattern would put weight on future positions; use noise.where = 'attn_scores' "
+                "(noise before the softmax keeps the pattern causal and normalised)"
+            )
+        elif site.kind == "attn_scores":
+            raise ConfigError("for noise on attention scores set noise.where = 'attn_scores' (not 'activation')")
+        else:
+            _require(
+                site.kind in NOISE_ACTIVATION_KINDS,
+                f"noise.site {self.site!r}: the training forward cannot perturb {site.kind}; use one of "
+                f"{', '.join(NOISE_ACTIVATION_KINDS)}",
+            )
+        return site
+
+    def check_model(self, model: ModelConfig) -> None:
+        """Raise ConfigError unless `model` has the noise site and the training forward can perturb it."""
+        if self.where in ("activation", "attn_scores"):
+            _require(
+                model.positional_embedding_type == "standard",
+                f"{self.where} noise needs the hook-free training forward, which does not cover "
+                f"{model.positional_embedding_type} positions; use noise.where = 'weights', 'tokens' or 'labels'",
+            )
+        site = self.parsed_site
+        if site is None:
+            return
+        _require(
+            site.layer is None or site.layer < model.n_layers,
+            f"noise.site {self.site!r}: layer {site.layer} is out of range; the model has layers 0..{model.n_layers - 1}",
+        )
+        _require(
+            site.head is None or site.head < model.n_heads,
+            f"noise.site {self.site!r}: head {site.head} is out of range; the model has heads 0..{model.n_heads - 1}",
+        )
+        _require(
+            not (model.attn_only and site.kind in _MLP_SITE_KINDS),
+            f"noise.site {self.site!r}: an attention-only model has no MLP (no {site.kind}); choose another site",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
-    """Everything needed to reproduce a run: the model, its data and the training loop."""
+    """Everything needed to reproduce a run: the model, its data, the training loop and any training noise."""
 
     model: ModelConfig
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
 
     def __post_init__(self) -> None:
+        self.noise.check_model(self.model)
         if self.data.repeated_fraction > 0:
             _require(
                 2 * self.data.span_max <= self.model.n_ctx,
@@ -282,13 +423,14 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
         """Build from nested dicts (as in a preset TOML); unknown sections or fields are errors."""
-        unknown = set(data) - {"model", "data", "train"}
-        _require(not unknown, f"unknown config section(s) {sorted(unknown)}; the sections are model, data, train")
+        unknown = set(data) - {"model", "data", "train", "noise"}
+        _require(not unknown, f"unknown config section(s) {sorted(unknown)}; the sections are model, data, train, noise")
         _require("model" in data, "the config has no [model] section")
         return cls(
             model=_build(ModelConfig, data["model"], "model"),
             data=_build(DataConfig, data.get("data", {}), "data"),
             train=_build(TrainConfig, data.get("train", {}), "train"),
+            noise=_build(NoiseConfig, data.get("noise", {}), "noise"),  # runs from before noise existed: no noise
         )
 
 

@@ -258,8 +258,8 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
         return CharTokenizer(d["alphabet"])
     if kind in TOKENIZER_KINDS:
         return load_tokenizer(kind)
-    if kind == "gpt2-compact":  # the IOI runs' GPT-2 ids remapped to the tokens their corpus uses
-        from interp.data.ioi_vocab import CompactTokenizer
+    if isinstance(kind, str) and kind.endswith("-compact"):  # GPT-2/BERT ids remapped to those a corpus uses
+        from interp.compact_tokenizer import CompactTokenizer
 
         return CompactTokenizer.from_dict(d)
     raise DataError(

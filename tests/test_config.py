@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interp.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from interp.config import DataConfig, ModelConfig, NoiseConfig, RunConfig, TrainConfig
 from interp.errors import ConfigError
 from interp.presets import list_presets, parse_override, run_config
 
@@ -110,3 +110,59 @@ def test_overrides_parse_toml_literals():
     assert run.model.n_layers == 3
     with pytest.raises(ConfigError, match="section.field=value"):
         parse_override("lr")
+
+
+# ---- training noise (interp.train.noise) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "noise, fragment",
+    [
+        (dict(scale=0.1), "noise.where is 'none'"),
+        (dict(where="dropout"), "where must be one of"),
+        (dict(where="activation", scale=0.1), "needs noise.site"),
+        (dict(where="activation", site="resid_pre9", scale=0.1), "layer 9 is out of range"),
+        (dict(where="activation", site="z1h7", scale=0.1), "head 7 is out of range"),
+        (dict(where="activation", site="mlp_post0", scale=0.1), "attention-only model has no MLP"),
+        (dict(where="activation", site="resid_mid0", scale=0.1), "attention-only model has no MLP"),
+        (dict(where="activation", site="blocks.0.attn.hook_pattern", scale=0.1), "future positions"),
+        (dict(where="activation", site="head_out1h2", scale=0.1), "cannot perturb head_out"),
+        (dict(where="activation", site="resid_pre", scale=0.1), "needs a layer"),
+        (dict(where="activation", site="resid_pre0", kind="salt", scale=0.1), "kind must be one of"),
+        (dict(where="activation", site="resid_pre0", scale=-0.5), "finite number >= 0"),
+        (dict(where="attn_scores", site="resid_pre0", scale=0.1), "attention-score site"),
+        (dict(where="weights", site="z0", scale=0.1), "takes no noise.site"),
+        (dict(where="tokens", scale=1.5), "replacement probability in [0, 1]"),
+        (dict(where="labels", kind="gaussian", scale=0.1), "must be 'uniform'"),
+        (dict(where="tokens", scale=0.1, seed=-1), "noise.seed"),
+    ],
+)
+def test_bad_noise_configs_are_one_line_errors(noise, fragment):
+    model = dict(n_layers=2, d_model=32, n_ctx=16, d_head=8, n_heads=4, attn_only=True)
+    with pytest.raises(ConfigError) as error:
+        RunConfig.from_dict({"model": model, "noise": noise})
+    assert fragment in str(error.value) and "\n" not in str(error.value)
+
+
+def test_noise_needs_the_training_forward_for_activations_and_scores():
+    model = dict(n_layers=1, d_model=32, n_ctx=16, d_head=8, n_heads=4, positional_embedding_type="rotary")
+    with pytest.raises(ConfigError, match="does not cover rotary"):
+        RunConfig.from_dict({"model": model, "noise": dict(where="attn_scores", scale=0.1)})
+    assert RunConfig.from_dict({"model": model, "noise": dict(where="weights", scale=0.1)}).noise.kind == "gaussian"
+
+
+def test_noise_config_round_trips_and_spells_each_site_once():
+    model = dict(n_layers=2, d_model=32, n_ctx=16, d_head=8, n_heads=4)
+    run = RunConfig.from_dict({"model": model, "noise": dict(where="activation", site="blocks.1.hook_mlp_out", scale=0.2, seed=3)})
+    assert run.noise == NoiseConfig(where="activation", site="mlp_out1", kind="gaussian", scale=0.2, seed=3)
+    assert RunConfig.from_dict(run.to_dict()) == run
+    assert NoiseConfig(where="tokens", scale=0.1).kind == "uniform"
+    assert NoiseConfig(where="attn_scores", site="scores1h2", scale=1).site == "attn_scores1h2"
+    assert run_config("attn-only-2l", overrides={"noise.where": "labels", "noise.scale": 0.05}).noise.where == "labels"
+
+
+def test_a_config_without_a_noise_section_means_no_noise():
+    old = {"model": dict(n_layers=1, d_model=32, n_ctx=16, d_head=8, n_heads=4), "data": {}, "train": {}}
+    run = RunConfig.from_dict(old)
+    assert run.noise == NoiseConfig() and not run.noise.enabled
+    assert run.to_dict()["noise"] == {"where": "none", "site": "", "kind": None, "scale": 0.0, "seed": 0}

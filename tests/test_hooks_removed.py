@@ -109,11 +109,11 @@ def _activation_patching_metric_fails(model, injected):
     calls = [0]
 
     class FailingDiff(LogitDiff):
-        def from_final(self, final):
+        def from_columns(self, picked):  # every metric value goes through here, baselines and sweep alike
             calls[0] += 1
             if calls[0] > 2:  # after the clean and corrupted baselines, during the sweep
                 raise Boom("metric failed")
-            return super().from_final(final)
+            return super().from_columns(picked)
 
     metric = FailingDiff(correct=torch.tensor([1, 2, 3]), wrong=torch.tensor([4, 5, 6]), positions=torch.tensor([11, 11, 11]))
     activation_patching(model, TOKENS, (TOKENS + 1) % 11, metric, kind="z")

