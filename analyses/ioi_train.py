@@ -29,10 +29,18 @@
 #     seed 4  (10000 steps, the preset; identical to the 5000-step run up to step 5000), 25 min:
 #             4.20/97% | 6.69/96% | 3.58/89% (both held out: ABBA 84%, BABA 95%); every checkpoint from 4500 on has
 #             logit diff > 2 on every split and order; step 9500 passes everything (2048 prompts: 97% | 98% | 96%)
+#     seed 4  (10000 steps, cosine decay to 5% of lr), 36 min on a loaded machine: 3.58/96% | 7.16/93% | 2.93/89%
+#             (held-out templates ABBA 86%): decaying the learning rate does not settle it above 90%
+#   Checkpoint chosen on the validation half of the held-out names and templates (--rescore), reported on the
+#   test half: seed 4 (the preset) -> step 8000, validation worst case 97%; test 3.96/96% | 7.62/89% | 3.77/87%,
+#   fails: of the 6 held-out templates, 5 score >= 99% in both orders, but "Later, {N1} and {N2} walked to the
+#   {PLACE}. {S} handed a {OBJECT} to {IO}" scores 40% in ABBA order — it is in the test half.
 #   ioi-2l-mlp, recipe 3, 6000 steps, 23 min:
 #     seed 0  jump at ~3000; 3.18/88% | 9.20/97% | 1.29/66%: learns IOI on training names and held-out templates,
 #             generalises worse to held-out names (BABA 84%) and fails when both are held out
 #     seed 1  jump at ~1000, 15 min; 2.24/79% | 7.93/100% | 1.60/75%: the same picture
+#     seed 0  (cosine decay to 5%, weight decay 0.1), 29 min: 2.48/90% | 8.60/100% | 1.56/75%: held-out names
+#             stay the MLP model's weak point (BABA 86%, both held out BABA 65%)
 
 # %%
 import argparse
