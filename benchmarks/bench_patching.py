@@ -88,7 +88,7 @@ def main() -> None:
     print(f"{'all':15s} {sum(r['cells'] for r in rows):5d} {total_ours:10.3f} {total_theirs:10.3f} {total_theirs / total_ours:8.1f}x {max(r['max_abs_diff'] for r in rows):11.2e}")
 
     def session():  # what `interp patch` does: one weight snapshot and one pair of cached runs for every kind
-        prepared = prepare(model, clean, corrupted)
+        prepared = prepare(model, clean, corrupted, read=metric.positions)
         return [activation_patching(model, clean, corrupted, metric, kind, prepared=prepared) for kind in KINDS]
 
     session_s, _ = best_of(session, 3)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from interp.analysis.patch_metric import LogitDiff, normalised
-from interp.analysis.patching import KINDS, PatchingError, activation_patching, first_difference
+from interp.analysis.patching import KINDS, PatchingError, activation_patching, first_difference, prepare
 from interp.analysis.patching_reference import reference_patching
 from interp.analysis.suffix import SuffixError, attention_scale, capture_run, forward_cache, run_blocks_from, tail_logits
 from interp.analysis.weights import Weights
@@ -106,6 +106,23 @@ def test_errors_are_one_line_and_clear(attn_model):
     rotary = build_model(tiny_config(positional_embedding_type="rotary"))
     with pytest.raises(SuffixError, match="rotary"):
         activation_patching(rotary, clean, corrupted, metric, "z")
+
+
+def test_a_prepared_pair_with_logits_at_the_read_positions_only(attn_model):
+    """prepare(read=...) computes logits only where the metric reads (NaN elsewhere) and gives the same sweep;
+    reusing it for a metric that reads elsewhere is refused rather than read as NaN."""
+    clean, corrupted, metric = pair()
+    prepared = prepare(attn_model, clean, corrupted, read=metric.positions)
+    full = prepare(attn_model, clean, corrupted)
+    rows = torch.arange(len(metric))
+    assert torch.allclose(prepared.clean.logits[rows, metric.positions], full.clean.logits[rows, metric.positions])
+    assert torch.isnan(prepared.clean.logits[rows, (metric.positions + 1) % clean.shape[1]]).all()
+    for kind in ("z_by_pos", "resid_pre"):
+        fast = activation_patching(attn_model, clean, corrupted, metric, kind, prepared=prepared)
+        assert torch.allclose(fast.values, activation_patching(attn_model, clean, corrupted, metric, kind, prepared=full).values, atol=1e-6)
+    elsewhere = LogitDiff(metric.correct, metric.wrong, metric.positions - 1)
+    with pytest.raises(PatchingError, match="other positions"):
+        activation_patching(attn_model, clean, corrupted, elsewhere, "z", prepared=prepared)
 
 
 def test_aliases_and_first_difference(attn_model):

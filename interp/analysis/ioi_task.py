@@ -106,7 +106,7 @@ def run_kind(model, prompts: IOIPrompts, kind: str, *, receivers: str | list[tup
         }
         return KindRun(results, notes)
     kinds = [k for k in KIND_GROUPS[kind] if not (k == "mlp_out" and model.cfg.attn_only)]
-    prepared = prepare(model, clean, corrupted)  # one snapshot and one pair of cached runs for every sweep
+    prepared = prepare(model, clean, corrupted, read=metric.positions)  # one snapshot and one pair of cached runs for every sweep
     return KindRun({k: activation_patching(model, clean, corrupted, metric, k, prepared=prepared) for k in kinds}, {})
 
 

@@ -115,14 +115,19 @@ class Prepared:
     corrupted_tokens: Tensor
     clean: RunCache
     corrupted: RunCache
+    read: Tensor | None = None  # the positions the cached logits cover (None: all)
 
 
 @torch.no_grad()
-def prepare(model, clean_tokens: Int[Tensor, "batch pos"], corrupted_tokens: Int[Tensor, "batch pos"]) -> Prepared:
-    """Snapshot the weights and cache the clean and corrupted runs (checks the model is supported)."""
+def prepare(
+    model, clean_tokens: Int[Tensor, "batch pos"], corrupted_tokens: Int[Tensor, "batch pos"], read: Int[Tensor, "batch"] | None = None
+) -> Prepared:
+    """Snapshot the weights and cache the clean and corrupted runs (checks the model is supported). With `read`
+    (the metric's positions), the cached runs hold logits only there: all patching reads."""
     check_supported(model)
     w, scale = Weights.of(model), attention_scale(model)
-    return Prepared(w, scale, clean_tokens, corrupted_tokens, forward_cache(w, clean_tokens, scale), forward_cache(w, corrupted_tokens, scale))
+    clean, corrupted = (forward_cache(w, tokens, scale, read=read) for tokens in (clean_tokens, corrupted_tokens))
+    return Prepared(w, scale, clean_tokens, corrupted_tokens, clean, corrupted, read)
 
 
 @torch.no_grad()
@@ -142,9 +147,11 @@ def activation_patching(
     kind = resolve_kind(kind)
     _check_inputs(model, clean_tokens, corrupted_tokens, metric, kind)
     if prepared is None:
-        prepared = prepare(model, clean_tokens, corrupted_tokens)
+        prepared = prepare(model, clean_tokens, corrupted_tokens, read=metric.positions)
     elif not (torch.equal(prepared.clean_tokens, clean_tokens) and torch.equal(prepared.corrupted_tokens, corrupted_tokens)):
         raise PatchingError("`prepared` was built for other tokens; call prepare(model, clean_tokens, corrupted_tokens) again")
+    elif prepared.read is not None and not torch.equal(prepared.read, metric.positions):
+        raise PatchingError("`prepared` holds logits at other positions than the metric reads; call prepare(..., read=metric.positions)")
     w, scale, clean, corrupted = prepared.weights, prepared.scale, prepared.clean, prepared.corrupted
     read = metric.positions
     clean_value = float(metric.from_final(clean.logits[torch.arange(len(read)), read]).mean())

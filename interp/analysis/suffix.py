@@ -160,10 +160,13 @@ def _heads_first(x: Float[Tensor, "... pos head d_head"]) -> Float[Tensor, "... 
     return x.transpose(-3, -2)
 
 
-def forward_cache(w: Weights, tokens: Int[Tensor, "batch pos"], scale: float, *, track: bool = False) -> RunCache:
+def forward_cache(
+    w: Weights, tokens: Int[Tensor, "batch pos"], scale: float, *, track: bool = False, read: Int[Tensor, "batch"] | None = None
+) -> RunCache:
     """The forward pass of the model computed from its weight snapshot, keeping what patching restarts from.
     Same activations as `capture_run` (to float32 rounding), without the bridge's hook machinery. Builds an
-    autograd graph through every activation with `track` (attribution patching differentiates through it)."""
+    autograd graph through every activation with `track` (attribution patching differentiates through it).
+    With `read` (one position per row), logits are computed at those positions only and are NaN elsewhere."""
     names = ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post", "q", "k", "v", "z", "pattern")
     out: dict[str, list] = {name: [] for name in names}
     resid = w.embed(tokens)
@@ -183,7 +186,12 @@ def forward_cache(w: Weights, tokens: Int[Tensor, "batch pos"], scale: float, *,
         for name, value in zip(names, (resid, attn_out, mid, mlp_out, post, q, k, v, z, pattern)):
             out[name].append(value)
         resid = post
-    return RunCache(**out, logits=w.unembed(w.norm(resid, "ln_final")))
+    if read is None:
+        return RunCache(**out, logits=w.unembed(w.norm(resid, "ln_final")))
+    rows = torch.arange(tokens.shape[0], device=tokens.device)
+    logits = torch.full((*tokens.shape, w.params["unembed.W_U"].shape[-1]), float("nan"), device=tokens.device)
+    logits[rows, read] = w.unembed(w.norm(resid[rows, read], "ln_final"))
+    return RunCache(**out, logits=logits)
 
 
 def _sparse_block(
@@ -231,10 +239,13 @@ def _sparse_block(
     old_v = einops.rearrange(v[:, :, column], "batch head unit d_head -> unit batch head d_head")
     at = einops.einsum(row_pattern, v, "unit batch head key, batch head key d_head -> unit batch head d_head")
     at = at + row_pattern[units, :, :, column].unsqueeze(-1) * (v0 - old_v)
-    rows = torch.arange(tail, device=resid.device)
-    before = _heads_first(prefix.z[layer][:, first:end]).unsqueeze(0)  # rows before the change keep the cached z
-    z = torch.where((rows[None, :] > changed[:, None])[:, None, None, :, None], after, before)
-    z = torch.where((rows[None, :] == changed[:, None])[:, None, None, :, None], at.unsqueeze(-2), z)
+    if not bool(changed.any()):  # every unit changed at the first tail row (one tail per position)
+        z = torch.cat([at.unsqueeze(-2), after[..., 1:, :]], dim=-2)
+    else:
+        rows = torch.arange(tail, device=resid.device)
+        before = _heads_first(prefix.z[layer][:, first:end]).unsqueeze(0)  # rows before the change keep the cached z
+        z = torch.where((rows[None, :] > changed[:, None])[:, None, None, :, None], after, before)
+        z = torch.where((rows[None, :] == changed[:, None])[:, None, None, :, None], at.unsqueeze(-2), z)
     return w.finish_block(layer, resid + w.attention_output(layer, _heads_first(z)))
 
 
