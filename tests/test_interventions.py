@@ -68,7 +68,7 @@ def test_whole_component_ablation(tiny_mlp_model, tokens):
     def hook(x, hook):
         return torch.zeros_like(x)
 
-    for site in (Site.mlp_out(0), Site.attn_out(1), Site.resid_mid(0), Site.pos_embed()):
+    for site in (Site.mlp_out(0), Site.attn_out(1), Site.resid_post(0), Site.pos_embed()):
         expected = tiny_mlp_model.run_with_hooks(tokens, fwd_hooks=[(site.hook_name, hook)])
         torch.testing.assert_close(run_with(tiny_mlp_model, tokens, ZeroAblation(site)), expected)
     # Zeroing every head's z leaves only b_O in the attention output.
@@ -187,6 +187,8 @@ def test_bad_interventions_are_clear_errors(tiny_model, tokens):
         ZeroAblation(Site.z(0, 1), heads=[2])
     with pytest.raises(SiteError, match="intervene on Site.pattern"):
         ZeroAblation(Site.attn_scores(0))
+    with pytest.raises(SiteError, match=r"reaches only the MLP's input.*Site.attn_out\(1\) or Site.resid_pre\(2\)"):
+        ZeroAblation(Site.resid_mid(1))
     with pytest.raises(SiteError, match="attention-only"):
         run_with(tiny_model, tokens, ZeroAblation(Site.mlp_out(0)))
     with pytest.raises(SiteError, match="out of range"):
@@ -197,3 +199,30 @@ def test_bad_interventions_are_clear_errors(tiny_model, tokens):
         with apply(tiny_model, "z0"):
             pass
     assert no_hooks(tiny_model)
+
+
+def test_resid_mid_edits_are_refused_because_the_bridge_hook_feeds_only_the_mlp(tiny_mlp_model, tokens):
+    """Why Site.resid_mid is read-only: zeroing the bridge's hook_resid_mid leaves the residual stream as it was
+    (in HookedTransformer, resid_post would then equal mlp_out). If a TransformerLens release changes this, this
+    test fails and the refusal can go."""
+    kept = {}
+
+    def keep(name):
+        def hook(x, hook):
+            kept[name] = x.detach().clone()
+        return hook
+
+    zero = lambda x, hook: torch.zeros_like(x)  # noqa: E731
+    tiny_mlp_model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.hook_resid_mid", zero), ("blocks.0.hook_attn_out", keep("attn")),
+                                                     ("blocks.0.hook_resid_pre", keep("pre")), ("blocks.0.hook_mlp_out", keep("mlp")),
+                                                     ("blocks.0.hook_resid_post", keep("post"))])
+    assert not torch.allclose(kept["post"], kept["mlp"], atol=1e-3)  # the HookedTransformer result would be mlp_out
+    assert torch.allclose(kept["post"], kept["pre"] + kept["attn"] + kept["mlp"], atol=1e-5)  # the stream went on untouched
+
+
+def test_reading_attention_scores_from_the_bridge_is_refused(tiny_model, tokens):
+    """The bridge's hook_attn_scores carries the pattern (rows sum to 1), so a read would silently return it."""
+    _, cache = tiny_model.run_with_cache(tokens, names_filter=["blocks.0.attn.hook_attn_scores", "blocks.0.attn.hook_pattern"])
+    torch.testing.assert_close(cache["blocks.0.attn.hook_attn_scores"], cache["blocks.0.attn.hook_pattern"])
+    with pytest.raises(SiteError, match="carries the softmaxed pattern"):
+        cache_activations(tiny_model, tokens, [Site.attn_scores(0)])

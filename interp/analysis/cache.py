@@ -85,6 +85,12 @@ def unique_sites(model, sites: Iterable[SiteLike]) -> list[Site]:
     parsed = [Site.parse(s).check(model) for s in sites]
     if not parsed:
         raise DataError("no sites requested; name at least one, e.g. Site.z(0) or 'pattern1'")
+    scores = next((s for s in parsed if s.kind == "attn_scores"), None)
+    if scores is not None and type(model).__name__ == "TransformerBridge":
+        raise SiteError(
+            f"{scores}: the native TransformerBridge's hook_attn_scores carries the softmaxed pattern, not the scores; "
+            f"read Site.pattern({scores.layer}), or Site.q and Site.k for the scores (q . k / sqrt(d_head))"
+        )
     return list(dict.fromkeys(parsed))
 
 

@@ -9,7 +9,9 @@
 (query positions for pattern). Everything else is left as it was. Interventions on `head_out` edit `hook_z`
 (zeroing a head's z zeroes its output z @ W_O; means and patches commute with the linear map). Whole
 components (resid_*, attn_out, mlp_out, embed) are edited the same way, with `positions` if given.
-Edits to `attn_scores` would be discarded by the native bridge, so they are refused: edit `pattern`.
+Edits to `attn_scores` would be discarded by the native bridge, so they are refused: edit `pattern`. Edits to
+`resid_mid` are refused too: the bridge's hook_resid_mid is the MLP's input, and an edit there never reaches the
+residual stream (edit `attn_out` or the next layer's `resid_pre`).
 
 `apply` computes what each intervention needs (means, source activations) before adding any hook, adds
 the hooks, and removes them on exit — also when the body raises.
@@ -61,7 +63,7 @@ def _validate(self: Any) -> None:
     """Normalise site/heads/positions of an intervention in place (the dataclasses are frozen)."""
     site = Site.parse(self.site)
     if not site.writable:
-        raise SiteError(f"{site}: the model has already used the attention scores when this hook fires; intervene on Site.pattern({site.layer}) instead")
+        raise SiteError(f"{site}: {site.edit_refusal}")
     heads = _as_indices("heads", self.heads)
     if heads is not None and not site.has_head_axis:
         raise InterventionError(f"{site} has no head axis; drop heads= or use Site.head_out / Site.z")

@@ -28,7 +28,7 @@ class _Kind:
     hook: str  # TransformerLens hook name, with {layer} where the layer goes
     axes: tuple[str, ...]  # axis names of the activation, batch first
     layered: bool = True
-    writable: bool = True  # the native bridge discards edits at some hooks
+    refuse_edits: str = ""  # why an edit here would not do what a HookedTransformer user expects (empty: editable)
 
     @property
     def head_axis(self) -> int | None:
@@ -50,7 +50,8 @@ KINDS: dict[str, _Kind] = {
     "embed": _Kind("hook_embed", _RESID, layered=False),
     "pos_embed": _Kind("hook_pos_embed", _RESID, layered=False),
     "resid_pre": _Kind("blocks.{layer}.hook_resid_pre", _RESID),
-    "resid_mid": _Kind("blocks.{layer}.hook_resid_mid", _RESID),
+    # The native bridge's hook_resid_mid is ln2's input: an edit reaches the MLP but not the residual stream.
+    "resid_mid": _Kind("blocks.{layer}.hook_resid_mid", _RESID, refuse_edits="on the native bridge an edit at hook_resid_mid reaches only the MLP's input, not the residual stream; intervene on Site.attn_out({layer}) or Site.resid_pre({next}) instead"),
     "resid_post": _Kind("blocks.{layer}.hook_resid_post", _RESID),
     "attn_out": _Kind("blocks.{layer}.hook_attn_out", _RESID),
     "mlp_out": _Kind("blocks.{layer}.hook_mlp_out", _RESID),
@@ -62,7 +63,7 @@ KINDS: dict[str, _Kind] = {
     "z": _Kind("blocks.{layer}.attn.hook_z", _PER_HEAD),
     "pattern": _Kind("blocks.{layer}.attn.hook_pattern", _PATTERN),
     # The bridge's attention has already used the scores when this hook fires: edits are discarded.
-    "attn_scores": _Kind("blocks.{layer}.attn.hook_attn_scores", _PATTERN, writable=False),
+    "attn_scores": _Kind("blocks.{layer}.attn.hook_attn_scores", _PATTERN, refuse_edits="the model has already used the attention scores when this hook fires; intervene on Site.pattern({layer}) instead"),
     # Derived from hook_z: z @ W_O for every head separately.
     "head_out": _Kind("blocks.{layer}.attn.hook_z", ("batch", "pos", "head", "d_model")),
 }
@@ -203,7 +204,13 @@ class Site:
 
     @property
     def writable(self) -> bool:
-        return KINDS[self.kind].writable
+        return not KINDS[self.kind].refuse_edits
+
+    @property
+    def edit_refusal(self) -> str:
+        """Why interventions here are refused ("" when they are not)."""
+        layer = self.layer if self.layer is not None else 0
+        return KINDS[self.kind].refuse_edits.format(layer=layer, next=layer + 1)
 
     def shape(self, cfg: Any, pos: int) -> tuple[int, ...]:
         """Shape of one row of the activation (no batch axis) for a model config and sequence length.
