@@ -93,11 +93,15 @@ def main() -> None:
 
     session_s, _ = best_of(session, 3)
     print(f"{'all, shared':15s} {sum(r['cells'] for r in rows):5d} {session_s:10.3f} {total_theirs:10.3f} {total_theirs / session_s:8.1f}x   (one prepare() for all kinds)")
+    grid = next(r for r in rows if r["kind"] == "z_by_pos")  # the figure: every head x position
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "model": source, "prompts": len(prompts), "tokens": clean.shape[1], "threads": 1, "timer": "process_time", "load_average": os.getloadavg()[0], "machine": platform.machine(),
         "torch": torch.__version__, "rows": rows, "total_speedup": total_theirs / total_ours,
         "shared_setup_s": session_s, "shared_setup_speedup": total_theirs / session_s,
+        "met": grid["speedup"] >= 20 and grid["max_abs_diff"] <= 1e-5,
+        "headline": f"every head x position {grid['speedup']:.1f}x TransformerLens's loop (all kinds {total_theirs / total_ours:.1f}x, "
+                    f"{total_theirs / session_s:.1f}x sharing the cached runs), max diff {max(r['max_abs_diff'] for r in rows):.1e} (target >= 20x, <= 1e-5)",
     }, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 
