@@ -28,6 +28,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.analysis.sites import Site, SiteError
+from interp import validate
 from interp.errors import DataError
 
 Reduction = Literal["mean", "sum"]
@@ -62,18 +63,8 @@ class Activations(Mapping):
 
 
 def check_tokens(tokens: Tensor, model) -> Int[Tensor, "batch pos"]:
-    """Raise DataError unless `tokens` is a 2-D integer tensor of ids the model can read."""
-    if not isinstance(tokens, Tensor) or tokens.dtype.is_floating_point or tokens.dtype == torch.bool:
-        raise DataError(f"tokens must be an integer tensor [batch pos], got {type(tokens).__name__} {getattr(tokens, 'dtype', '')}")
-    if tokens.ndim != 2 or tokens.shape[0] == 0 or tokens.shape[1] == 0:
-        raise DataError(f"tokens must have shape [batch pos] with batch, pos > 0; got {tuple(tokens.shape)}")
-    cfg = model.cfg
-    if tokens.shape[1] > cfg.n_ctx:
-        raise DataError(f"sequences of {tokens.shape[1]} tokens are longer than the model's n_ctx={cfg.n_ctx}")
-    low, high = int(tokens.min()), int(tokens.max())
-    if low < 0 or high >= cfg.d_vocab:
-        raise DataError(f"token ids must be in [0, {cfg.d_vocab}), got ids from {low} to {high}")
-    return tokens
+    """Raise DataError unless `tokens` is a 2-D integer tensor of ids the model can read (`validate.check_tokens`)."""
+    return validate.check_tokens(tokens, model.cfg)
 
 
 def model_dtype(model) -> torch.dtype:
