@@ -40,7 +40,7 @@ from torch import Tensor
 
 from interp.analysis.cache import check_tokens
 from interp.analysis.patch_metric import LogitDiff, normalised
-from interp.analysis.suffix import RunCache, attention_scale, causal_z, forward_cache, check_supported, mixed_z, tail_logits
+from interp.analysis.suffix import OneChange, RunCache, attention_scale, causal_z, forward_cache, check_supported, mixed_z, tail_logits
 from interp.analysis.weights import Weights
 from interp.errors import InterpError
 
@@ -100,7 +100,7 @@ class _Group:
     cells: list[tuple[int, ...]]  # result index of each unit
     start: int
     first: int
-    build: Callable[[slice], Float[Tensor, "unit batch tail d_model"]]
+    build: Callable[[slice], Float[Tensor, "unit batch tail d_model"] | OneChange]
     changed: Tensor | None = None  # per unit, the one tail position where the stream differs (None: anywhere)
 
 
@@ -243,14 +243,11 @@ def _groups(w: Weights, scale: float, kind: str, clean: RunCache, corrupted: Run
 # ---- the patched layer, in closed form -------------------------------------------------------------------
 
 
-def _one_change(base: Tensor, new: Tensor, changed: Tensor) -> Callable[[slice], Tensor]:
+def _one_change(base: Tensor, new: Tensor, changed: Tensor) -> Callable[[slice], OneChange]:
     """Builder of per-unit streams: `base` [batch tail d_model] with tail position changed[u] set to new[u]."""
 
-    def build(units: slice) -> Tensor:
-        index = changed[units]
-        resid = base.unsqueeze(0).repeat(len(index), 1, 1, 1)
-        resid[torch.arange(len(index)), :, index] = new[units]
-        return resid
+    def build(units: slice) -> OneChange:
+        return OneChange(base, new[units], changed[units])
 
     return build
 

@@ -194,8 +194,44 @@ def forward_cache(
     return RunCache(**out, logits=logits)
 
 
+@dataclass(frozen=True)
+class OneChange:
+    """Per-unit residual streams equal to `base` except at one tail position each, `changed[unit]`, where they are
+    `rows[unit]` — without a copy of the base per unit (`dense()` makes them)."""
+
+    base: Float[Tensor, "batch tail d_model"]
+    rows: Float[Tensor, "unit batch d_model"]
+    changed: Int[Tensor, "unit"]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.rows.shape[0], *self.base.shape)
+
+    @property
+    def device(self) -> torch.device:
+        return self.base.device
+
+    def dense(self) -> Float[Tensor, "unit batch tail d_model"]:
+        resid = self.base.unsqueeze(0).repeat(len(self.changed), 1, 1, 1)
+        resid[torch.arange(len(self.changed)), :, self.changed] = self.rows
+        return resid
+
+    def plus(self, delta: Float[Tensor, "unit batch tail d_model"]) -> Float[Tensor, "unit batch tail d_model"]:
+        """The streams plus `delta`, in one pass over the delta."""
+        out = self.base.unsqueeze(0) + delta
+        units = torch.arange(len(self.changed), device=delta.device)
+        out[units, :, self.changed] += self.rows - self.base[:, self.changed].transpose(0, 1)
+        return out
+
+    def at(self, index: Int[Tensor, "batch"]) -> Float[Tensor, "unit batch d_model"]:
+        """Each unit's stream at tail position index[row] of each row."""
+        batch = torch.arange(self.base.shape[0], device=self.base.device)
+        here = (index[None, :] == self.changed[:, None])[..., None]  # unit batch 1
+        return torch.where(here, self.rows, self.base[batch, index].unsqueeze(0))
+
+
 def _sparse_block(
-    w: Weights, layer: int, resid: Tensor, first: int, prefix: RunCache, index: Tensor, scale: float, last: bool, changed: Tensor
+    w: Weights, layer: int, resid: Tensor | OneChange, first: int, prefix: RunCache, index: Tensor, scale: float, last: bool, changed: Tensor
 ) -> Float[Tensor, "unit batch tail d_model"]:
     """Block `layer` when each unit's input differs from the cached run at one tail position, `changed[unit]`.
 
@@ -206,7 +242,8 @@ def _sparse_block(
     end = first + tail
     units = torch.arange(unit, device=resid.device)
     column = first + changed  # absolute position of each unit's change
-    x = w.norm(resid[units, :, changed], f"blocks.{layer}.ln1")  # unit batch d_model
+    new_rows = resid.rows if isinstance(resid, OneChange) else resid[units, :, changed]
+    x = w.norm(new_rows, f"blocks.{layer}.ln1")  # unit batch d_model
     q0, k0, v0 = w.qkv_projection(layer, x.unsqueeze(-2))[..., 0, :, :, :].unbind(-3)  # unit batch head d_head
     k, v = _heads_first(prefix.k[layer][:, :end]), _heads_first(prefix.v[layer][:, :end])  # batch head end d_head
     if last:  # one query per row: the cached one at the read position, or the new one if that is where it changed
@@ -221,7 +258,7 @@ def _sparse_block(
         weight = pattern[units, :, :, column].unsqueeze(-1)  # unit batch head 1
         old_v = einops.rearrange(v[:, :, column], "batch head unit d_head -> unit batch head d_head")
         z = (z + weight * (v0 - old_v)).unsqueeze(2)  # unit batch 1 head d_head
-        resid = resid[:, rows, index].unsqueeze(2)
+        resid = (resid.at(index) if isinstance(resid, OneChange) else resid[:, rows, index]).unsqueeze(2)
         return w.finish_block(layer, resid + w.attention_output(layer, z))
     # Rows after the change see one new key and value, in column `column`: their softmax is the cached one
     # over the other keys (precomputed per column, `_excluding`) merged with that one new score — exact, and
@@ -246,7 +283,8 @@ def _sparse_block(
         before = _heads_first(prefix.z[layer][:, first:end]).unsqueeze(0)  # rows before the change keep the cached z
         z = torch.where((rows[None, :] > changed[:, None])[:, None, None, :, None], after, before)
         z = torch.where((rows[None, :] == changed[:, None])[:, None, None, :, None], at.unsqueeze(-2), z)
-    return w.finish_block(layer, resid + w.attention_output(layer, _heads_first(z)))
+    out = w.attention_output(layer, _heads_first(z))
+    return w.finish_block(layer, resid.plus(out) if isinstance(resid, OneChange) else resid + out)
 
 
 def _per_unit(x: Tensor, column: Tensor) -> Tensor:
@@ -312,7 +350,7 @@ def _last_block(
 
 def tail_logits(
     w: Weights,
-    resid: Float[Tensor, "unit batch tail d_model"],
+    resid: Float[Tensor, "unit batch tail d_model"] | OneChange,
     start: int,
     first: int,
     prefix: RunCache,
@@ -326,7 +364,8 @@ def tail_logits(
     first..first+tail-1 and the cached run `prefix` everywhere before `first`.
 
     Each unit is one patched copy of the batch. With `changed`, each unit's `resid` differs from the cached
-    run at one tail position only, `changed[unit]`, which makes block `start` cheap (`_sparse_block`). Rows with read < first are not
+    run at one tail position only, `changed[unit]`, which makes block `start` cheap (`_sparse_block`); a `OneChange`
+    says the same without a copy of the stream per unit. Rows with read < first are not
     affected by anything in the tail; their logits come from `prefix.logits`. Positions after max(read) are
     never needed: pass a tail that stops there. `scale` is `attention_scale(model)`. With `columns`, only those
     logits of each row are computed ([unit batch column], e.g. `LogitDiff.columns`).
@@ -336,6 +375,11 @@ def tail_logits(
     rows = torch.arange(batch, device=resid.device)
     index = (read - first).clamp(0, tail - 1)  # tail index of each row's read position
     causal = torch.ones(tail, tail, dtype=torch.bool, device=resid.device).triu(1)
+    if isinstance(resid, OneChange):
+        if start < n_layers:
+            changed = resid.changed
+        else:
+            resid = resid.dense()
     if changed is not None and start < n_layers:
         resid = _sparse_block(w, start, resid, first, prefix, index, scale, start == n_layers - 1, changed)
         start += 1
