@@ -5,7 +5,7 @@
 
 >>> cfg = ModelConfig(n_layers=2, d_model=64, n_ctx=64, d_head=16, n_heads=4, d_vocab=65, attn_only=True)
 >>> cfg.n_params_attention
-33024
+33280
 """
 
 import dataclasses
