@@ -35,12 +35,24 @@
 #   test half: seed 4 (the preset) -> step 8000, validation worst case 97%; test 3.96/96% | 7.62/89% | 3.77/87%,
 #   fails: of the 6 held-out templates, 5 score >= 99% in both orders, but "Later, {N1} and {N2} walked to the
 #   {PLACE}. {S} handed a {OBJECT} to {IO}" scores 40% in ABBA order — it is in the test half.
+#   ioi-attn-only-4l (the 3-layer preset with 4 layers), seed 4, 10000 steps, 10.5 min on a quiet machine: PASSES at
+#             the last step — 5.82/98% | 10.26/100% | 4.77/98%, every order >= 98% (first passing checkpoint 3981);
+#             on the test half alone, worst case 93.8%. The checkpoint chosen on the validation half (step 6000,
+#             validation worst case 96%) fails on the test half (both held out, ABBA 82%): choosing the maximum of a
+#             noisy 128-prompt statistic picked a lucky checkpoint (the last one: validation 94.5%, test 93.8%).
 #   ioi-2l-mlp, recipe 3, 6000 steps, 23 min:
 #     seed 0  jump at ~3000; 3.18/88% | 9.20/97% | 1.29/66%: learns IOI on training names and held-out templates,
 #             generalises worse to held-out names (BABA 84%) and fails when both are held out
 #     seed 1  jump at ~1000, 15 min; 2.24/79% | 7.93/100% | 1.60/75%: the same picture
 #     seed 0  (cosine decay to 5%, weight decay 0.1), 29 min: 2.48/90% | 8.60/100% | 1.56/75%: held-out names
 #             stay the MLP model's weak point (BABA 86%, both held out BABA 65%)
+#   narrower MLPs (quiet machine, 10000 steps unless said, ~8 min each):
+#     d_mlp 128, seed 0, 6000 steps: 5.04/91% | 9.94/100% | 3.56/90% (names BABA 88%); test half passes (>= 93%),
+#             validation half does not (names BABA 85%)
+#     d_mlp 128, seed 0: 5.90/95% | 10.28/100% | 4.73/91% (both BABA 90%); first passing checkpoint 7000
+#     d_mlp 128, seed 1: 4.77/96% | 10.25/100% | 3.62/89% (both BABA 84%)
+#     d_mlp 64, seed 0 (the preset now): PASSES at the last step — 6.32/97% | 10.42/100% | 4.83/95% (worst: both
+#             BABA 91%); on the test half held-out names BABA is 90% exactly, so it fails there by a hair
 
 # %%
 import argparse
