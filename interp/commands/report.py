@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         steps: Optional[int] = typer.Option(None, help="Training steps (default: the preset's 6000)."),
         fresh: bool = typer.Option(False, "--fresh", help="Delete an earlier demo run in --out and train again."),
     ) -> None:
-        """The whole story on the default model, in about 5-10 minutes on 2 CPU cores: train attn-only-2l with log-spaced
+        """The whole story on the default model, in about 3 minutes on 2 CPU cores (longer on a busy machine): train attn-only-2l with log-spaced
         checkpoints, track induction heads across them, analyse circuits and ablate heads at the last one, and write
         the report. An earlier complete demo run in --out is reused (pass --fresh to retrain).
         """
