@@ -100,8 +100,7 @@ class _Group:
     cells: list[tuple[int, ...]]  # result index of each unit
     start: int
     first: int
-    build: Callable[[slice], Float[Tensor, "unit batch tail d_model"] | OneChange]
-    changed: Tensor | None = None  # per unit, the one tail position where the stream differs (None: anywhere)
+    build: Callable[[slice], Float[Tensor, "unit batch tail d_model"] | OneChange]  # OneChange: one position per unit differs
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,8 +161,7 @@ def activation_patching(
     for group in _groups(w, scale, kind, clean, corrupted, clean_tokens, corrupted_tokens, read):
         for lo in range(0, len(group.cells), step):
             units = slice(lo, min(lo + step, len(group.cells)))
-            changed = None if group.changed is None else group.changed[units]
-            picked = tail_logits(w, group.build(units), group.start, group.first, corrupted, read, scale, changed=changed, columns=metric.columns)
+            picked = tail_logits(w, group.build(units), group.start, group.first, corrupted, read, scale, columns=metric.columns)
             per_unit = metric.from_columns(picked).mean(dim=1)
             for cell, value in zip(group.cells[units], per_unit.tolist()):
                 values[cell] = value
@@ -233,11 +231,11 @@ def _groups(w: Weights, scale: float, kind: str, clean: RunCache, corrupted: Run
             if start >= n_layers - 1:  # only read rows are computed from here on: all positions in one forward
                 changed = offsets.repeat_interleave(new.shape[1])
                 cells = [cell for pos in chosen for cell in cells_at(pos)]
-                yield _Group(cells, start, begin, _one_change(base, new[offsets].flatten(0, 1), changed), changed)
+                yield _Group(cells, start, begin, _one_change(base, new[offsets].flatten(0, 1), changed))
                 continue
             for offset, pos in zip(offsets.tolist(), chosen):  # each tail starts at its position: less to recompute
                 changed = torch.zeros(new.shape[1], dtype=torch.long)
-                yield _Group(cells_at(pos), start, pos, _one_change(base[:, offset:], new[offset], changed), changed)
+                yield _Group(cells_at(pos), start, pos, _one_change(base[:, offset:], new[offset], changed))
 
 
 # ---- the patched layer, in closed form -------------------------------------------------------------------

@@ -197,7 +197,7 @@ def forward_cache(
 @dataclass(frozen=True)
 class OneChange:
     """Per-unit residual streams equal to `base` except at one tail position each, `changed[unit]`, where they are
-    `rows[unit]` — without a copy of the base per unit (`dense()` makes them)."""
+    `rows[unit]` — without a copy of the base per unit."""
 
     base: Float[Tensor, "batch tail d_model"]
     rows: Float[Tensor, "unit batch d_model"]
@@ -210,11 +210,6 @@ class OneChange:
     @property
     def device(self) -> torch.device:
         return self.base.device
-
-    def dense(self) -> Float[Tensor, "unit batch tail d_model"]:
-        resid = self.base.unsqueeze(0).repeat(len(self.changed), 1, 1, 1)
-        resid[torch.arange(len(self.changed)), :, self.changed] = self.rows
-        return resid
 
     def plus(self, delta: Float[Tensor, "unit batch tail d_model"]) -> Float[Tensor, "unit batch tail d_model"]:
         """The streams plus `delta`, in one pass over the delta."""
@@ -231,7 +226,7 @@ class OneChange:
 
 
 def _sparse_block(
-    w: Weights, layer: int, resid: Tensor | OneChange, first: int, prefix: RunCache, index: Tensor, scale: float, last: bool, changed: Tensor
+    w: Weights, layer: int, resid: OneChange, first: int, prefix: RunCache, index: Tensor, scale: float, last: bool
 ) -> Float[Tensor, "unit batch tail d_model"]:
     """Block `layer` when each unit's input differs from the cached run at one tail position, `changed[unit]`.
 
@@ -241,9 +236,9 @@ def _sparse_block(
     unit, batch, tail = resid.shape[:3]
     end = first + tail
     units = torch.arange(unit, device=resid.device)
+    changed = resid.changed
     column = first + changed  # absolute position of each unit's change
-    new_rows = resid.rows if isinstance(resid, OneChange) else resid[units, :, changed]
-    x = w.norm(new_rows, f"blocks.{layer}.ln1")  # unit batch d_model
+    x = w.norm(resid.rows, f"blocks.{layer}.ln1")  # unit batch d_model
     q0, k0, v0 = w.qkv_projection(layer, x.unsqueeze(-2))[..., 0, :, :, :].unbind(-3)  # unit batch head d_head
     k, v = _heads_first(prefix.k[layer][:, :end]), _heads_first(prefix.v[layer][:, :end])  # batch head end d_head
     if last:  # one query per row: the cached one at the read position, or the new one if that is where it changed
@@ -258,8 +253,7 @@ def _sparse_block(
         weight = pattern[units, :, :, column].unsqueeze(-1)  # unit batch head 1
         old_v = einops.rearrange(v[:, :, column], "batch head unit d_head -> unit batch head d_head")
         z = (z + weight * (v0 - old_v)).unsqueeze(2)  # unit batch 1 head d_head
-        resid = (resid.at(index) if isinstance(resid, OneChange) else resid[:, rows, index]).unsqueeze(2)
-        return w.finish_block(layer, resid + w.attention_output(layer, z))
+        return w.finish_block(layer, resid.at(index).unsqueeze(2) + w.attention_output(layer, z))
     # Rows after the change see one new key and value, in column `column`: their softmax is the cached one
     # over the other keys (precomputed per column, `_excluding`) merged with that one new score — exact, and
     # without any [unit batch head tail key] tensor. The changed row itself has a new query: done in full.
@@ -283,8 +277,7 @@ def _sparse_block(
         before = _heads_first(prefix.z[layer][:, first:end]).unsqueeze(0)  # rows before the change keep the cached z
         z = torch.where((rows[None, :] > changed[:, None])[:, None, None, :, None], after, before)
         z = torch.where((rows[None, :] == changed[:, None])[:, None, None, :, None], at.unsqueeze(-2), z)
-    out = w.attention_output(layer, _heads_first(z))
-    return w.finish_block(layer, resid.plus(out) if isinstance(resid, OneChange) else resid + out)
+    return w.finish_block(layer, resid.plus(w.attention_output(layer, _heads_first(z))))
 
 
 def _per_unit(x: Tensor, column: Tensor) -> Tensor:
@@ -357,15 +350,13 @@ def tail_logits(
     read: Int[Tensor, "batch"],
     scale: float,
     *,
-    changed: Int[Tensor, "unit"] | None = None,
     columns: Int[Tensor, "batch column"] | None = None,
 ) -> Float[Tensor, "unit batch vocab"]:
     """Logits at positions `read` when the residual stream entering block `start` is `resid` at positions
     first..first+tail-1 and the cached run `prefix` everywhere before `first`.
 
-    Each unit is one patched copy of the batch. With `changed`, each unit's `resid` differs from the cached
-    run at one tail position only, `changed[unit]`, which makes block `start` cheap (`_sparse_block`); a `OneChange`
-    says the same without a copy of the stream per unit. Rows with read < first are not
+    Each unit is one patched copy of the batch. A `OneChange` resid differs from the cached run at one tail
+    position per unit only, which makes block `start` cheap (`_sparse_block`). Rows with read < first are not
     affected by anything in the tail; their logits come from `prefix.logits`. Positions after max(read) are
     never needed: pass a tail that stops there. `scale` is `attention_scale(model)`. With `columns`, only those
     logits of each row are computed ([unit batch column], e.g. `LogitDiff.columns`).
@@ -375,16 +366,11 @@ def tail_logits(
     rows = torch.arange(batch, device=resid.device)
     index = (read - first).clamp(0, tail - 1)  # tail index of each row's read position
     causal = torch.ones(tail, tail, dtype=torch.bool, device=resid.device).triu(1)
-    if isinstance(resid, OneChange):
-        if start < n_layers:
-            changed = resid.changed
-        else:
-            resid = resid.dense()
-    if changed is not None and start < n_layers:
-        resid = _sparse_block(w, start, resid, first, prefix, index, scale, start == n_layers - 1, changed)
+    if isinstance(resid, OneChange) and start < n_layers:
+        resid = _sparse_block(w, start, resid, first, prefix, index, scale, start == n_layers - 1)
         start += 1
-    elif start == n_layers:
-        resid = resid[:, rows, index].unsqueeze(2)
+    elif start == n_layers:  # after the last block only the read positions matter
+        resid = (resid.at(index) if isinstance(resid, OneChange) else resid[:, rows, index]).unsqueeze(2)
     for layer in range(start, n_layers):
         if layer == n_layers - 1:
             resid = _last_block(w, layer, resid, first, prefix, index, scale)
