@@ -13,25 +13,19 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 from interp.analysis.attribution import attribution_patching, spearman
-from interp.analysis.patch_metric import LogitDiff
 from interp.analysis.patching import activation_patching
 from interp.analysis.patching_reference import reference_patching
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_patching import best_of, default_run, load  # noqa: E402
+from bench_patching import best_of, setup  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "attribution.json"
 KINDS = ["z", "z_by_pos", "resid_pre", "pattern_by_pos"]
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    run = Path(sys.argv[1]) if len(sys.argv) > 1 else default_run()
-    model, prompts, source = load(run)
-    metric = LogitDiff.ioi(prompts)
+    model, prompts, metric, source = setup()
     clean, corrupted = prompts.clean, prompts.corrupted
     attribution_s, estimates = best_of(lambda: attribution_patching(model, clean, corrupted, metric, kinds=KINDS), 5)
     print(f"model: {source}; {len(prompts)} prompts; attribution (all {len(KINDS)} kinds, one backward): {attribution_s:.3f} s")

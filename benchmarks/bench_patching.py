@@ -56,6 +56,13 @@ def load(run: Path):
     return model, patching_prompts(corpus, n=N_PROMPTS, split="train", seed=1), source
 
 
+def setup():
+    """One thread; the model (RUN_DIR argument, else the preset's run), aligned prompts, their metric, a label."""
+    torch.set_num_threads(1)
+    model, prompts, source = load(Path(sys.argv[1]) if len(sys.argv) > 1 else default_run())
+    return model, prompts, LogitDiff.ioi(prompts), source
+
+
 def best_of(fn, repeats: int) -> tuple[float, object]:
     """Smallest CPU time of `repeats` calls (one thread, so it is the wall time of a quiet machine; unlike wall
     time it is not inflated by other jobs sharing the cores), and the last result."""
@@ -68,10 +75,7 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    run = Path(sys.argv[1]) if len(sys.argv) > 1 else default_run()
-    model, prompts, source = load(run)
-    metric = LogitDiff.ioi(prompts)
+    model, prompts, metric, source = setup()
     clean, corrupted = prompts.clean, prompts.corrupted
     print(f"model: {source}; {len(prompts)} prompts x {clean.shape[1]} tokens; one thread")
     print(f"{'kind':15s} {'cells':>5s} {'batched s':>10s} {'TL loop s':>10s} {'speed-up':>9s} {'max |diff|':>11s}")
