@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from interp.config import RunConfig
 from interp.errors import ConfigError
 from interp.sweep import runner
-from interp.sweep.results import TRIAL_FILE, collect_results, read_metrics
+from interp.sweep.results import TRIAL_FILE, collect_results
 from interp.sweep.runner import TrialJob, _run_in_workers, plan_trials, run_sweep
 from interp.sweep.spec import SweepSpec
 from interp.sweep.trials import expand_trials, trial_name
+from interp.train.loop import read_metrics
 from tests.cli_run import run_cli, tree_digest
 
 # The tiny run of tests/cli_run.py: synthetic repeated spans, a 1-layer 32-wide model, 12 steps (well under a second).

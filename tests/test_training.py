@@ -111,3 +111,15 @@ def test_sampling_is_seeded_and_greedy_is_deterministic(tiny_model):
     greedy = sample(tiny_model, prompt, max_new_tokens=5, temperature=0)
     logits = tiny_model(prompt)
     assert greedy[0, 3] == logits[0, -1].argmax()
+
+
+def test_read_metrics_drops_a_torn_last_line_and_refuses_a_corrupted_earlier_one(tmp_path):
+    from interp.errors import CheckpointError
+    from interp.train.loop import read_metrics
+
+    assert read_metrics(tmp_path) == []
+    (tmp_path / METRICS_FILE).write_text('{"step": 0, "val": 2.5}\n{"step": 1, "val": 2.4}\n{"step": 2, "va')
+    assert read_metrics(tmp_path) == [{"step": 0, "val": 2.5}, {"step": 1, "val": 2.4}]
+    (tmp_path / METRICS_FILE).write_text('{"step": 0, "val": 2.5}\n{"step": 1, "va\n{"step": 2, "val": 2.3}\n')
+    with pytest.raises(CheckpointError, match="line 2 is corrupted"):
+        read_metrics(tmp_path)

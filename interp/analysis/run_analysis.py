@@ -27,7 +27,7 @@ from interp.analysis.series import CheckpointEvaluation, InductionSeries, evalua
 from interp.checkpoints import Checkpoint, list_checkpoints, load_model, resolve_checkpoint
 from interp.config import RunConfig
 from interp.tokenizers import Tokenizer, tokenizer_from_dict
-from interp.train.loop import METRICS_FILE, RUN_FILE
+from interp.train.loop import RUN_FILE, read_metrics
 
 CACHE_DIR = Path("models/cache")
 
@@ -72,13 +72,6 @@ def attention_example(model, tokens: Tensor, title: str, tokenizer: Tokenizer | 
     _, cache = model.run_with_cache(tokens[None], names_filter=lambda name: name in names)
     patterns = torch.stack([cache[name][0] for name in names])
     return AttentionExample(title=title, tokens=display_tokens(tokenizer, tokens.tolist()), patterns=patterns)
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def analyse_run(

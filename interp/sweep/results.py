@@ -18,7 +18,7 @@ from typing import Any
 from interp.analysis.ablation_io import write_csv, write_json
 from interp.sweep.spec import Range, SweepSpec
 from interp.sweep.trials import Trial, format_value
-from interp.train.loop import METRICS_FILE
+from interp.train.loop import read_metrics
 
 FORMAT = "interp.sweep"
 VERSION = 1
@@ -28,22 +28,6 @@ TRIAL_FILE = "trial.json"  # the outcome of a trial's last attempt, written by i
 
 def trial_dir(spec: SweepSpec, trial: Trial) -> Path:
     return Path(spec.out) / TRIALS_DIR / trial.name
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """metrics.jsonl records; a torn last line (a process killed while appending) is dropped."""
-    path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
-        return []
-    records = []
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    for number, line in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number < len(lines) - 1:
-                raise
-    return records
 
 
 def read_outcome(run_dir: Path) -> dict[str, Any] | None:

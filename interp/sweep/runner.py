@@ -30,7 +30,6 @@ from interp.sweep.results import (
     TRIAL_FILE,
     SweepResults,
     collect_results,
-    read_metrics,
     read_outcome,
     trial_dir,
     write_outcome,
@@ -39,7 +38,7 @@ from interp.sweep.results import (
 from interp.sweep.spec import SweepSpec
 from interp.sweep.tracking import WandbTracker, import_wandb
 from interp.sweep.trials import Trial, expand_trials
-from interp.train.loop import RUN_FILE, read_run_config, train
+from interp.train.loop import RUN_FILE, read_metrics, read_run_config, train
 
 DEFAULT_CACHE = Path("models/cache")
 LOG_FILE = "train.log"  # a worker process's output, in its trial directory

@@ -99,6 +99,23 @@ def _published_checkpoints(run_dir: Path) -> list[Checkpoint]:
     return list_checkpoints(run_dir)
 
 
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The records of a run's metrics.jsonl ([] before there is one). A torn last line (a process killed while
+    appending) is dropped; a corrupted earlier line is a CheckpointError."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines) - 1:
+                raise CheckpointError(f"{path} line {number + 1} is corrupted; delete that line") from None
+    return records
+
+
 def _truncate_metrics(path: Path, last_step: int) -> None:
     """Drop records written after `last_step`, so a resumed run's log matches an uninterrupted one.
 
