@@ -19,21 +19,22 @@ import torch
 
 from interp.analysis.attribution import attribution_patching, spearman
 from interp.analysis.ioi_eval import evaluate_ioi, format_scores, per_template_scores
-from interp.analysis.ioi_task import ioi_checkpoint, ioi_model, patching_prompts, top_cells
+from interp.analysis.ioi_task import ioi_model, patching_prompts, top_cells
 from interp.analysis.patch_metric import LogitDiff
 from interp.analysis.patching import activation_patching
 from interp.analysis.path_patching import path_patching
 from interp.analysis.suffix import capture_run
 from interp.analysis.weights import Weights
+from interp.checkpoints import resolve_checkpoint
 from interp.data.ioi_templates import IOI_TEMPLATES
 from interp.presets import run_config
 from interp.report.html import Page
 from interp.report.patching_figures import attribution_scatter, patching_heatmap
 
-PRESET = "ioi-attn-only-3l"
+PRESET = "ioi-attn-only-4l"
 args = [a for a in sys.argv[1:] if not a.startswith("-")]
 run = Path(args[0]) if args else Path("models/runs") / f"{PRESET}-seed{run_config(PRESET).train.seed}"
-ckpt = ioi_checkpoint(run)  # the checkpoint chosen on validation prompts (analyses/ioi_train.py)
+ckpt = resolve_checkpoint(run)  # the last checkpoint: IOI runs are judged at the end of a fixed budget
 model, corpus = ioi_model(ckpt)
 page = Page("The IOI circuit of a from-scratch model", subtitle=f"{ckpt.path} (step {ckpt.step})")
 torch.set_grad_enabled(False)

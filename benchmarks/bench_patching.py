@@ -25,7 +25,7 @@ from interp.analysis.patching import activation_patching, prepare
 from interp.analysis.patching_reference import reference_patching
 
 RESULTS = Path(__file__).parent / "results" / "patching.json"
-PRESET = "ioi-attn-only-3l"
+PRESET = "ioi-attn-only-4l"
 KINDS = ["resid_pre", "attn_out", "z", "z_by_pos", "q", "k", "v", "q_by_pos", "k_by_pos", "v_by_pos", "pattern", "pattern_by_pos"]
 N_PROMPTS = 64
 
@@ -39,11 +39,12 @@ def default_run() -> Path:
 
 def load(run: Path):
     """The trained IOI model and aligned prompts (a fresh preset-shaped model if the run does not exist)."""
-    from interp.analysis.ioi_task import ioi_checkpoint, ioi_model, patching_prompts
+    from interp.analysis.ioi_task import ioi_model, patching_prompts
+    from interp.checkpoints import resolve_checkpoint
     from interp.data.ioi import ioi_corpus
 
     if run.exists():
-        ckpt = ioi_checkpoint(run)
+        ckpt = resolve_checkpoint(run)
         model, corpus = ioi_model(ckpt)
         source = f"{ckpt.path} (step {ckpt.step})"
     else:
@@ -52,7 +53,7 @@ def load(run: Path):
 
         corpus = ioi_corpus()
         model = build_model(run_config(PRESET).model.with_vocab(corpus.tokenizer.vocab_size))
-        source = "untrained ioi-attn-only-3l (no run found)"
+        source = f"untrained {PRESET} (no run found)"
     return model, patching_prompts(corpus, n=N_PROMPTS, split="train", seed=1), source
 
 

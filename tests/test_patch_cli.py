@@ -44,6 +44,19 @@ def test_patch_writes_results_and_a_page(app, ioi_checkpoint, tmp_path, kind, na
     assert page.startswith("<!DOCTYPE html>") and "<script src=" not in page and "bundle-plotly" in page
 
 
+def test_noising_is_saved_beside_denoising_and_refused_for_path_patching(app, ioi_checkpoint, tmp_path):
+    out = tmp_path / "out"
+    for direction in ("denoising", "noising"):
+        result = CliRunner().invoke(app, ["patch", str(ioi_checkpoint), "--kind", "resid", "--direction", direction, "-n", "8", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    noising, denoising = load_result(out / "resid_pre_noising.json"), load_result(out / "resid_pre.json")
+    assert noising["direction"] == "noising" and denoising["direction"] == "denoising"
+    assert noising["clean"] == denoising["clean"] and not (noising["tensors"]["values"] == denoising["tensors"]["values"]).all()
+    assert (out / "resid_noising.html").exists() and (out / "resid.html").exists()
+    result = CliRunner().invoke(app, ["patch", str(ioi_checkpoint), "--kind", "path", "--direction", "noising", "-n", "4", "--out", str(out)])
+    assert result.exit_code != 0 and "activation patching" in str(result.exception)
+
+
 def test_path_receivers_and_default_out_dir(app, ioi_checkpoint, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["patch", str(ioi_checkpoint), "--kind", "path", "--receivers", "1.0,1.2", "--component", "k", "-n", "4"])

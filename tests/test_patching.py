@@ -59,6 +59,32 @@ def test_batched_equals_transformer_lens_with_mlps(mlp_model, kind):
     assert (ours.values - theirs).abs().max() <= 1e-5
 
 
+@pytest.mark.parametrize("kind", ["resid_pre", "z", "z_by_pos", "k_by_pos", "q_by_pos", "pattern_by_pos", "mlp_out"])
+def test_noising_equals_transformer_lens_with_the_runs_exchanged(attn_model, mlp_model, kind):
+    """Noising (corrupted cells into the clean run) is TransformerLens's loop with clean and corrupted exchanged,
+    and keeps clean = 1 / corrupted = 0 as its baselines; one prepared pair serves both directions."""
+    model = mlp_model if kind == "mlp_out" else attn_model
+    clean, corrupted, metric = pair(seed=3)
+    prepared = prepare(model, clean, corrupted, read=metric.positions)
+    noising = activation_patching(model, clean, corrupted, metric, kind, direction="noising", prepared=prepared)
+    denoising = activation_patching(model, clean, corrupted, metric, kind, prepared=prepared)
+    theirs = reference_patching(model, corrupted, clean, metric, kind)
+    assert (noising.values - theirs).abs().max() <= 1e-5
+    assert noising.direction == "noising" and (noising.clean, noising.corrupted) == (denoising.clean, denoising.corrupted)
+    assert not torch.allclose(noising.values, denoising.values)
+
+
+def test_noising_calibration_and_a_fully_necessary_cell(attn_model):
+    """Corrupting the only changed token's residual stream destroys the clean answer (normalised 0); cells
+    before the first changed token cannot matter (normalised 1)."""
+    clean, corrupted, metric = pair(changed=(4,))
+    result = activation_patching(attn_model, clean, corrupted, metric, "resid_pre", direction="noising")
+    assert abs(float(result.normalised[0, 4])) < 1e-4
+    assert torch.allclose(result.normalised[:, :4], torch.tensor(1.0), atol=1e-5)
+    with pytest.raises(PatchingError, match="unknown direction"):
+        activation_patching(attn_model, clean, corrupted, metric, "z", direction="backwards")
+
+
 def test_calibration_clean_into_clean_is_one_and_corrupted_into_corrupted_is_zero(attn_model):
     clean, corrupted, metric = pair()
     real = activation_patching(attn_model, clean, corrupted, metric, "z")

@@ -96,13 +96,17 @@ def format_scores(scores: dict[str, dict[str, dict[str, float]]]) -> list[str]:
 
 
 def worst_heldout_accuracy(scores: dict[str, dict[str, dict[str, float]]]) -> float:
-    """The lowest accuracy over the held-out splits and both name orders: what a checkpoint is chosen by."""
+    """The lowest accuracy over the held-out splits and both name orders: what a run is chosen by."""
     return min(scores[split][order]["accuracy"] for split in SPLITS if split != "train" for order in ORDERS)
 
 
-def select_checkpoint(records: list[dict], key: str = "validation") -> dict:
-    """Early stopping on validation prompts: the record (one per checkpoint, with `records[i][key]` = scores on
-    the validation half) whose worst held-out accuracy is highest; the later one on a tie."""
-    if not records:
-        raise ValueError("no checkpoint records to choose from")
-    return max(reversed(records), key=lambda r: worst_heldout_accuracy(r[key]))
+def choose_run(summaries: list[dict], key: str = "validation") -> dict:
+    """Model selection on validation prompts: of several runs' final scores (`summaries[i][key]` = scores of the
+    last checkpoint on the validation half), the one whose worst held-out accuracy is highest; the first on a tie.
+
+    Runs are compared at their last checkpoint, a fixed training budget: picking the best of many checkpoints by a
+    noisy validation statistic picked lucky ones that did worse on the test half (analyses/ioi_train.py).
+    """
+    if not summaries:
+        raise ValueError("no runs to choose from")
+    return max(summaries, key=lambda s: worst_heldout_accuracy(s[key]))

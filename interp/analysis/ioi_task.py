@@ -1,12 +1,11 @@
 """IOI as a patching task: the checkpoint's corpus, aligned clean/corrupted prompts, and the sweeps `interp patch`
 runs for each `--kind`, saved as safetensors + JSON with one self-contained HTML page.
 
->>> model, corpus = ioi_model(resolve_checkpoint(Path("models/runs/ioi-attn-only-3l-seed1")))     # doctest: +SKIP
+>>> model, corpus = ioi_model(resolve_checkpoint(Path("models/runs/ioi-attn-only-4l-seed4")))     # doctest: +SKIP
 >>> prompts = patching_prompts(corpus, n=64, split="train")                                      # doctest: +SKIP
 >>> results = run_kind(model, prompts, "heads")                                                  # doctest: +SKIP
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from interp.analysis.patch_metric import LogitDiff
 from interp.analysis.patching import PatchingResult, activation_patching, prepare
 from interp.analysis.patching_io import save_result
 from interp.analysis.path_patching import PathPatchingResult, path_patching
-from interp.checkpoints import Checkpoint, load_model, resolve_checkpoint
+from interp.checkpoints import Checkpoint, load_model
 from interp.data.ioi import IOICorpus, IOIPrompts, IOISetup, ioi_corpus
 from interp.errors import InterpError
 
@@ -35,21 +34,6 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
 
 class TaskError(InterpError, ValueError):
     """The checkpoint or the request does not fit the IOI task."""
-
-
-EVAL_FILE = "ioi_eval.json"  # written by analyses/ioi_train.py
-
-
-def ioi_checkpoint(run: Path, step: int | None = None) -> Checkpoint:
-    """The checkpoint to study: `step` if given; for a run directory with an ioi_eval.json (analyses/ioi_train.py),
-    the checkpoint chosen on the validation half of the held-out prompts; otherwise the last one."""
-    run = Path(run)
-    if step is None and (run / EVAL_FILE).is_file():
-        try:
-            step = json.loads((run / EVAL_FILE).read_text()).get("selected_step")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            raise TaskError(f"{run / EVAL_FILE} is not valid JSON; rescore the run with analyses/ioi_train.py --rescore {run}") from None
-    return resolve_checkpoint(run, step)
 
 
 def ioi_model(ckpt: Checkpoint):
@@ -86,10 +70,16 @@ class KindRun:
     notes: dict[str, Any]
 
 
-def run_kind(model, prompts: IOIPrompts, kind: str, *, receivers: str | list[tuple[int, int]] = "logits", component: str = "q") -> KindRun:
-    """Run the sweeps of one CLI kind on IOI prompts (metric: logit difference IO - S at the end position)."""
+def run_kind(
+    model, prompts: IOIPrompts, kind: str, *, receivers: str | list[tuple[int, int]] = "logits", component: str = "q", direction: str = "denoising"
+) -> KindRun:
+    """Run the sweeps of one CLI kind on IOI prompts (metric: logit difference IO - S at the end position).
+    `direction="noising"` patches corrupted cells into the clean run (activation-patching kinds only); its
+    results are named `<kind>_noising`."""
     if kind not in KIND_GROUPS:
         raise TaskError(f"unknown --kind {kind!r}; choose one of {', '.join(KIND_GROUPS)}")
+    if direction != "denoising" and kind in ("path", "attribution"):
+        raise TaskError(f"--direction {direction} is for activation patching; --kind {kind} patches clean into corrupted only")
     metric = LogitDiff.ioi(prompts)
     clean, corrupted = prompts.clean, prompts.corrupted
     if kind == "path":
@@ -107,13 +97,15 @@ def run_kind(model, prompts: IOIPrompts, kind: str, *, receivers: str | list[tup
         return KindRun(results, notes)
     kinds = [k for k in KIND_GROUPS[kind] if not (k == "mlp_out" and model.cfg.attn_only)]
     prepared = prepare(model, clean, corrupted, read=metric.positions)  # one snapshot and one pair of cached runs for every sweep
-    return KindRun({k: activation_patching(model, clean, corrupted, metric, k, prepared=prepared) for k in kinds}, {})
+    suffix = "" if direction == "denoising" else f"_{direction}"
+    return KindRun({k + suffix: activation_patching(model, clean, corrupted, metric, k, prepared=prepared, direction=direction) for k in kinds}, {})
 
 
 def top_cells(result, n: int = 5) -> list[tuple[str, float]]:
-    """The n cells with the largest |normalised - baseline| (baseline 0, or 1 for path patching)."""
+    """The n cells with the largest |normalised - baseline|: the cells' distance from "no effect", which is 0 for
+    denoising and 1 for noising and path patching."""
     values = result.normalised
-    baseline = 1.0 if isinstance(result, PathPatchingResult) else 0.0
+    baseline = 1.0 if isinstance(result, PathPatchingResult) or result.direction == "noising" else 0.0
     axes = ("layer", "head") if isinstance(result, PathPatchingResult) else result.axes
     order = (values - baseline).abs().flatten().argsort(descending=True)[:n]
     out = []

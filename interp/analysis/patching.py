@@ -2,7 +2,10 @@
 
 The standard experiment (TransformerLens's `get_act_patch_*`): run the *corrupted* prompts, replace one
 activation cell by its value in the *clean* run, and read the metric; normalised, 1 means the cell alone
-restores the clean answer and 0 means it changes nothing. Kinds and result axes (TransformerLens layouts):
+restores the clean answer and 0 means it changes nothing. `direction="noising"` is the converse experiment: run
+the *clean* prompts and replace one cell by its *corrupted* value; normalised the same way (clean = 1, corrupted
+= 0), a cell near 0 is one the clean answer cannot do without, a cell near 1 one it does not need. Denoising finds
+what suffices, noising what is necessary. Kinds and result axes (TransformerLens layouts):
 
     resid_pre, attn_out, mlp_out        [layer pos]         one position of the residual stream / a layer output
     z                                   [layer head]        a head's output (z, so z @ W_O) at every position
@@ -60,6 +63,7 @@ AXES: dict[str, tuple[str, ...]] = {
     "pattern_by_pos": ("layer", "head", "pos"),
 }
 KINDS = tuple(AXES)
+DIRECTIONS = ("denoising", "noising")  # clean cells into the corrupted run, or corrupted cells into the clean run
 ALIASES = {"resid": "resid_pre", "attn": "attn_out", "mlp": "mlp_out", "heads": "z", "head_out": "z", "heads_by_pos": "z_by_pos"}
 MAX_ROWS = 4096  # unit * batch rows per partial forward
 
@@ -78,10 +82,12 @@ class PatchingResult:
     clean: float
     corrupted: float
     seconds: float
+    direction: str = "denoising"
 
     @property
     def normalised(self) -> Float[Tensor, "..."]:
-        """(value - corrupted) / (clean - corrupted): 1 = the cell restores the clean metric, 0 = no effect."""
+        """(value - corrupted) / (clean - corrupted). Denoising: 1 = the cell restores the clean metric, 0 = no
+        effect. Noising: 1 = no effect, 0 = corrupting the cell alone destroys the clean metric."""
         return normalised(self.values, self.clean, self.corrupted)
 
 
@@ -138,12 +144,16 @@ def activation_patching(
     kind: str = "z",
     *,
     prepared: Prepared | None = None,
+    direction: str = "denoising",
     max_rows: int = MAX_ROWS,
 ) -> PatchingResult:
-    """Patch every cell of `kind` from the clean run into the corrupted run; metric mean over rows per cell.
-    `prepared` (from `prepare` on the same tokens) skips the weight snapshot and the two cached runs."""
+    """Patch every cell of `kind` from the clean run into the corrupted run (`direction="noising"`: from the
+    corrupted run into the clean run); metric mean over rows per cell. `prepared` (from `prepare` on the same
+    tokens, in the same argument order whatever the direction) skips the weight snapshot and the two cached runs."""
     started = time.perf_counter()
     kind = resolve_kind(kind)
+    if direction not in DIRECTIONS:
+        raise PatchingError(f"unknown direction {direction!r}; choose 'denoising' (clean into corrupted) or 'noising' (corrupted into clean)")
     _check_inputs(model, clean_tokens, corrupted_tokens, metric, kind)
     if prepared is None:
         prepared = prepare(model, clean_tokens, corrupted_tokens, read=metric.positions)
@@ -151,21 +161,26 @@ def activation_patching(
         raise PatchingError("`prepared` was built for other tokens; call prepare(model, clean_tokens, corrupted_tokens) again")
     elif prepared.read is not None and not torch.equal(prepared.read, metric.positions):
         raise PatchingError("`prepared` holds logits at other positions than the metric reads; call prepare(..., read=metric.positions)")
-    w, scale, clean, corrupted = prepared.weights, prepared.scale, prepared.clean, prepared.corrupted
-    read = metric.positions
-    clean_value = float(metric.from_final(clean.logits[torch.arange(len(read)), read]).mean())
-    corrupted_value = float(metric.from_final(corrupted.logits[torch.arange(len(read)), read]).mean())
+    w, scale, read = prepared.weights, prepared.scale, metric.positions
+    clean_value = float(metric.from_final(prepared.clean.logits[torch.arange(len(read)), read]).mean())
+    corrupted_value = float(metric.from_final(prepared.corrupted.logits[torch.arange(len(read)), read]).mean())
+    # the run cells come from (source) and the run they go into (base): the machinery below is one-directional
+    source, base, source_tokens, base_tokens, base_value = (
+        (prepared.clean, prepared.corrupted, clean_tokens, corrupted_tokens, corrupted_value)
+        if direction == "denoising"
+        else (prepared.corrupted, prepared.clean, corrupted_tokens, clean_tokens, clean_value)
+    )
     shape = _result_shape(model, kind, clean_tokens.shape[1])
-    values = torch.full(shape, corrupted_value)  # cells that cannot change anything keep the corrupted value
+    values = torch.full(shape, base_value)  # cells that cannot change anything keep the base run's value
     step = max(1, max_rows // len(read))
-    for group in _groups(w, scale, kind, clean, corrupted, clean_tokens, corrupted_tokens, read):
+    for group in _groups(w, scale, kind, source, base, source_tokens, base_tokens, read):
         for lo in range(0, len(group.cells), step):
             units = slice(lo, min(lo + step, len(group.cells)))
-            picked = tail_logits(w, group.build(units), group.start, group.first, corrupted, read, scale, columns=metric.columns)
+            picked = tail_logits(w, group.build(units), group.start, group.first, base, read, scale, columns=metric.columns)
             per_unit = metric.from_columns(picked).mean(dim=1)
             for cell, value in zip(group.cells[units], per_unit.tolist()):
                 values[cell] = value
-    return PatchingResult(kind, AXES[kind], values, clean_value, corrupted_value, time.perf_counter() - started)
+    return PatchingResult(kind, AXES[kind], values, clean_value, corrupted_value, time.perf_counter() - started, direction)
 
 
 def _check_inputs(model, clean: Tensor, corrupted: Tensor, metric: LogitDiff, kind: str) -> None:

@@ -24,7 +24,7 @@ def save_result(result: PatchingResult | PathPatchingResult, out_dir: Path, name
     if isinstance(result, PathPatchingResult):
         meta = {"kind": "path", "axes": ["layer", "head"], "receivers": result.receivers, "component": result.component}
     else:
-        meta = {"kind": result.kind, "axes": list(result.axes)}
+        meta = {"kind": result.kind, "axes": list(result.axes), "direction": result.direction}
     meta.update({"clean": result.clean, "corrupted": result.corrupted, "seconds": result.seconds, "shape": list(result.values.shape)})
     meta.update(extra or {})
     paths = {"safetensors": out_dir / f"{name}.safetensors", "json": out_dir / f"{name}.json"}
