@@ -78,6 +78,13 @@ print("heads by position:", ", ".join(f"{c} ({labels[int(c.split('pos')[1].split
 page.figure(patching_heatmap(heads, title="head outputs, all positions"))
 page.figure(patching_heatmap(heads_by_pos, title="head outputs by position", position_labels=labels))
 
+# %% The converse (noising): corrupt one head in the clean run. Denoising finds heads that suffice to restore
+# the answer, noising heads it cannot do without; a head that matters only for one of them is part of a redundant
+# group or of a chain other heads complete.
+heads_noising = activation_patching(model, clean, corrupted, metric, "z", direction="noising")
+print("heads, noising (0 = the clean answer needs it):", ", ".join(f"{c} {v:+.2f}" for c, v in top_cells(heads_noising, 6)))
+page.figure(patching_heatmap(heads_noising, title="head outputs, noising: corrupted head in the clean run (1 = not needed)"))
+
 # %% Name-mover-like heads: the direct path from each head to the logits
 direct = path_patching(model, clean, corrupted, metric, receivers="logits")
 effect = 1 - direct.normalised  # share of the clean/corrupted difference this path carries

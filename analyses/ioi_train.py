@@ -74,7 +74,8 @@ from interp.analysis.ioi_eval import choose_run, evaluate_ioi, format_scores, wo
 from interp.checkpoints import list_checkpoints, load_model
 from interp.data.ioi import HALVES, IOISetup, ioi_corpus
 from interp.presets import parse_override, run_config
-from interp.train.loop import train
+from interp.config import RunConfig, apply_overrides
+from interp.train.loop import read_run_config, train
 
 TARGET_LOGIT_DIFF, TARGET_ACCURACY = 2.0, 0.9
 N_EVAL = 1024  # prompts per split (and per half): a standard error of about 1.2 points per name order at 92%
@@ -107,27 +108,41 @@ def finish(out: Path, records: list[dict], header: dict) -> dict:
 
 def train_seed(preset: str, seed: int, out: Path, overrides: dict, n_eval: int = N_EVAL) -> dict:
     run = run_config(preset, overrides={"model.seed": seed, "train.seed": seed, "train.threads": 1, **overrides})
+    header = {"preset": preset, "seed": seed, "overrides": overrides, "ioi_setup": dataclasses.asdict(IOISetup())}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ioi_eval.jsonl").write_text("")
+    return train_and_score(run, out, header, n_eval)
+
+
+def extend(run_dir: Path, steps: int, n_eval: int = N_EVAL) -> dict:
+    """Train a finished run for longer (`interp train --resume --set train.steps=N`: identical to a run given
+    the larger budget from the start), scoring the new checkpoints."""
+    run = read_run_config(run_dir)
+    longer = RunConfig.from_dict(apply_overrides(run.to_dict(), {"train.steps": steps}))
+    old = json.loads((run_dir / "ioi_eval.json").read_text())
+    header = {k: old[k] for k in ("preset", "seed", "ioi_setup") if k in old} | {"overrides": {**old.get("overrides", {}), "train.steps": steps}}
+    return train_and_score(longer, run_dir, header, n_eval, resume=True, seconds_before=old.get("seconds", 0.0))
+
+
+def train_and_score(run, out: Path, header: dict, n_eval: int, *, resume: bool = False, seconds_before: float = 0.0) -> dict:
+    """Train (or resume) `run` in `out`, scoring every checkpoint into ioi_eval.jsonl; then write ioi_eval.json."""
     corpus = ioi_corpus(IOISetup())
     log = out / "ioi_eval.jsonl"
     started = time.perf_counter()
-    records: list[dict] = []
 
     def on_checkpoint(ckpt) -> None:
-        record = {"step": ckpt.step, "seconds": time.perf_counter() - started, "val": ckpt.metrics.get("val"), **score_checkpoint(load_model(ckpt), corpus, n_eval)}
-        records.append(record)
+        record = {"step": ckpt.step, "seconds": seconds_before + time.perf_counter() - started, "val": ckpt.metrics.get("val"), "n_eval": n_eval,
+                  **score_checkpoint(load_model(ckpt), corpus, n_eval)}
         with open(log, "a") as handle:
             handle.write(json.dumps(record) + "\n")
         both = record["scores"]["both"]
         print(f"step {ckpt.step:5d}  {record['seconds']:6.0f}s  val {record['val'] or 0:.3f}  held-out both: "
               f"ABBA {both['ABBA']['logit_diff']:+.2f}/{both['ABBA']['accuracy']:.0%}  BABA {both['BABA']['logit_diff']:+.2f}/{both['BABA']['accuracy']:.0%}", flush=True)
 
-    out.mkdir(parents=True, exist_ok=True)
-    log.write_text("")
-    result = train(run, out, cache_dir=Path("models/cache"), progress=False, on_checkpoint=on_checkpoint)
-    header = {
-        "preset": preset, "seed": seed, "overrides": overrides, "steps": run.train.steps, "ioi_setup": dataclasses.asdict(IOISetup()),
-        "seconds": time.perf_counter() - started, "tokens_per_second": result.tokens_per_second, "n_eval": n_eval,
-    }
+    result = train(run, out, resume=resume, cache_dir=Path("models/cache"), progress=False, on_checkpoint=on_checkpoint)
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    header = {**header, "steps": run.train.steps, "seconds": seconds_before + time.perf_counter() - started,
+              "tokens_per_second": result.tokens_per_second, "n_eval": n_eval}
     return finish(out, records, header)
 
 
@@ -196,11 +211,18 @@ if __name__ == "__main__":
     parser.add_argument("--choose", nargs="*", type=Path, default=None, help="choose among these runs on the validation half; report the test half")
     parser.add_argument("--n-eval", type=int, default=N_EVAL, help="prompts per split and half")
     parser.add_argument("--last-only", action="store_true", help="with --rescore: score only the last checkpoint")
+    parser.add_argument("--extend", type=Path, default=None, help="train this finished run for longer: to --steps")
+    parser.add_argument("--steps", type=int, default=None, help="with --extend: the new training budget")
     args = parser.parse_args()
     if args.rescore is not None:
         for run_dir in args.rescore:
             rescore(run_dir, args.n_eval, last_only=args.last_only)
         args.summary = args.rescore
+    if args.extend is not None:
+        if args.steps is None:
+            parser.error("--extend needs --steps N (the new, larger training budget)")
+        extend(args.extend, args.steps, args.n_eval)
+        args.summary = [args.extend]
     if args.choose is not None:
         choose(args.choose)
         sys.exit(0)

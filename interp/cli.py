@@ -42,30 +42,34 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file whose [model]/[data]/[train] fields override the preset."),
     set_: list[str] = typer.Option([], "--set", "-s", help="Override one field, e.g. --set train.lr=3e-4 --set model.n_layers=3."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default models/runs/PRESET)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint, exactly."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint, exactly, with the config in its run.json; --set train.steps=N (larger) trains it for longer."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Train a model, writing log-spaced checkpoints (safetensors + JSON) and metrics.jsonl to the run directory.
 
     Example: interp train --preset attn-only-1l --set train.steps=2000 --out models/runs/a1
 
+    Train it for longer (constant learning rate only; identical to a 4000-step run from the start):
+    interp train --out models/runs/a1 --resume --set train.steps=4000
+
     On several processes or machines: torchrun --nproc_per_node 2 -m interp.train --preset attn-only-1l ...
     (same options; each process trains on a slice of every batch, rank 0 writes the run directory).
     """
-    from interp.config import RunConfig
+    from interp.config import RunConfig, apply_overrides
     from interp.presets import parse_override, run_config
     from interp.train.distributed import process_group
 
     run_dir = out or DEFAULT_RUNS / preset
-    from_run_file = resume and not config and not set_
-    run = None if from_run_file else run_config(preset, config_file=config, overrides=dict(parse_override(s) for s in set_))
+    overrides = dict(parse_override(s) for s in set_)
+    from_run_file = resume and not config  # the run's own config, with any --set on top
+    run = None if from_run_file else run_config(preset, config_file=config, overrides=overrides)
     with process_group(run) as world:  # under torchrun: joins the job (gloo over TCP); alone: a world of one
         # heavy (TransformerLens): only once the config is valid
         from interp.train.loop import read_run_config
         from interp.train.loop import train as run_training
 
         if run is None:  # only rank 0 reads the run directory; the other ranks receive its config
-            run = RunConfig.from_dict(world.broadcast_json(read_run_config(run_dir).to_dict() if world.is_main else None))
+            run = RunConfig.from_dict(world.broadcast_json(apply_overrides(read_run_config(run_dir).to_dict(), overrides) if world.is_main else None))
         result = run_training(run, run_dir, resume=resume, cache_dir=DEFAULT_RUNS.parent / "cache", progress=progress)
     if world.is_main:
         _report_training(result)

@@ -52,3 +52,20 @@ def test_train_then_generate_on_the_command_line(tmp_path):
     result = runner.invoke(app, ["generate", str(out), "--prompt", "ab", "--tokens", "10"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ab") and len(result.output.strip()) == 12
+
+
+def test_resume_with_more_steps_extends_the_run_from_its_own_config(tmp_path):
+    """`--resume --set train.steps=N` starts from the run's run.json (not the default preset), so the preset and
+    the other overrides need not be repeated; the run then ends at the new budget."""
+    import json
+
+    from cli_run import TINY_TRAIN, run_cli
+
+    out = tmp_path / "run"
+    assert run_cli("train", *TINY_TRAIN, "--out", out)[0] == 0
+    code, stdout, err = run_cli("train", "--out", out, "--resume", "--no-progress", "--set", "train.steps=20")
+    assert code == 0, err
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["step"] == 20 and json.loads((out / "run.json").read_text())["run"]["train"]["steps"] == 20
+    code, _, err = run_cli("train", "--out", out, "--resume", "--no-progress", "--set", "train.lr=0.1")
+    assert code == 2 and "train.lr changed" in err and len(err.strip().splitlines()) == 1

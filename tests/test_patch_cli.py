@@ -71,3 +71,21 @@ def test_a_run_not_trained_on_ioi_is_refused(app, tmp_path):
     save_checkpoint(run / "checkpoints" / "step_000001", build_model(cfg), cfg, step=1, tokens_seen=0, tokenizer={"kind": "char", "alphabet": "abcdefghijk"})
     result = CliRunner().invoke(app, ["patch", str(run), "--kind", "heads"])
     assert result.exit_code != 0 and "not trained on the IOI corpus" in str(result.exception)
+
+
+def test_heatmap_colours_are_centred_on_no_effect():
+    """White is "no effect": 0 for denoising, 1 for noising and path patching (whose normalised value is 1 when
+    the path does not matter)."""
+    import torch
+
+    from interp.analysis.patching import PatchingResult
+    from interp.analysis.path_patching import PathPatchingResult
+    from interp.report.patching_figures import patching_heatmap
+
+    values = torch.tensor([[0.5, 2.0], [1.0, 1.5]])
+    denoising = PatchingResult("z", ("layer", "head"), values, 2.0, 0.0, 0.0)
+    noising = PatchingResult("z", ("layer", "head"), values, 2.0, 0.0, 0.0, direction="noising")
+    path = PathPatchingResult("logits", None, values, 2.0, 0.0, 0.0)
+    for result, middle in ((denoising, 0.0), (noising, 1.0), (path, 1.0)):
+        trace = patching_heatmap(result, title="t").data[0]
+        assert trace.zmid == middle and trace.zmax - middle == middle - trace.zmin == float((values / 2 - middle).abs().max())

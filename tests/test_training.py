@@ -71,8 +71,36 @@ def test_training_refuses_to_overwrite_or_resume_with_another_config(tmp_path):
     train(synthetic_run(steps=3, n_checkpoints=2, eval_every=3), tmp_path / "r", progress=False)
     with pytest.raises(FileExistsError, match="--resume"):
         train(synthetic_run(steps=3, n_checkpoints=2, eval_every=3), tmp_path / "r", progress=False)
-    with pytest.raises(ConfigError, match="different config"):
-        train(synthetic_run(steps=5, n_checkpoints=2, eval_every=3), tmp_path / "r", resume=True, progress=False)
+    with pytest.raises(ConfigError, match=r"different config \(train.lr changed\)"):
+        train(synthetic_run(steps=3, n_checkpoints=2, eval_every=3, lr=1e-3), tmp_path / "r", resume=True, progress=False)
+    with pytest.raises(ConfigError, match=r"train.steps changed"):  # fewer steps is not an extension
+        train(synthetic_run(steps=2, n_checkpoints=2, eval_every=3), tmp_path / "r", resume=True, progress=False)
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["run"]["train"]["steps"] == 3  # untouched
+
+
+def test_extending_a_run_equals_training_for_longer_from_the_start(tmp_path):
+    """--resume with a larger train.steps (constant learning rate): the weights and validation losses of the
+    extended run equal those of a run given the larger budget from the start; run.json records the new budget."""
+    longer = train(synthetic_run(steps=40), tmp_path / "straight", progress=False)
+    train(synthetic_run(steps=20), tmp_path / "extended", progress=False)
+    train(synthetic_run(steps=40), tmp_path / "extended", resume=True, progress=False)
+    a, b = load_model(longer.run_dir), load_model(tmp_path / "extended")
+    for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(p, q), name
+    # validation losses match at every logged step; train_loss is a mean since the previous record, and records
+    # are also written at checkpoint steps, which are log-spaced over each budget
+    straight, extended = ({m["step"]: m["val_repeated"] for m in read_metrics(tmp_path / name)} for name in ("straight", "extended"))
+    common = set(straight) & set(extended)
+    assert {0, 10, 20, 30, 40} <= common and all(straight[step] == extended[step] for step in common)
+    assert json.loads((tmp_path / "extended" / "run.json").read_text())["run"]["train"]["steps"] == 40
+    assert list_checkpoints(tmp_path / "extended")[-1].run == synthetic_run(steps=40)
+
+
+def test_a_decaying_learning_rate_cannot_be_extended(tmp_path):
+    train(synthetic_run(steps=6, n_checkpoints=2, eval_every=3, schedule="cosine"), tmp_path / "r", progress=False)
+    with pytest.raises(ConfigError, match="cannot be extended exactly"):
+        train(synthetic_run(steps=9, n_checkpoints=2, eval_every=3, schedule="cosine"), tmp_path / "r", resume=True, progress=False)
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["run"]["train"]["steps"] == 6
 
 
 def test_divergence_stops_with_a_clear_message_and_keeps_good_checkpoints(tmp_path, monkeypatch):

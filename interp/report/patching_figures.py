@@ -9,15 +9,18 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from torch import Tensor
 
+from interp.analysis.path_patching import PathPatchingResult
+
 COLORS = "RdBu"
 
 
-def _heatmap(z: Tensor, x: Sequence[str], y: Sequence[str], *, title: str, colorbar: str, height: int | None = None) -> go.Figure:
+def _heatmap(z: Tensor, x: Sequence[str], y: Sequence[str], *, title: str, colorbar: str, height: int | None = None, middle: float = 0.0) -> go.Figure:
+    """Diverging colours centred on `middle` (the value of "no effect")."""
     values = z.detach().float()
-    bound = float(values.abs().max()) or 1.0
+    bound = float((values - middle).abs().max()) or 1.0
     figure = go.Figure(
         go.Heatmap(
-            z=values.tolist(), x=list(x), y=list(y), colorscale=COLORS, zmid=0.0, zmin=-bound, zmax=bound,
+            z=values.tolist(), x=list(x), y=list(y), colorscale=COLORS, zmid=middle, zmin=middle - bound, zmax=middle + bound,
             colorbar={"title": colorbar}, hovertemplate="%{y} %{x}: %{z:.3f}<extra></extra>",
         )
     )
@@ -27,23 +30,26 @@ def _heatmap(z: Tensor, x: Sequence[str], y: Sequence[str], *, title: str, color
 
 def patching_heatmap(result, *, title: str, position_labels: Sequence[str] | None = None, normalised: bool = True) -> go.Figure:
     """Heatmap of a patching result (exact, attribution or path): layers down, positions or heads across; a
-    per-head-per-position result gets one row per head. Colour: normalised metric (1 = clean restored)."""
+    per-head-per-position result gets one row per head. Colour: normalised metric (1 = the clean value), white
+    where a cell has no effect: 0 for denoising, 1 for noising and path patching (normalised only)."""
     values = result.normalised if normalised else result.values
     axes = tuple(getattr(result, "axes", ("layer", "head")))
     n_layers = values.shape[0]
     label = "normalised metric" if normalised else "metric"
+    path = isinstance(result, PathPatchingResult)
+    no_effect = 1.0 if normalised and (path or result.direction == "noising") else 0.0
 
     def positions(n: int) -> list[str]:
         return list(position_labels) if position_labels is not None and len(position_labels) == n else [str(i) for i in range(n)]
 
     if axes == ("layer", "pos"):
-        return _heatmap(values, positions(values.shape[1]), [f"L{l}" for l in range(n_layers)], title=title, colorbar=label)
+        return _heatmap(values, positions(values.shape[1]), [f"L{l}" for l in range(n_layers)], title=title, colorbar=label, middle=no_effect)
     if axes == ("layer", "head"):
-        return _heatmap(values, [f"H{h}" for h in range(values.shape[1])], [f"L{l}" for l in range(n_layers)], title=title, colorbar=label)
+        return _heatmap(values, [f"H{h}" for h in range(values.shape[1])], [f"L{l}" for l in range(n_layers)], title=title, colorbar=label, middle=no_effect)
     if axes == ("layer", "pos", "head"):
         values = values.permute(0, 2, 1)
     rows = [f"L{l}H{h}" for l in range(n_layers) for h in range(values.shape[1])]
-    return _heatmap(values.reshape(len(rows), -1), positions(values.shape[2]), rows, title=title, colorbar=label)
+    return _heatmap(values.reshape(len(rows), -1), positions(values.shape[2]), rows, title=title, colorbar=label, middle=no_effect)
 
 
 def attribution_scatter(exact: Tensor, estimate: Tensor, *, title: str, labels: Sequence[str] | None = None) -> go.Figure:

@@ -62,12 +62,41 @@ def evaluate(forward: Callable[[Tensor], Tensor], batches: dict[str, list[Tensor
     return {name: sum(float(next_token_loss(forward(b), b)) for b in bs) / len(bs) for name, bs in batches.items()}
 
 
-def _write_run_file(run_dir: Path, run: RunConfig, data: TrainingData, extra: dict) -> None:
+def _write_run_file(run_dir: Path, content: dict) -> None:
     path = run_dir / RUN_FILE
-    content = {"run": run.to_dict(), "tokenizer": data.tokenizer.to_dict(), **extra}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(content, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def _changed_fields(old: RunConfig, new: RunConfig) -> list[str]:
+    a, b = old.to_dict(), new.to_dict()
+    return [f"{section}.{name}" for section in a for name in a[section] if a[section][name] != b[section].get(name)]
+
+
+def _extends(old: RunConfig, new: RunConfig) -> bool:
+    """`new` is `old` trained for longer: only train.steps grew, under a constant learning rate (a cosine schedule
+    spans train.steps, so the steps already taken would have had other learning rates)."""
+    return _changed_fields(old, new) == ["train.steps"] and new.train.steps > old.train.steps and new.train.schedule == "constant"
+
+
+def check_extension(old: RunConfig, new: RunConfig, run_dir: Path) -> None:
+    """Resuming with another config is refused, except a larger train.steps under a constant learning rate: the
+    extended run then equals one trained for the larger budget from the start (batches depend on (seed, step))."""
+    if _extends(old, new):
+        return
+    changed = _changed_fields(old, new)
+    if changed == ["train.steps"] and new.train.steps > old.train.steps:
+        raise ConfigError(f"{run_dir} decays its learning rate over train.steps (schedule {old.train.schedule!r}); it cannot be extended exactly: train a new run")
+    raise ConfigError(
+        f"{run_dir} was trained with a different config ({', '.join(changed)} changed); resume without changing it "
+        "(only a larger train.steps is allowed, to train for longer), or use a new --out"
+    )
+
+
+def _replace_run_config(run_dir: Path, run: RunConfig) -> None:
+    """Rewrite run.json's config (an extended run), keeping everything else it records."""
+    _write_run_file(run_dir, {**read_run_file(run_dir), "run": run.to_dict()})
 
 
 def read_run_file(run_dir: Path) -> dict:
@@ -159,9 +188,12 @@ def train(
     if world.is_main and run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"{run_dir} is a file, not a run directory; choose another --out")
     existing = _published_checkpoints(run_dir) if world.is_main else []
+    extended = False  # resuming with a larger train.steps: run.json is rewritten once the checkpoint checks pass
     if resume and world.is_main:
-        if read_run_config(run_dir) != run:
-            raise ConfigError(f"{run_dir} was trained with a different config; resume without changing it, or use a new --out")
+        previous = read_run_config(run_dir)
+        if previous != run:
+            check_extension(previous, run, run_dir)
+            extended = True
     elif existing:
         raise FileExistsError(f"{run_dir} already holds checkpoints; pass --resume to continue it or choose a new --out")
     if cfg.threads:
@@ -186,7 +218,7 @@ def train(
     resumed = resume and bool(existing)  # with no checkpoint written yet, resuming is starting afresh
     if resumed:
         last = existing[-1]
-        if last.config != model_cfg or (last.run is not None and last.run != run):
+        if last.config != model_cfg or (last.run is not None and last.run != run and not _extends(last.run, run)):
             raise CheckpointError(f"{last.path} was written by a different config than {run_dir / RUN_FILE}; move it out of the run")
         load_into(model, last.path, model_cfg)
         tensors, meta, rng = load_training_state(last)
@@ -197,12 +229,14 @@ def train(
             raise CheckpointError(f"{last.path}: optimizer or RNG state does not fit this model ({error}); resume from another checkpoint") from None
         start = last.step
         _truncate_metrics(metrics_path, start)
+        if extended:
+            _replace_run_config(run_dir, run)
     elif world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         extra = {}
         if data.packed is not None:
             extra["bigram_val_loss"] = bigram_loss(data.packed.train, data.packed.val, vocab_size=data.vocab_size)
-        _write_run_file(run_dir, run, data, extra)
+        _write_run_file(run_dir, {"run": run.to_dict(), "tokenizer": data.tokenizer.to_dict(), **extra})
         metrics_path.write_text("")
     start, resumed = world.share_start(optimizer, start=start, resumed=resumed)  # rank 0's step, optimizer, RNG
     synced = world.data_parallel(model)  # runs the training forward in DDP: gradients averaged over ranks

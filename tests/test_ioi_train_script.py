@@ -1,0 +1,62 @@
+"""analyses/ioi_train.py's protocol on tiny runs: runs judged at their last checkpoint, chosen on the validation
+half only, rescoring reproduces the training-time scores, and extending a run trains it to the new budget."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from interp.analysis.ioi_eval import worst_heldout_accuracy
+
+SCRIPT = Path(__file__).resolve().parents[1] / "analyses" / "ioi_train.py"
+TINY = {"model.n_layers": 1, "model.d_model": 16, "model.n_heads": 2, "model.d_head": 8, "model.d_mlp": 16,
+        "train.steps": 4, "train.warmup_steps": 0, "train.n_checkpoints": 2, "train.eval_every": 2, "train.checkpoint_every": 0, "train.batch_size": 8, "train.eval_batches": 1}  # fmt: skip
+N_EVAL = 8
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("ioi_train", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # the script's work is under `if __name__ == "__main__"`
+    return module
+
+
+@pytest.fixture(scope="module")
+def runs(script, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ioi-runs")
+    return {seed: (root / f"seed{seed}", script.train_seed("ioi-2l-mlp", seed, root / f"seed{seed}", TINY, n_eval=N_EVAL)) for seed in (0, 1)}
+
+
+def test_the_summary_judges_the_last_checkpoint(script, runs):
+    run_dir, summary = runs[0]
+    records = [json.loads(line) for line in (run_dir / "ioi_eval.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [0, 4] and summary["step"] == 4 and summary["n_eval"] == N_EVAL
+    last = records[-1]
+    assert summary["test"] == last["test"] and summary["validation"] == last["validation"] and summary["scores"] == last["scores"]
+    assert summary["passed_test"] == script.passed(last["test"]) and summary["validation_worst"] == worst_heldout_accuracy(last["validation"])
+    assert json.loads((run_dir / "ioi_eval.json").read_text()) == summary
+
+
+def test_rescoring_reproduces_the_training_time_scores(script, runs, tmp_path):
+    run_dir, summary = runs[1]
+    again = script.rescore(run_dir, N_EVAL, last_only=True)
+    assert again["test"] == summary["test"] and again["validation"] == summary["validation"]
+
+
+def test_choice_uses_the_validation_half(script, runs):
+    summaries = [script.load_summary(run_dir) for run_dir, _ in runs.values()]
+    best = script.choose([run_dir for run_dir, _ in runs.values()])
+    assert best["validation_worst"] == max(s["validation_worst"] for s in summaries)
+
+
+def test_extending_a_run_scores_the_new_checkpoints(script, runs, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "extended"
+    shutil.copytree(runs[0][0], run_dir)
+    summary = script.extend(run_dir, 8, N_EVAL)
+    records = [json.loads(line) for line in (run_dir / "ioi_eval.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [0, 4, 8] and summary["step"] == 8 and summary["steps"] == 8
+    assert summary["overrides"]["train.steps"] == 8
