@@ -4,15 +4,24 @@
 # Trains a preset on generated IOI sentences (`data.corpus = "ioi"`, see interp/data/ioi.py) and evaluates
 # every checkpoint on fresh prompts of four splits — training names and templates, held-out names, held-out
 # templates, both held out — with ABBA and BABA orders reported separately. Learning is a sudden jump after
-# a flat stretch and depends on the seed (DESIGN.md), so train several seeds and keep the one that worked:
+# a flat stretch and depends on the seed (DESIGN.md), so train several seeds and choose among them:
 #
 #     python analyses/ioi_train.py                                # the preset's seed -> models/runs/ioi-attn-only-4l-seed4
-#     python analyses/ioi_train.py --seed 1 --set train.steps=5000
-#     python analyses/ioi_train.py --preset ioi-2l-mlp --seed 0
-#     python analyses/ioi_train.py --summary models/runs/ioi-*    # table of the final scores of several runs
+#     python analyses/ioi_train.py --preset ioi-2l-mlp --seed 1
+#     python analyses/ioi_train.py --extend models/runs/ioi-2l-mlp-seed1 --set train.steps=20000   # train it for longer
+#     python analyses/ioi_train.py --summary models/runs/ioi-*    # the final scores of several runs
+#     python analyses/ioi_train.py --choose models/runs/ioi-2l-*  # choose on the validation half, report the test half
+#     python analyses/ioi_train.py --rescore RUN... [--last-only] # score finished runs again
 #
-# Each run directory gets ioi_eval.jsonl (scores per checkpoint) and ioi_eval.json (final scores, wall time).
-# "Passed" means logit diff > 2 and accuracy (IO beats S) > 90% on every split and both orders, 256 prompts each.
+# Protocol. The held-out names and templates are split into a validation half and a test half. A run is judged
+# at its last checkpoint (a fixed training budget), on 1024 prompts per split, order-balanced, for all held-out
+# prompts and for each half. Runs (presets, seeds, budgets) are compared on the validation half alone — the
+# worst accuracy over held-out splits and name orders — and the chosen run is reported on the test half.
+# "Passed" means logit diff > 2 and accuracy (IO beats S) > 90% on every split and both orders.
+# Picking the best of many checkpoints by validation (tried first, with 256 prompts) chose lucky checkpoints
+# that did worse on the test half, hence the last checkpoint.
+#
+# Each run directory gets ioi_eval.jsonl (scores per checkpoint) and ioi_eval.json (the last checkpoint's scores).
 #
 # Seeds tried (one thread each, two at a time, on 2 cores shared with other jobs; scores: logit diff / accuracy,
 # held-out names | held-out templates | both held out, at the last step):
@@ -114,13 +123,12 @@ def train_seed(preset: str, seed: int, out: Path, overrides: dict, n_eval: int =
     return train_and_score(run, out, header, n_eval)
 
 
-def extend(run_dir: Path, steps: int, n_eval: int = N_EVAL) -> dict:
-    """Train a finished run for longer (`interp train --resume --set train.steps=N`: identical to a run given
-    the larger budget from the start), scoring the new checkpoints."""
-    run = read_run_config(run_dir)
-    longer = RunConfig.from_dict(apply_overrides(run.to_dict(), {"train.steps": steps}))
+def extend(run_dir: Path, overrides: dict, n_eval: int = N_EVAL) -> dict:
+    """Train a finished run for longer or give it a final decay (`interp train --resume --set train.steps=N`;
+    exactly the run the new config trains from the start, interp.train.extend), scoring the new checkpoints."""
+    longer = RunConfig.from_dict(apply_overrides(read_run_config(run_dir).to_dict(), overrides))
     old = json.loads((run_dir / "ioi_eval.json").read_text())
-    header = {k: old[k] for k in ("preset", "seed", "ioi_setup") if k in old} | {"overrides": {**old.get("overrides", {}), "train.steps": steps}}
+    header = {k: old[k] for k in ("preset", "seed", "ioi_setup") if k in old} | {"overrides": {**old.get("overrides", {}), **overrides}}
     return train_and_score(longer, run_dir, header, n_eval, resume=True, seconds_before=old.get("seconds", 0.0))
 
 
@@ -211,17 +219,16 @@ if __name__ == "__main__":
     parser.add_argument("--choose", nargs="*", type=Path, default=None, help="choose among these runs on the validation half; report the test half")
     parser.add_argument("--n-eval", type=int, default=N_EVAL, help="prompts per split and half")
     parser.add_argument("--last-only", action="store_true", help="with --rescore: score only the last checkpoint")
-    parser.add_argument("--extend", type=Path, default=None, help="train this finished run for longer: to --steps")
-    parser.add_argument("--steps", type=int, default=None, help="with --extend: the new training budget")
+    parser.add_argument("--extend", type=Path, default=None, help="continue this finished run with --set train.steps=N (and a schedule)")
     args = parser.parse_args()
     if args.rescore is not None:
         for run_dir in args.rescore:
             rescore(run_dir, args.n_eval, last_only=args.last_only)
         args.summary = args.rescore
     if args.extend is not None:
-        if args.steps is None:
-            parser.error("--extend needs --steps N (the new, larger training budget)")
-        extend(args.extend, args.steps, args.n_eval)
+        if not args.set:
+            parser.error("--extend needs the new budget, e.g. --set train.steps=20000 (and optionally a 'wsd' decay)")
+        extend(args.extend, dict(parse_override(s) for s in args.set), args.n_eval)
         args.summary = [args.extend]
     if args.choose is not None:
         choose(args.choose)

@@ -20,7 +20,7 @@ NORMALIZATION_TYPES = ("LN", "LNPre", "RMS", "RMSPre", None)
 ACT_FNS = ("gelu", "gelu_new", "relu", "silu", "solu")
 POSITIONAL_EMBEDDINGS = ("standard", "rotary")
 TOKENIZERS = ("char", "gpt2", "bert")
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "wsd")
 NOISE_PLACES = ("none", "activation", "weights", "attn_scores", "tokens", "labels")
 NOISE_KINDS = ("gaussian", "uniform", "multiplicative")
 # Activation sites the training forward (interp.train.fast_forward) can perturb. The attention pattern is left out
@@ -225,7 +225,10 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """One plain AdamW loop: warmup then constant or cosine learning rate, gradient clipping, periodic eval.
+    """One plain AdamW loop: warmup then a constant, cosine or "wsd" learning rate, gradient clipping, periodic eval.
+
+    "wsd" (warmup, stable, decay) holds the learning rate constant, then decays it linearly to `min_lr_ratio * lr`
+    over the last `decay_steps` steps; a constant run can later be given such a decay (`--resume`) exactly.
 
     Checkpoints are written at `n_checkpoints` log-spaced steps, plus every `checkpoint_every` steps when that is
     set (evenly spaced checkpoints resolve a phase change that happens late in training).
@@ -240,6 +243,7 @@ class TrainConfig:
     warmup_steps: int = 0
     schedule: str = "constant"
     min_lr_ratio: float = 0.1
+    decay_steps: int = 0
     grad_clip: float = 1.0
     eval_every: int = 250
     eval_batches: int = 4
@@ -271,6 +275,13 @@ class TrainConfig:
         )
         _one_of(self, "schedule", SCHEDULES)
         _fraction(self, "min_lr_ratio")
+        if self.schedule == "wsd":
+            _require(
+                _int(self.decay_steps) and 0 < self.decay_steps <= self.steps - self.warmup_steps,
+                f"train.decay_steps must be in (0, train.steps - train.warmup_steps = {self.steps - self.warmup_steps}] for schedule 'wsd', got {self.decay_steps!r}",
+            )
+        else:
+            _require(self.decay_steps == 0, f"train.decay_steps is for schedule 'wsd' (got schedule {self.schedule!r}); set train.schedule = 'wsd' or drop decay_steps")
         _require(
             _number(self.grad_clip) and 0 <= self.grad_clip < math.inf,
             f"train.grad_clip must be >= 0 (0 turns clipping off), got {self.grad_clip!r}",

@@ -56,7 +56,7 @@ def test_extending_a_run_scores_the_new_checkpoints(script, runs, tmp_path):
 
     run_dir = tmp_path / "extended"
     shutil.copytree(runs[0][0], run_dir)
-    summary = script.extend(run_dir, 8, N_EVAL)
+    summary = script.extend(run_dir, {"train.steps": 8}, N_EVAL)
     records = [json.loads(line) for line in (run_dir / "ioi_eval.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 4, 8] and summary["step"] == 8 and summary["steps"] == 8
     assert summary["overrides"]["train.steps"] == 8

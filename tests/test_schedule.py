@@ -34,3 +34,12 @@ def test_even_checkpoints_are_added_to_the_log_spaced_ones():
     steps = checkpoint_steps(TrainConfig(steps=1000, n_checkpoints=6, checkpoint_every=250))
     assert steps == [0, 1, 6, 32, 178, 250, 500, 750, 1000]
     assert checkpoint_steps(TrainConfig(steps=1000, n_checkpoints=6)) == log_spaced_steps(1000, 6)
+
+
+def test_wsd_is_constant_then_decays_linearly_over_the_last_steps():
+    cfg = TrainConfig(steps=100, lr=1e-3, warmup_steps=10, schedule="wsd", decay_steps=40, min_lr_ratio=0.0)
+    assert learning_rate(cfg, 0) == pytest.approx(1e-4) and learning_rate(cfg, 59) == learning_rate(cfg, 60) == 1e-3
+    assert learning_rate(cfg, 80) == pytest.approx(5e-4) and learning_rate(cfg, 99) == pytest.approx(1e-3 / 40)
+    values = [learning_rate(cfg, s) for s in range(60, 100)]
+    assert all(a > b for a, b in zip(values, values[1:]))
+    assert [learning_rate(cfg, s) for s in range(60)] == [learning_rate(TrainConfig(steps=100, lr=1e-3, warmup_steps=10), s) for s in range(60)]

@@ -73,7 +73,7 @@ def test_training_refuses_to_overwrite_or_resume_with_another_config(tmp_path):
         train(synthetic_run(steps=3, n_checkpoints=2, eval_every=3), tmp_path / "r", progress=False)
     with pytest.raises(ConfigError, match=r"different config \(train.lr changed\)"):
         train(synthetic_run(steps=3, n_checkpoints=2, eval_every=3, lr=1e-3), tmp_path / "r", resume=True, progress=False)
-    with pytest.raises(ConfigError, match=r"train.steps changed"):  # fewer steps is not an extension
+    with pytest.raises(ConfigError, match=r"would end before that"):  # the run has taken 3 steps already
         train(synthetic_run(steps=2, n_checkpoints=2, eval_every=3), tmp_path / "r", resume=True, progress=False)
     assert json.loads((tmp_path / "r" / "run.json").read_text())["run"]["train"]["steps"] == 3  # untouched
 
@@ -96,10 +96,22 @@ def test_extending_a_run_equals_training_for_longer_from_the_start(tmp_path):
     assert list_checkpoints(tmp_path / "extended")[-1].run == synthetic_run(steps=40)
 
 
-def test_a_decaying_learning_rate_cannot_be_extended(tmp_path):
+def test_a_constant_run_given_a_final_decay_equals_that_schedule_from_the_start(tmp_path):
+    wsd = dict(steps=40, schedule="wsd", decay_steps=20, min_lr_ratio=0.0)
+    straight = train(synthetic_run(**wsd), tmp_path / "straight", progress=False)
+    train(synthetic_run(steps=20), tmp_path / "decayed", progress=False)
+    train(synthetic_run(**wsd), tmp_path / "decayed", resume=True, progress=False)
+    a, b = load_model(straight.run_dir), load_model(tmp_path / "decayed")
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert read_metrics(tmp_path / "decayed")[-1]["lr"] == pytest.approx(3e-3 / 20)  # the last step's rate
+
+
+def test_a_change_to_steps_already_taken_cannot_be_resumed(tmp_path):
     train(synthetic_run(steps=6, n_checkpoints=2, eval_every=3, schedule="cosine"), tmp_path / "r", progress=False)
-    with pytest.raises(ConfigError, match="cannot be extended exactly"):
+    with pytest.raises(ConfigError, match="would change the learning rate of steps already taken"):
         train(synthetic_run(steps=9, n_checkpoints=2, eval_every=3, schedule="cosine"), tmp_path / "r", resume=True, progress=False)
+    with pytest.raises(ConfigError, match="would end before that"):
+        train(synthetic_run(steps=5, n_checkpoints=2, eval_every=3, schedule="cosine"), tmp_path / "r", resume=True, progress=False)
     assert json.loads((tmp_path / "r" / "run.json").read_text())["run"]["train"]["steps"] == 6
 
 

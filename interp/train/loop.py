@@ -35,6 +35,7 @@ from interp.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.train.baseline import bigram_loss
 from interp.train.data import TrainingData
 from interp.train.distributed import current_world
+from interp.train.extend import check_continuation, continues
 from interp.train.fast_forward import fast_forward
 from interp.train.noise import TrainingNoise
 from interp.train.schedule import checkpoint_steps, learning_rate
@@ -67,31 +68,6 @@ def _write_run_file(run_dir: Path, content: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(content, indent=2) + "\n")
     os.replace(tmp, path)
-
-
-def _changed_fields(old: RunConfig, new: RunConfig) -> list[str]:
-    a, b = old.to_dict(), new.to_dict()
-    return [f"{section}.{name}" for section in a for name in a[section] if a[section][name] != b[section].get(name)]
-
-
-def _extends(old: RunConfig, new: RunConfig) -> bool:
-    """`new` is `old` trained for longer: only train.steps grew, under a constant learning rate (a cosine schedule
-    spans train.steps, so the steps already taken would have had other learning rates)."""
-    return _changed_fields(old, new) == ["train.steps"] and new.train.steps > old.train.steps and new.train.schedule == "constant"
-
-
-def check_extension(old: RunConfig, new: RunConfig, run_dir: Path) -> None:
-    """Resuming with another config is refused, except a larger train.steps under a constant learning rate: the
-    extended run then equals one trained for the larger budget from the start (batches depend on (seed, step))."""
-    if _extends(old, new):
-        return
-    changed = _changed_fields(old, new)
-    if changed == ["train.steps"] and new.train.steps > old.train.steps:
-        raise ConfigError(f"{run_dir} decays its learning rate over train.steps (schedule {old.train.schedule!r}); it cannot be extended exactly: train a new run")
-    raise ConfigError(
-        f"{run_dir} was trained with a different config ({', '.join(changed)} changed); resume without changing it "
-        "(only a larger train.steps is allowed, to train for longer), or use a new --out"
-    )
 
 
 def _replace_run_config(run_dir: Path, run: RunConfig) -> None:
@@ -188,11 +164,11 @@ def train(
     if world.is_main and run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"{run_dir} is a file, not a run directory; choose another --out")
     existing = _published_checkpoints(run_dir) if world.is_main else []
-    extended = False  # resuming with a larger train.steps: run.json is rewritten once the checkpoint checks pass
+    extended = False  # resumed with a longer budget or a later decay: run.json is rewritten once the checks pass
     if resume and world.is_main:
         previous = read_run_config(run_dir)
         if previous != run:
-            check_extension(previous, run, run_dir)
+            check_continuation(previous, run, existing[-1].step if existing else 0, run_dir)
             extended = True
     elif existing:
         raise FileExistsError(f"{run_dir} already holds checkpoints; pass --resume to continue it or choose a new --out")
@@ -218,7 +194,7 @@ def train(
     resumed = resume and bool(existing)  # with no checkpoint written yet, resuming is starting afresh
     if resumed:
         last = existing[-1]
-        if last.config != model_cfg or (last.run is not None and last.run != run and not _extends(last.run, run)):
+        if last.config != model_cfg or (last.run is not None and last.run != run and not continues(last.run, run, last.step)):
             raise CheckpointError(f"{last.path} was written by a different config than {run_dir / RUN_FILE}; move it out of the run")
         load_into(model, last.path, model_cfg)
         tensors, meta, rng = load_training_state(last)

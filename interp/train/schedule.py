@@ -42,12 +42,16 @@ def checkpoint_steps(cfg: TrainConfig) -> list[int]:
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """Linear warmup over `warmup_steps`, then constant or cosine decay to `min_lr_ratio * lr`."""
+    """Linear warmup over `warmup_steps`, then constant, cosine decay to `min_lr_ratio * lr`, or ("wsd") constant
+    until the last `decay_steps` steps, which decay linearly to `min_lr_ratio * lr`."""
     if cfg.warmup_steps and step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
+    floor = cfg.lr * cfg.min_lr_ratio
     if cfg.schedule == "constant":
         return cfg.lr
+    if cfg.schedule == "wsd":
+        decay_start = cfg.steps - cfg.decay_steps  # from here the rate falls by (lr - floor) / decay_steps a step
+        return cfg.lr - (cfg.lr - floor) * min(1.0, max(0, step - decay_start) / cfg.decay_steps)
     span = max(1, cfg.steps - cfg.warmup_steps)
     progress = min(1.0, (step - cfg.warmup_steps) / span)
-    floor = cfg.lr * cfg.min_lr_ratio
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
