@@ -80,8 +80,10 @@ import time
 from pathlib import Path
 
 from interp.analysis.ioi_eval import choose_run, evaluate_ioi, format_scores, worst_heldout_accuracy
-from interp.checkpoints import list_checkpoints, load_model
-from interp.data.ioi import HALVES, IOISetup, ioi_corpus
+from interp.analysis.ioi_task import ioi_model
+from interp.checkpoints import list_checkpoints
+from interp.data.ioi import HALVES
+from interp.data.ioi_training import ioi_setup
 from interp.presets import parse_override, run_config
 from interp.config import RunConfig, apply_overrides
 from interp.train.loop import read_run_config, train
@@ -117,7 +119,7 @@ def finish(out: Path, records: list[dict], header: dict) -> dict:
 
 def train_seed(preset: str, seed: int, out: Path, overrides: dict, n_eval: int = N_EVAL) -> dict:
     run = run_config(preset, overrides={"model.seed": seed, "train.seed": seed, "train.threads": 1, **overrides})
-    header = {"preset": preset, "seed": seed, "overrides": overrides, "ioi_setup": dataclasses.asdict(IOISetup())}
+    header = {"preset": preset, "seed": seed, "overrides": overrides, "ioi_setup": dataclasses.asdict(ioi_setup(run.data))}
     out.mkdir(parents=True, exist_ok=True)
     (out / "ioi_eval.jsonl").write_text("")
     return train_and_score(run, out, header, n_eval)
@@ -134,13 +136,12 @@ def extend(run_dir: Path, overrides: dict, n_eval: int = N_EVAL) -> dict:
 
 def train_and_score(run, out: Path, header: dict, n_eval: int, *, resume: bool = False, seconds_before: float = 0.0) -> dict:
     """Train (or resume) `run` in `out`, scoring every checkpoint into ioi_eval.jsonl; then write ioi_eval.json."""
-    corpus = ioi_corpus(IOISetup())
     log = out / "ioi_eval.jsonl"
     started = time.perf_counter()
 
     def on_checkpoint(ckpt) -> None:
         record = {"step": ckpt.step, "seconds": seconds_before + time.perf_counter() - started, "val": ckpt.metrics.get("val"), "n_eval": n_eval,
-                  **score_checkpoint(load_model(ckpt), corpus, n_eval)}
+                  **score_checkpoint(*ioi_model(ckpt), n_eval)}
         with open(log, "a") as handle:
             handle.write(json.dumps(record) + "\n")
         both = record["scores"]["both"]
@@ -157,9 +158,8 @@ def train_and_score(run, out: Path, header: dict, n_eval: int, *, resume: bool =
 def rescore(run_dir: Path, n_eval: int = N_EVAL, *, last_only: bool = False) -> dict:
     """Score the checkpoints of a finished run again (e.g. with more prompts), without retraining; `last_only`
     scores just the last one (then the first passing step is unknown)."""
-    corpus = ioi_corpus(IOISetup())
     checkpoints = list_checkpoints(run_dir)[-1:] if last_only else list_checkpoints(run_dir)
-    records = [{"step": c.step, "val": c.metrics.get("val"), **score_checkpoint(load_model(c), corpus, n_eval)} for c in checkpoints]
+    records = [{"step": c.step, "val": c.metrics.get("val"), **score_checkpoint(*ioi_model(c), n_eval)} for c in checkpoints]
     if not last_only:
         (run_dir / "ioi_eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     old = json.loads((run_dir / "ioi_eval.json").read_text()) if (run_dir / "ioi_eval.json").exists() else {}

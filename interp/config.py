@@ -188,6 +188,8 @@ class DataConfig:
     rows of the packed `corpus`. `corpus = "none"` trains on synthetic sequences alone.
     `compact_vocab = true` (GPT-2/BERT only) keeps just the token ids the corpus uses, renumbered and saved
     with the run (`interp.compact_tokenizer`): a far smaller embedding and unembedding on a CPU.
+    `ioi_extra_names` (corpus "ioi" only) adds that many census names to the IOI training names; the held-out
+    names and templates stay the same (`interp.data.ioi.IOISetup`).
     """
 
     corpus: str = "shakespeare"
@@ -198,6 +200,7 @@ class DataConfig:
     val_fraction: float = 0.05
     max_documents: int | None = None
     compact_vocab: bool = False
+    ioi_extra_names: int = 0
 
     def __post_init__(self) -> None:
         _require(
@@ -216,6 +219,10 @@ class DataConfig:
         if self.max_documents is not None:
             _positive_int(self, "max_documents")
         _require(isinstance(self.compact_vocab, bool), f"data.compact_vocab must be true or false, got {self.compact_vocab!r}")
+        _require(
+            _int(self.ioi_extra_names) and self.ioi_extra_names >= 0 and (self.ioi_extra_names == 0 or self.corpus == "ioi"),
+            f"data.ioi_extra_names (more training names for data.corpus = 'ioi') must be an integer >= 0, and 0 for other corpora; got {self.ioi_extra_names!r} with corpus {self.corpus!r}",
+        )
         _require(
             not self.compact_vocab or (self.tokenizer in ("gpt2", "bert") and self.corpus not in ("none", "ioi")),
             "data.compact_vocab = true keeps the GPT-2/BERT ids a text corpus uses: it needs data.tokenizer = 'gpt2' "

@@ -146,3 +146,33 @@ def test_validation_and_test_halves_split_the_held_out_sets(corpus):
     assert torch.equal(corpus.prompts(8, split="both", seed=3, half="test").clean, corpus.prompts(8, split="both", seed=3, half="test").clean)
     with pytest.raises(DataError, match="half must be one of validation, test"):
         corpus.prompts(4, split="both", half="dev")
+
+
+def test_extra_training_names_leave_the_held_out_sets_alone(corpus, tmp_path):
+    """data.ioi_extra_names adds census names to the training names only: held-out names, templates and both
+    evaluation halves are those of the default setup, and analysis loads the corpus the run was trained on."""
+    from interp.analysis.ioi_task import ioi_model
+    from interp.build import build_model
+    from interp.checkpoints import resolve_checkpoint
+    from interp.config import ConfigError
+    from interp.presets import run_config
+    from interp.train.data import TrainingData
+    from interp.train.loop import train
+
+    more = ioi_corpus(IOISetup(n_extra_train_names=100))
+    assert more.heldout_names == corpus.heldout_names and more.heldout_templates == corpus.heldout_templates
+    assert set(more.train_names) > set(corpus.train_names) and len(more.train_names) == len(corpus.train_names) + 100
+    for split in ("names", "both"):
+        for half in ("validation", "test"):
+            a, b = (c.prompts(16, split=split, seed=2, half=half) for c in (corpus, more))
+            assert corpus.tokenizer.decode(a.clean[0].tolist()) == more.tokenizer.decode(b.clean[0].tolist())
+    assert more.tokenizer.vocab_size == corpus.tokenizer.vocab_size + 100
+    run = run_config("ioi-attn-only-3l", overrides={"data.ioi_extra_names": 100, "model.n_layers": 1, "model.d_model": 16, "model.d_head": 8, "model.n_heads": 2,
+                                                     "train.steps": 1, "train.warmup_steps": 0, "train.n_checkpoints": 2, "train.eval_batches": 1,
+                                                     "train.checkpoint_every": 0, "train.batch_size": 4})
+    assert TrainingData.prepare(run).vocab_size == more.tokenizer.vocab_size
+    train(run, tmp_path / "run", progress=False)
+    model, loaded = ioi_model(resolve_checkpoint(tmp_path / "run"))
+    assert loaded is more and model.cfg.d_vocab == more.tokenizer.vocab_size
+    with pytest.raises(ConfigError, match="ioi_extra_names"):
+        run_config("attn-only-1l", overrides={"data.ioi_extra_names": 5})

@@ -19,6 +19,7 @@ from interp.analysis.patching_io import save_result
 from interp.analysis.path_patching import PathPatchingResult, path_patching
 from interp.checkpoints import Checkpoint, load_model
 from interp.data.ioi import IOICorpus, IOIPrompts, IOISetup, ioi_corpus
+from interp.data.ioi_training import ioi_setup
 from interp.errors import InterpError
 
 KIND_GROUPS: dict[str, tuple[str, ...]] = {
@@ -38,7 +39,7 @@ class TaskError(InterpError, ValueError):
 
 def ioi_model(ckpt: Checkpoint):
     """The checkpoint's model and the IOI corpus it was trained on (refused if its tokenizer is another)."""
-    corpus = ioi_corpus(IOISetup())
+    corpus = ioi_corpus(ioi_setup(ckpt.run.data) if ckpt.run is not None else IOISetup())
     if ckpt.tokenizer != corpus.tokenizer.to_dict():
         raise TaskError(
             f"{ckpt.path} was not trained on the IOI corpus (its tokenizer is {(ckpt.tokenizer or {}).get('kind')!r}, "

@@ -59,6 +59,7 @@ class IOISetup:
     n_names: int = 240
     n_heldout_names: int = 60
     n_heldout_templates: int = 6
+    n_extra_train_names: int = 0  # census names ranked after the first n_names, added to the training names only
     filler_fraction: float = 0.4  # share of training rows that are single-name filler sentences
     heldout_filler_share: float = 0.8  # share of filler names drawn from the held-out names (per-name frequency near the training names')
     shaped_filler_share: float = 0.5  # share of filler that is IOI-shaped with one name and one non-name person
@@ -66,6 +67,8 @@ class IOISetup:
     def __post_init__(self) -> None:
         if not 0 < self.n_heldout_names < self.n_names - 4:
             raise DataError(f"n_heldout_names must be in (0, {self.n_names - 4}), got {self.n_heldout_names}")
+        if not isinstance(self.n_extra_train_names, int) or self.n_extra_train_names < 0:
+            raise DataError(f"n_extra_train_names must be an integer >= 0, got {self.n_extra_train_names!r}")
         if not 0 < self.n_heldout_templates < len(IOI_TEMPLATES) - 1:
             raise DataError(f"n_heldout_templates must be in (0, {len(IOI_TEMPLATES) - 1}), got {self.n_heldout_templates}")
         for name in ("filler_fraction", "heldout_filler_share", "shaped_filler_share"):
@@ -314,11 +317,12 @@ def _mix(*values: int) -> int:
 def ioi_corpus(setup: IOISetup = IOISetup()) -> IOICorpus:
     """Build (once per setup) the names, templates and compact tokenizer of an IOI corpus."""
     gpt2 = GPT2Tokenizer()
-    names = [gpt2.encode(" " + n)[0] for n in census_names(setup.n_names)]
-    shuffled = names[:]
+    ranked = [gpt2.encode(" " + n)[0] for n in census_names(setup.n_names + setup.n_extra_train_names)]
+    shuffled = ranked[: setup.n_names]
     random.Random(_mix(setup.seed, 1)).shuffle(shuffled)
-    heldout_names = tuple(sorted(shuffled[: setup.n_heldout_names]))
-    train_names = tuple(sorted(shuffled[setup.n_heldout_names :]))
+    heldout_names = tuple(sorted(shuffled[: setup.n_heldout_names]))  # the same whatever n_extra_train_names
+    train_names = tuple(sorted(shuffled[setup.n_heldout_names :] + ranked[setup.n_names :]))
+    names = ranked
     order = list(range(len(IOI_TEMPLATES)))
     random.Random(_mix(setup.seed, 2)).shuffle(order)
     heldout_templates = tuple(sorted(order[: setup.n_heldout_templates]))

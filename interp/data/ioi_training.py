@@ -2,7 +2,8 @@
 
 `TrainingData.prepare` hands IOI runs to `IOITrainingData.prepare`; the training loop then calls `batch(step)`
 and `val_batches()` as for any corpus. The name/template split is the default `IOISetup()` (seed 0) whatever
-the training seed, so runs with different seeds are evaluated on the same held-out names and templates.
+the training seed, so runs with different seeds are evaluated on the same held-out names and templates;
+`data.ioi_extra_names` only adds training names (`ioi_setup`).
 
 >>> from interp.presets import run_config
 >>> data = IOITrainingData.prepare(run_config("ioi-attn-only-3l"))
@@ -14,12 +15,17 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from interp.config import ConfigError, RunConfig
+from interp.config import ConfigError, DataConfig, RunConfig
 from interp.data.ioi import IOICorpus, IOISetup, _mix, ioi_corpus
 from interp.tokenizers import Tokenizer
 from interp.train.data import TrainingData
 
 VAL_SEED = 999_331  # validation rows come from a generator no training step uses
+
+
+def ioi_setup(data: DataConfig) -> IOISetup:
+    """The IOI recipe a run's data config trains on."""
+    return IOISetup(n_extra_train_names=data.ioi_extra_names)
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class IOITrainingData(TrainingData):
             raise ConfigError(f"data.corpus = 'ioi' uses GPT-2 BPE (compacted): set data.tokenizer = 'gpt2', not {data.tokenizer!r}")
         if data.repeated_fraction != 0:
             raise ConfigError("data.corpus = 'ioi' has no repeated-span rows: set data.repeated_fraction = 0")
-        corpus = ioi_corpus(IOISetup())
+        corpus = ioi_corpus(ioi_setup(data))
         if tokenizer is not None and tokenizer.to_dict() != corpus.tokenizer.to_dict():
             raise ConfigError("the tokenizer given does not match the IOI corpus's compact tokenizer")
         import torch
