@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from interp.analysis.attribution import attribution_patching, spearman
-from interp.analysis.ioi_eval import evaluate_ioi, format_scores, per_template_scores
+from interp.analysis.ioi_eval import evaluate_ioi, format_scores, per_name_scores, per_template_scores
 from interp.analysis.ioi_task import ioi_model, patching_prompts, top_cells
 from interp.analysis.patch_metric import LogitDiff
 from interp.analysis.patching import activation_patching
@@ -52,6 +52,11 @@ by_template = per_template_scores(model, corpus, split="templates")
 for row in by_template:
     print(f"template {row['template']:2d} {row['order']}: {row['logit_diff']:+6.2f} / {row['accuracy']:.0%}  {IOI_TEMPLATES[row['template']]}")
 page.table([{**row, "text": IOI_TEMPLATES[row["template"]]} for row in by_template])
+
+# %% Per held-out name (IO), in the harder BABA order: the worst names, and how often they lose as the S
+by_name = per_name_scores(model, corpus, split="names", order="BABA")
+print("worst held-out names (BABA):", ", ".join(f"{r['name']} {r['accuracy']:.0%}" for r in by_name[:8]))
+page.table(by_name[:10])
 
 # %% Prompts for patching: one template layout (same positions in every row), ABBA and BABA, ABC corruption
 prompts = patching_prompts(corpus, n=64, split="train", corruption="abc", seed=0)

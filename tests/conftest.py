@@ -29,3 +29,15 @@ def tiny_model(tiny_cfg):
 @pytest.fixture
 def tiny_mlp_model():
     return build_model(tiny_config(attn_only=False, d_mlp=64))
+
+
+def analysis_script(name: str):
+    """A script of analyses/ as a module (its work is under `if __name__ == "__main__"`, so importing runs none)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "analyses" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

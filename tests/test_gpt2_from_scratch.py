@@ -1,8 +1,5 @@
 """ARENA-1.1-style configs of analyses/gpt2_from_scratch.py map onto interp's RunConfig; corpus loss helper."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -13,15 +10,13 @@ from interp.errors import ConfigError, DataError
 from interp.train.fast_forward import fast_forward
 from interp.train.loop import next_token_loss
 
-SCRIPT = Path(__file__).resolve().parents[1] / "analyses" / "gpt2_from_scratch.py"
+from conftest import analysis_script
+
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("gpt2_from_scratch", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # the script's work is under `if __name__ == "__main__"`
-    return module
+    return analysis_script("gpt2_from_scratch")
 
 
 def test_arena_gpt2_small_config_maps_field_by_field(script):

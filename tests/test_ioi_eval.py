@@ -3,7 +3,7 @@
 
 import pytest
 
-from interp.analysis.ioi_eval import EVAL_SEED, choose_run, per_template_scores, score_prompts, worst_heldout_accuracy
+from interp.analysis.ioi_eval import EVAL_SEED, choose_run, per_name_scores, per_template_scores, score_prompts, worst_heldout_accuracy
 from interp.build import build_model
 from interp.data.ioi import ioi_corpus
 
@@ -44,3 +44,13 @@ def test_per_template_scores_cover_every_template_and_order_and_agree_with_the_s
     one = rows[0]
     prompts = corpus.prompts(8, split="templates", seed=EVAL_SEED, order=one["order"], templates=[one["template"]])
     assert one["logit_diff"] == pytest.approx(float(score_prompts(model, prompts).logit_diff.mean()))
+
+
+def test_per_name_scores_cover_the_split_names_and_average_to_the_split_score(tiny_ioi):
+    model, corpus = tiny_ioi
+    rows = per_name_scores(model, corpus, split="names", n=512, order="BABA")
+    names = set(corpus.name_strings(heldout=True))
+    assert {r["name"] for r in rows} <= names and len(rows) > len(names) // 2
+    assert [r["accuracy"] for r in rows] == sorted(r["accuracy"] for r in rows) and sum(r["n"] for r in rows) == 512
+    split = score_prompts(model, corpus.prompts(512, split="names", seed=EVAL_SEED, order="BABA")).summary()
+    assert sum(r["accuracy"] * r["n"] for r in rows) / 512 == pytest.approx(split["accuracy"])

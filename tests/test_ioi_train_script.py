@@ -1,15 +1,13 @@
 """analyses/ioi_train.py's protocol on tiny runs: runs judged at their last checkpoint, chosen on the validation
 half only, rescoring reproduces the training-time scores, and extending a run trains it to the new budget."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
+from conftest import analysis_script
 from interp.analysis.ioi_eval import worst_heldout_accuracy
 
-SCRIPT = Path(__file__).resolve().parents[1] / "analyses" / "ioi_train.py"
 TINY = {"model.n_layers": 1, "model.d_model": 16, "model.n_heads": 2, "model.d_head": 8, "model.d_mlp": 16,
         "train.steps": 4, "train.warmup_steps": 0, "train.n_checkpoints": 2, "train.eval_every": 2, "train.checkpoint_every": 0, "train.batch_size": 8, "train.eval_batches": 1}  # fmt: skip
 N_EVAL = 8
@@ -17,10 +15,7 @@ N_EVAL = 8
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("ioi_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # the script's work is under `if __name__ == "__main__"`
-    return module
+    return analysis_script("ioi_train")
 
 
 @pytest.fixture(scope="module")

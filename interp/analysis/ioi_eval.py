@@ -83,6 +83,22 @@ def per_template_scores(model, corpus: IOICorpus, *, split: str = "templates", n
     return rows
 
 
+def per_name_scores(model, corpus: IOICorpus, *, split: str = "names", n: int = 2048, order: str | None = None, seed: int = EVAL_SEED) -> list[dict]:
+    """Accuracy and logit difference per IO name on `n` prompts of `split` (worst first), with how often the
+    same name is beaten when it is the S: a split's average can hide a few names the model gets wrong."""
+    prompts = corpus.prompts(n, split=split, seed=seed, order=order)
+    scores = score_prompts(model, prompts)
+    rows = []
+    for name in sorted(set(prompts.io.tolist())):
+        as_io, as_s = prompts.io == name, prompts.s == name
+        rows.append({
+            "name": corpus.tokenizer.decode([name]).strip(), "n": int(as_io.sum()),
+            "accuracy": float(scores.io_beats_s[as_io].mean()), "logit_diff": float(scores.logit_diff[as_io].mean()),
+            "accuracy_as_s": float(scores.io_beats_s[as_s].mean()) if bool(as_s.any()) else float("nan"),
+        })
+    return sorted(rows, key=lambda r: (r["accuracy"], r["name"]))
+
+
 def format_scores(scores: dict[str, dict[str, dict[str, float]]]) -> list[str]:
     """One line per split: logit diff and accuracy overall, then ABBA and BABA."""
     lines = []
