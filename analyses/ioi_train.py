@@ -81,15 +81,17 @@ from pathlib import Path
 
 from interp.analysis.ioi_eval import choose_run, evaluate_ioi, format_scores, worst_heldout_accuracy
 from interp.analysis.ioi_task import ioi_model
+from interp.averaging import save_average
 from interp.checkpoints import list_checkpoints
+from interp.config import RunConfig, apply_overrides
 from interp.data.ioi import HALVES
 from interp.data.ioi_training import ioi_setup
 from interp.presets import parse_override, run_config
-from interp.config import RunConfig, apply_overrides
 from interp.train.loop import read_run_config, train
 
 TARGET_LOGIT_DIFF, TARGET_ACCURACY = 2.0, 0.9
 N_EVAL = 1024  # prompts per split (and per half): a standard error of about 1.2 points per name order at 92%
+AVERAGE_FRACTION = 0.2  # the checkpoint average covers the last 20% of training
 
 
 def passed(scores: dict) -> bool:
@@ -171,6 +173,21 @@ def rescore(run_dir: Path, n_eval: int = N_EVAL, *, last_only: bool = False) -> 
     return summary
 
 
+def score_average(run_dir: Path, fraction: float = AVERAGE_FRACTION, n_eval: int = N_EVAL) -> dict:
+    """Average the checkpoints of the last `fraction` of training (interp.averaging; saved as
+    RUN/average-last-<pct>pct) and add its scores to ioi_eval.json under "average"."""
+    ckpt = save_average(run_dir, fraction)
+    scores = score_checkpoint(*ioi_model(ckpt), n_eval)
+    block = {
+        "fraction": fraction, "from_step": int(ckpt.metrics["averaged_from_step"]), "checkpoints": int(ckpt.metrics["averaged_checkpoints"]),
+        "n_eval": n_eval, "passed": passed(scores["scores"]), "passed_test": passed(scores["test"]),
+        "validation_worst": worst_heldout_accuracy(scores["validation"]), **scores,
+    }
+    summary = json.loads((run_dir / "ioi_eval.json").read_text()) | {"average": block}
+    (run_dir / "ioi_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
 def load_summary(run_dir: Path) -> dict | None:
     path = run_dir / "ioi_eval.json"
     if not path.exists():
@@ -194,13 +211,19 @@ def summarise(run_dirs: list[Path]) -> list[dict]:
     return rows
 
 
-def choose(run_dirs: list[Path]) -> dict:
-    """The run with the best worst-case validation accuracy at its last step, reported on the test half."""
+def choose(run_dirs: list[Path], by: str = "last") -> dict:
+    """The run with the best worst-case validation accuracy — of its last checkpoint (`by="last"`) or of its
+    checkpoint average (`by="average"`) — reported on the test half."""
     rows = [s for s in map(load_summary, run_dirs) if s is not None]
+    if by == "average":
+        missing = [s["run"] for s in rows if "average" not in s]
+        if missing:
+            raise SystemExit(f"no checkpoint average scored for {', '.join(missing)}; run --average on them first")
+        rows = [{"run": s["run"], **s["average"]} for s in rows]
     for s in sorted(rows, key=lambda s: -s["validation_worst"]):
         print(f"{s['run']:40s} validation worst case {s['validation_worst']:.1%}")
     best = choose_run(rows)
-    print(f"chosen on the validation half: {best['run']}; on the test half it {'PASSES' if best['passed_test'] else 'fails'} "
+    print(f"chosen on the validation half ({by}): {best['run']}; on the test half it {'PASSES' if best['passed_test'] else 'fails'} "
           f"(worst case {worst_heldout_accuracy(best['test']):.1%}):")
     for line in format_scores(best["test"]):
         print("   " + line)
@@ -217,6 +240,8 @@ if __name__ == "__main__":
     parser.add_argument("--summary", nargs="*", type=Path, default=None, help="summarise these run directories instead")
     parser.add_argument("--rescore", nargs="*", type=Path, default=None, help="score every checkpoint of these finished runs again")
     parser.add_argument("--choose", nargs="*", type=Path, default=None, help="choose among these runs on the validation half; report the test half")
+    parser.add_argument("--by", choices=("last", "average"), default="last", help="with --choose: judge each run by its last checkpoint or its checkpoint average")
+    parser.add_argument("--average", nargs="*", type=Path, default=None, help="score the average of these runs' last 20%% of checkpoints")
     parser.add_argument("--n-eval", type=int, default=N_EVAL, help="prompts per split and half")
     parser.add_argument("--last-only", action="store_true", help="with --rescore: score only the last checkpoint")
     parser.add_argument("--extend", type=Path, default=None, help="continue this finished run with --set train.steps=N (and a schedule)")
@@ -230,8 +255,12 @@ if __name__ == "__main__":
             parser.error("--extend needs the new budget, e.g. --set train.steps=20000 (and optionally a 'wsd' decay)")
         extend(args.extend, dict(parse_override(s) for s in args.set), args.n_eval)
         args.summary = [args.extend]
+    if args.average is not None:
+        for run_dir in args.average:
+            block = score_average(run_dir, n_eval=args.n_eval)["average"]
+            print(f"{run_dir.name}: average of {block['checkpoints']} checkpoints from step {block['from_step']}: validation worst case {block['validation_worst']:.1%}")
     if args.choose is not None:
-        choose(args.choose)
+        choose(args.choose, args.by)
         sys.exit(0)
     if args.summary is not None:
         summarise(args.summary)

@@ -25,7 +25,7 @@ KINDS = ["z", "z_by_pos", "resid_pre", "pattern_by_pos"]
 
 
 def main() -> None:
-    model, prompts, metric, source = setup()
+    model, prompts, metric, source = setup(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
     clean, corrupted = prompts.clean, prompts.corrupted
     attribution_s, estimates = best_of(lambda: attribution_patching(model, clean, corrupted, metric, kinds=KINDS), 5)
     print(f"model: {source}; {len(prompts)} prompts; attribution (all {len(KINDS)} kinds, one backward): {attribution_s:.3f} s")

@@ -42,14 +42,15 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file whose [model]/[data]/[train] fields override the preset."),
     set_: list[str] = typer.Option([], "--set", "-s", help="Override one field, e.g. --set train.lr=3e-4 --set model.n_layers=3."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default models/runs/PRESET)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint, exactly, with the config in its run.json; --set train.steps=N (larger) trains it for longer."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint, exactly, with the config in its run.json; --set train.steps=N trains it for longer (also train.schedule=wsd with train.decay_steps, to end with a decay)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Train a model, writing log-spaced checkpoints (safetensors + JSON) and metrics.jsonl to the run directory.
 
     Example: interp train --preset attn-only-1l --set train.steps=2000 --out models/runs/a1
 
-    Train it for longer (constant learning rate only; identical to a 4000-step run from the start):
+    Train it for longer, identical to a 4000-step run from the start (allowed while the steps already taken keep
+    their learning rate, e.g. a constant one, optionally ending with a linear decay: --set train.schedule=wsd):
     interp train --out models/runs/a1 --resume --set train.steps=4000
 
     On several processes or machines: torchrun --nproc_per_node 2 -m interp.train --preset attn-only-1l ...

@@ -55,3 +55,13 @@ def test_extending_a_run_scores_the_new_checkpoints(script, runs, tmp_path):
     records = [json.loads(line) for line in (run_dir / "ioi_eval.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 4, 8] and summary["step"] == 8 and summary["steps"] == 8
     assert summary["overrides"]["train.steps"] == 8
+
+
+def test_the_checkpoint_average_is_scored_and_can_be_chosen_by(script, runs):
+    for run_dir, _ in runs.values():
+        summary = script.score_average(run_dir, fraction=1.0, n_eval=N_EVAL)
+    block = summary["average"]
+    assert block["checkpoints"] == 2 and block["from_step"] == 0 and (run_dir / "average-last-100pct").is_dir()
+    assert block["validation_worst"] == worst_heldout_accuracy(block["validation"]) and summary["test"] != {}  # the last checkpoint's scores stay
+    best = script.choose([run_dir for run_dir, _ in runs.values()], by="average")
+    assert best["validation_worst"] == max(script.load_summary(d)["average"]["validation_worst"] for d, _ in runs.values())
