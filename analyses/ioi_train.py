@@ -70,6 +70,24 @@
 #   Chosen across all MLP runs by the validation half alone (config, seed and checkpoint): d_mlp 128 seed 0 step
 #   10000 (validation worst case 92.2%) -> test half worst case 89.8%: just under the goal. Validation and test
 #   halves disagree by up to 10 points: 128 prompts per order and half is a noisy estimate.
+#
+# Since then (1024 prompts per split and half; worst accuracy over held-out splits and orders; "all" = all held-out
+# prompts, then validation / test halves; L = last checkpoint, A = average of the last 20% of checkpoints):
+#   2l-mlp d_mlp 64 seed 0, 20,000 steps    L 87.9% (val 85.2 / test 90.0)   A 96.3% (val 95.7 / test 95.9)
+#   2l-mlp d_mlp 64 seed 1, 20,000 steps    L val 81.2                        longer training alone does not help
+#   2l-mlp seed 0 / 1, 10,000 constant + 2,000 linear decay to 0 ("wsd"): val 80.1 / 88.5 (A 86.3 / -)
+#   2l-mlp seed 0 with 200 / 600 extra training names (data.ioi_extra_names): val 85.5 / 70.7: more names do not help
+#   4l-mlp (ioi-4l-mlp) seed 0                L 89.6% (val 92.0 / test 82.0)   A 86.3% (val 94.1 / test 78.3)
+#   4l-mlp seed 1 (the preset)                L 90.2% (val 93.2 / test 94.9)   A 98.4% (val 98.8 / test 98.2)
+#   4l-mlp seed 4                             L val 79.1                        A val 86.1
+#   3l-mlp seed 4                             L 89.3% (val 93.4 / test 87.1)   A 92.8% (val 93.0 / test 92.6)
+#   attn-only-4l seed 4 (the preset)          L 94.5% (val 95.9 / test 93.0)   A 96.7% (val 96.5 / test 93.8)
+#   attn-only-3l seed 4                       L 86.9% (val 91.2 / test 74.8)   A 88.1% (val 97.3 / test 77.5)
+# Choosing on the validation half: by last checkpoint, attention-only -> 4l seed 4 (test 93.0%, passes), MLP ->
+# 3l-mlp seed 4 (test 87.1%, fails); by average, attention-only -> 3l seed 4 (test 77.5%, fails: its bad template is
+# in the test half, invisible to validation), MLP -> 4l-mlp seed 1 (test 98.2%, passes). The averaging rule was
+# added after the last-checkpoint rule's MLP result was seen; both are reported. The 4-layer presets pass on the
+# test half under both rules; choosing among runs on three validation templates is the weak link.
 
 # %%
 import argparse
@@ -122,6 +140,8 @@ def finish(out: Path, records: list[dict], header: dict) -> dict:
 def train_seed(preset: str, seed: int, out: Path, overrides: dict, n_eval: int = N_EVAL) -> dict:
     run = run_config(preset, overrides={"model.seed": seed, "train.seed": seed, "train.threads": 1, **overrides})
     header = {"preset": preset, "seed": seed, "overrides": overrides, "ioi_setup": dataclasses.asdict(ioi_setup(run.data))}
+    if (out / "checkpoints").exists():  # before anything is written: the run's scores stay as they are
+        raise SystemExit(f"{out} holds a trained run; continue it with --extend {out} --set train.steps=N, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     (out / "ioi_eval.jsonl").write_text("")
     return train_and_score(run, out, header, n_eval)
@@ -166,10 +186,10 @@ def rescore(run_dir: Path, n_eval: int = N_EVAL, *, last_only: bool = False) -> 
         (run_dir / "ioi_eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     old = json.loads((run_dir / "ioi_eval.json").read_text()) if (run_dir / "ioi_eval.json").exists() else {}
     header = {k: old[k] for k in ("preset", "seed", "overrides", "steps", "ioi_setup", "seconds", "tokens_per_second") if k in old} | {"n_eval": n_eval}
-    summary = finish(run_dir, records, header)
+    summary = finish(run_dir, records, header) | {k: old[k] for k in ("average",) if k in old}  # same checkpoints: the average stands
     if last_only:
         summary["first_step_passing"] = None  # earlier checkpoints were not scored again
-        (run_dir / "ioi_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (run_dir / "ioi_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -261,9 +281,9 @@ if __name__ == "__main__":
             print(f"{run_dir.name}: average of {block['checkpoints']} checkpoints from step {block['from_step']}: validation worst case {block['validation_worst']:.1%}")
     if args.choose is not None:
         choose(args.choose, args.by)
-        sys.exit(0)
-    if args.summary is not None:
-        summarise(args.summary)
+    if any(v is not None for v in (args.rescore, args.extend, args.average, args.choose, args.summary)):
+        if args.summary is not None:
+            summarise(args.summary)
         sys.exit(0)
     seed = run_config(args.preset).train.seed if args.seed is None else args.seed
     out = args.out or Path("models/runs") / f"{args.preset}-seed{seed}"

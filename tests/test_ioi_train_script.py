@@ -34,6 +34,14 @@ def test_the_summary_judges_the_last_checkpoint(script, runs):
     assert json.loads((run_dir / "ioi_eval.json").read_text()) == summary
 
 
+def test_training_into_a_trained_run_is_refused_before_anything_is_written(script, runs):
+    run_dir, _ = runs[0]
+    before = (run_dir / "ioi_eval.jsonl").read_text()
+    with pytest.raises(SystemExit, match="--extend"):
+        script.train_seed("ioi-2l-mlp", 0, run_dir, TINY, n_eval=N_EVAL)
+    assert (run_dir / "ioi_eval.jsonl").read_text() == before != ""
+
+
 def test_rescoring_reproduces_the_training_time_scores(script, runs, tmp_path):
     run_dir, summary = runs[1]
     again = script.rescore(run_dir, N_EVAL, last_only=True)
