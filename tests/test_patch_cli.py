@@ -89,3 +89,16 @@ def test_heatmap_colours_are_centred_on_no_effect():
     for result, middle in ((denoising, 0.0), (noising, 1.0), (path, 1.0)):
         trace = patching_heatmap(result, title="t").data[0]
         assert trace.zmid == middle and trace.zmax - middle == middle - trace.zmin == float((values / 2 - middle).abs().max())
+
+
+def test_a_checkpoint_kept_beside_the_run_is_labelled_with_the_run(app, ioi_checkpoint, tmp_path, monkeypatch):
+    """An averaged checkpoint (RUN/average-last-20pct) is patched like any checkpoint; its results go to
+    reports/patching/RUN-average-last-20pct-stepN/, not to a folder named after the average alone."""
+    import shutil
+
+    average = ioi_checkpoint / "average-last-20pct"
+    shutil.copytree(ioi_checkpoint / "checkpoints" / "step_000007", average, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["patch", str(average), "--kind", "resid", "-n", "4"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "reports/patching/tiny-ioi-average-last-20pct-step7/resid_pre.json").exists()

@@ -26,10 +26,13 @@ class OverChoice(str, Enum):
 
 
 def run_label(path: Path) -> str:
-    """The run's folder name, also when `path` is one of its checkpoint directories."""
+    """The run's folder name, also when `path` is one of its checkpoint directories; a checkpoint kept elsewhere
+    in a run (e.g. RUN/average-last-20pct) is `RUN-<its name>`."""
     path = Path(path).resolve()
     if (path / "config.json").exists() and path.parent.name == "checkpoints":
         return path.parent.parent.name
+    if (path / "config.json").exists() and (path.parent / "checkpoints").is_dir():
+        return f"{path.parent.name}-{path.name}"
     return path.name
 
 

@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from interp.commands.ablate import run_label
+
 DEFAULT_OUT = Path("reports/patching")
 
 
@@ -30,14 +32,6 @@ class DirectionChoice(str, Enum):
 
 class TaskChoice(str, Enum):
     ioi = "ioi"
-
-
-def run_label(path: Path) -> str:
-    """The run's folder name, also when `path` is one of its checkpoint directories."""
-    path = Path(path).resolve()
-    if (path / "config.json").exists() and path.parent.name == "checkpoints":
-        return path.parent.parent.name
-    return path.name
 
 
 def register(app: typer.Typer) -> None:
