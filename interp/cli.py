@@ -146,9 +146,9 @@ def _start_token(tokenizer) -> int:
 
 
 def _register_commands() -> None:
-    from interp.commands import ablate, bench, birthplace, circuits, compare, induction, patch, report, sweep
+    from interp.commands import ablate, average, bench, birthplace, circuits, compare, induction, patch, report, sweep
 
-    for module in (report, ablate, compare, induction, circuits, patch, birthplace, sweep, bench):
+    for module in (report, ablate, compare, induction, circuits, patch, average, birthplace, sweep, bench):
         module.register(app)
 
 

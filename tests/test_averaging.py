@@ -47,3 +47,13 @@ def test_mixed_configs_and_bad_fractions_are_refused(run, tmp_path):
         average_checkpoints([read_checkpoint(run / "checkpoints" / "step_000100"), read_checkpoint(tmp_path / "other")])
     with pytest.raises(CheckpointError, match=r"in \(0, 1\]"):
         tail_checkpoints(run, 0)
+
+
+def test_the_command_writes_the_average_and_refuses_a_bad_fraction(run):
+    from cli_run import run_cli
+
+    code, out, err = run_cli("average", run, "--fraction", "0.4")
+    assert code == 0, err
+    assert "averaged 3 checkpoints (steps 60-100)" in out and (run / "average-last-40pct" / "model.safetensors").exists()
+    code, _, err = run_cli("average", run, "--fraction", "1.5")
+    assert code == 2 and "(0, 1]" in err and len(err.strip().splitlines()) == 1
