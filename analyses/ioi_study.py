@@ -9,7 +9,7 @@
 #
 #     python analyses/ioi_study.py [RUN_DIR_OR_CHECKPOINT]     # default: the preset seed's run
 #
-# Writes reports/patching/ioi-study.html (self-contained).
+# Writes reports/patching/ioi-study.html for the default run, ioi-study-<run>.html for another (self-contained).
 
 # %%
 import sys
@@ -26,6 +26,7 @@ from interp.analysis.path_patching import path_patching
 from interp.analysis.suffix import capture_run
 from interp.analysis.weights import Weights
 from interp.checkpoints import resolve_checkpoint
+from interp.commands.ablate import run_label
 from interp.data.ioi_templates import IOI_TEMPLATES
 from interp.presets import run_config
 from interp.report.html import Page
@@ -174,5 +175,5 @@ page.figure(attribution_scatter(heads.normalised, estimates["z"].normalised, tit
                                 labels=[f"L{l}H{h}" for l in range(model.cfg.n_layers) for h in range(n_heads)]))
 
 # %%
-out = page.write(Path("reports/patching/ioi-study.html"))
+out = page.write(Path("reports/patching") / ("ioi-study.html" if not args else f"ioi-study-{run_label(run)}.html"))
 print(f"wrote {out}")
