@@ -224,7 +224,7 @@ def summarise(run_dirs: list[Path]) -> list[dict]:
     rows = [s for s in map(load_summary, run_dirs) if s is not None]
     for s in rows:
         print(f"{s['run']}: seed {s['seed']}, last step {s['step']}, {s['n_eval']} prompts per split and half: "
-              f"{'PASSED' if s['passed'] else 'failed'} on all held-out prompts (first passing checkpoint: step {s['first_step_passing']}); "
+              f"{'PASSED' if s['passed'] else 'failed'} on all held-out prompts (first passing checkpoint: {s['first_step_passing'] or 'none scored'}); "
               f"validation half worst case {s['validation_worst']:.1%}")
         for line in format_scores(s["scores"]):
             print("   " + line)
