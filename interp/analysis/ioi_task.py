@@ -103,12 +103,9 @@ def run_kind(
 
 
 def top_cells(result, n: int = 5) -> list[tuple[str, float]]:
-    """The n cells with the largest |normalised - baseline|: the cells' distance from "no effect", which is 0 for
-    denoising and 1 for noising and path patching."""
-    values = result.normalised
-    baseline = 1.0 if isinstance(result, PathPatchingResult) or result.direction == "noising" else 0.0
-    axes = ("layer", "head") if isinstance(result, PathPatchingResult) else result.axes
-    order = (values - baseline).abs().flatten().argsort(descending=True)[:n]
+    """The n cells whose normalised value lies farthest from the result's "no effect" value."""
+    values, axes = result.normalised, result.axes
+    order = (values - result.no_effect).abs().flatten().argsort(descending=True)[:n]
     out = []
     for flat in order.tolist():
         index = torch.unravel_index(torch.tensor(flat), values.shape)

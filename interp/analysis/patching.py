@@ -90,6 +90,11 @@ class PatchingResult:
         effect. Noising: 1 = no effect, 0 = corrupting the cell alone destroys the clean metric."""
         return normalised(self.values, self.clean, self.corrupted)
 
+    @property
+    def no_effect(self) -> float:
+        """The normalised value of a cell that changes nothing: the base run's (0 denoising, 1 noising)."""
+        return 1.0 if self.direction == "noising" else 0.0
+
 
 def resolve_kind(kind: str) -> str:
     name = ALIASES.get(kind, kind)

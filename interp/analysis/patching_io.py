@@ -22,9 +22,10 @@ def save_result(result: PatchingResult | PathPatchingResult, out_dir: Path, name
     out_dir.mkdir(parents=True, exist_ok=True)
     tensors = {"values": result.values.contiguous(), "normalised": result.normalised.contiguous()}
     if isinstance(result, PathPatchingResult):
-        meta = {"kind": "path", "axes": ["layer", "head"], "receivers": result.receivers, "component": result.component}
+        meta = {"kind": "path", "receivers": result.receivers, "component": result.component}
     else:
-        meta = {"kind": result.kind, "axes": list(result.axes), "direction": result.direction}
+        meta = {"kind": result.kind, "direction": result.direction}
+    meta["axes"] = list(result.axes)
     meta.update({"clean": result.clean, "corrupted": result.corrupted, "seconds": result.seconds, "shape": list(result.values.shape)})
     meta.update(extra or {})
     paths = {"safetensors": out_dir / f"{name}.safetensors", "json": out_dir / f"{name}.json"}

@@ -53,6 +53,9 @@ class PathPatchingResult:
     corrupted: float
     seconds: float
 
+    axes = ("layer", "head")
+    no_effect = 1.0  # the normalised value of a path that carries nothing the metric needs
+
     @property
     def normalised(self) -> Float[Tensor, "layer head"]:
         """1 = the path carries nothing the metric needs; 0 = it carries the whole clean/corrupted difference."""

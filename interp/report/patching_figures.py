@@ -9,8 +9,6 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from torch import Tensor
 
-from interp.analysis.path_patching import PathPatchingResult
-
 COLORS = "RdBu"
 
 
@@ -33,11 +31,10 @@ def patching_heatmap(result, *, title: str, position_labels: Sequence[str] | Non
     per-head-per-position result gets one row per head. Colour: normalised metric (1 = the clean value), white
     where a cell has no effect: 0 for denoising, 1 for noising and path patching (normalised only)."""
     values = result.normalised if normalised else result.values
-    axes = tuple(getattr(result, "axes", ("layer", "head")))
+    axes = tuple(result.axes)
     n_layers = values.shape[0]
     label = "normalised metric" if normalised else "metric"
-    path = isinstance(result, PathPatchingResult)
-    no_effect = 1.0 if normalised and (path or result.direction == "noising") else 0.0
+    no_effect = result.no_effect if normalised else 0.0
 
     def positions(n: int) -> list[str]:
         return list(position_labels) if position_labels is not None and len(position_labels) == n else [str(i) for i in range(n)]
