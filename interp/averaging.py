@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from interp.checkpoints import Checkpoint, list_checkpoints, load_model, save_checkpoint
+from interp.checkpoints import Checkpoint, list_checkpoints, load_model, load_weights, save_checkpoint
 from interp.errors import CheckpointError
 
 
@@ -33,8 +33,8 @@ def average_checkpoints(checkpoints: Sequence[Checkpoint]):
     configs = {c.config for c in checkpoints}
     if len(configs) > 1:
         raise CheckpointError(f"checkpoints {[str(c.path) for c in checkpoints]} have different model configs; average checkpoints of one run")
-    model = load_model(checkpoints[0])
-    states = [model.state_dict()] + [load_model(c).state_dict() for c in checkpoints[1:]]
+    model = load_model(checkpoints[0])  # checked and built once; the others' weights are read as state dicts
+    states = [model.state_dict()] + [load_weights(c.path, c.config) for c in checkpoints[1:]]
     averaged = {}
     for name, first in states[0].items():
         if torch.is_floating_point(first):
