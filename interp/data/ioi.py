@@ -322,7 +322,6 @@ def ioi_corpus(setup: IOISetup = IOISetup()) -> IOICorpus:
     random.Random(_mix(setup.seed, 1)).shuffle(shuffled)
     heldout_names = tuple(sorted(shuffled[: setup.n_heldout_names]))  # the same whatever n_extra_train_names
     train_names = tuple(sorted(shuffled[setup.n_heldout_names :] + ranked[setup.n_names :]))
-    names = ranked
     order = list(range(len(IOI_TEMPLATES)))
     random.Random(_mix(setup.seed, 2)).shuffle(order)
     heldout_templates = tuple(sorted(order[: setup.n_heldout_templates]))
@@ -341,7 +340,7 @@ def ioi_corpus(setup: IOISetup = IOISetup()) -> IOICorpus:
     unseen = words([templates[i] for i in heldout_templates]) - seen
     if unseen:
         raise DataError(f"held-out template words {gpt2.token_strings(sorted(unseen))} never occur in training text; add a filler template with them")
-    vocab = words(templates) | words(fillers) | set(names) | set(places) | set(objects) | {period, GPT2_EOS}
+    vocab = words(templates) | words(fillers) | set(ranked) | set(places) | set(objects) | {period, GPT2_EOS}
     vocab |= {i for person in people for i in person}
     return IOICorpus(
         setup=setup,
