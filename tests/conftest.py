@@ -41,3 +41,28 @@ def analysis_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def train_interrupted(run, run_dir, *, after_step: int) -> None:
+    """Train `run` into `run_dir` and stop it at its first checkpoint at or after `after_step`, as if killed there."""
+    from interp.train.loop import train
+
+    class Stop(Exception):
+        pass
+
+    def stop(ckpt):
+        if ckpt.step >= after_step:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(run, run_dir, progress=False, on_checkpoint=stop)
+
+
+def assert_same_weights(run_a, run_b) -> None:
+    """The last checkpoints of two runs hold bit-identical weights."""
+    from interp.checkpoints import load_model
+
+    a, b = load_model(run_a).state_dict(), load_model(run_b).state_dict()
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name

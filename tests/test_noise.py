@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cli_run import TINY_TRAIN, run_cli
-from conftest import tiny_config
+from conftest import assert_same_weights, tiny_config, train_interrupted
 from interp.analysis.sites import Site
 from interp.build import build_model
 from interp.checkpoints import list_checkpoints, load_model
@@ -352,21 +352,10 @@ def test_step_generators_are_a_function_of_seed_and_step():
 def test_resume_with_noise_equals_an_uninterrupted_run(noise, tmp_path):
     run = noisy_run(noise, attn_only=noise["where"] == "weights", steps=12, n_checkpoints=5)
     train(run, tmp_path / "straight", progress=False)
-
-    class Stop(Exception):
-        pass
-
-    def stop_after_step_3(ckpt):
-        if ckpt.step >= 3:
-            raise Stop
-
-    with pytest.raises(Stop):
-        train(run, tmp_path / "resumed", progress=False, on_checkpoint=stop_after_step_3)
+    train_interrupted(run, tmp_path / "resumed", after_step=3)
     assert list_checkpoints(tmp_path / "resumed")[-1].step < 12
     train(run, tmp_path / "resumed", resume=True, progress=False)
-    a, b = final_weights(tmp_path / "straight"), final_weights(tmp_path / "resumed")
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
+    assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     assert read_metrics(tmp_path / "straight") == read_metrics(tmp_path / "resumed")
 
 

@@ -11,6 +11,8 @@ from interp.train.baseline import bigram_loss
 from interp.train.data import TrainingData
 from interp.train.loop import METRICS_FILE, train
 
+from conftest import assert_same_weights, train_interrupted
+
 
 def synthetic_run(**train_changes) -> RunConfig:
     return RunConfig.from_dict(
@@ -45,23 +47,12 @@ def test_short_run_writes_log_spaced_checkpoints_and_loss_falls(tmp_path):
 
 def test_resume_continues_exactly(tmp_path):
     run = synthetic_run()
-    reference = train(run, tmp_path / "straight", progress=False)
-
-    class Stop(Exception):
-        pass
-
-    def stop_at_step_11(ckpt):
-        if ckpt.step >= 11:
-            raise Stop
-
-    with pytest.raises(Stop):
-        train(run, tmp_path / "resumed", progress=False, on_checkpoint=stop_at_step_11)
+    train(run, tmp_path / "straight", progress=False)
+    train_interrupted(run, tmp_path / "resumed", after_step=11)
     assert list_checkpoints(tmp_path / "resumed")[-1].step < 40
     train(run, tmp_path / "resumed", resume=True, progress=False)
 
-    a, b = load_model(reference.run_dir), load_model(tmp_path / "resumed")
-    for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert torch.equal(p, q), name
+    assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     straight, resumed = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
     assert [m["step"] for m in straight] == [m["step"] for m in resumed]
     assert straight == resumed
@@ -81,12 +72,10 @@ def test_training_refuses_to_overwrite_or_resume_with_another_config(tmp_path):
 def test_extending_a_run_equals_training_for_longer_from_the_start(tmp_path):
     """--resume with a larger train.steps (constant learning rate): the weights and validation losses of the
     extended run equal those of a run given the larger budget from the start; run.json records the new budget."""
-    longer = train(synthetic_run(steps=40), tmp_path / "straight", progress=False)
+    train(synthetic_run(steps=40), tmp_path / "straight", progress=False)
     train(synthetic_run(steps=20), tmp_path / "extended", progress=False)
     train(synthetic_run(steps=40), tmp_path / "extended", resume=True, progress=False)
-    a, b = load_model(longer.run_dir), load_model(tmp_path / "extended")
-    for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert torch.equal(p, q), name
+    assert_same_weights(tmp_path / "straight", tmp_path / "extended")
     # validation losses match at every logged step; train_loss is a mean since the previous record, and records
     # are also written at checkpoint steps, which are log-spaced over each budget
     straight, extended = ({m["step"]: m["val_repeated"] for m in read_metrics(tmp_path / name)} for name in ("straight", "extended"))
@@ -98,11 +87,10 @@ def test_extending_a_run_equals_training_for_longer_from_the_start(tmp_path):
 
 def test_a_constant_run_given_a_final_decay_equals_that_schedule_from_the_start(tmp_path):
     wsd = dict(steps=40, schedule="wsd", decay_steps=20, min_lr_ratio=0.0)
-    straight = train(synthetic_run(**wsd), tmp_path / "straight", progress=False)
+    train(synthetic_run(**wsd), tmp_path / "straight", progress=False)
     train(synthetic_run(steps=20), tmp_path / "decayed", progress=False)
     train(synthetic_run(**wsd), tmp_path / "decayed", resume=True, progress=False)
-    a, b = load_model(straight.run_dir), load_model(tmp_path / "decayed")
-    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert_same_weights(tmp_path / "straight", tmp_path / "decayed")
     assert read_metrics(tmp_path / "decayed")[-1]["lr"] == pytest.approx(3e-3 / 20)  # the last step's rate
 
 
