@@ -98,8 +98,13 @@ def run_kind(
         return KindRun(results, notes)
     kinds = [k for k in KIND_GROUPS[kind] if not (k == "mlp_out" and model.cfg.attn_only)]
     prepared = prepare(model, clean, corrupted, read=metric.positions)  # one snapshot and one pair of cached runs for every sweep
-    suffix = "" if direction == "denoising" else f"_{direction}"
+    suffix = direction_suffix(direction)
     return KindRun({k + suffix: activation_patching(model, clean, corrupted, metric, k, prepared=prepared, direction=direction) for k in kinds}, {})
+
+
+def direction_suffix(direction: str) -> str:
+    """What result and page names of a patching direction end with: nothing for denoising, `_noising` otherwise."""
+    return "" if direction == "denoising" else f"_{direction}"
 
 
 def top_cells(result, n: int = 5) -> list[tuple[str, float]]:

@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         """
         import torch
 
-        from interp.analysis.ioi_task import ioi_model, parse_receivers, patching_prompts, run_kind, save_kind, top_cells
+        from interp.analysis.ioi_task import direction_suffix, ioi_model, parse_receivers, patching_prompts, run_kind, save_kind, top_cells
         from interp.checkpoints import resolve_checkpoint
         from interp.report.html import Page
         from interp.report.patching_figures import patching_heatmap
@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         for name, res in result.results.items():
             page.figure(patching_heatmap(res, title=name, position_labels=labels), caption=f"{name}: {res.seconds:.3f} s")
 
-        page_path = page.write(out_dir / f"{kind.value}{'_noising' if noising else ''}.html")
+        page_path = page.write(out_dir / f"{kind.value}{direction_suffix(direction.value)}.html")
         typer.echo(f"checkpoint {ckpt.path} (step {ckpt.step}); {n} {split} prompts, corruption {corruption}")
         typer.echo(f"logit diff clean {first.clean:.3f}, corrupted {first.corrupted:.3f}")
         for key, value in result.notes.items():
