@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from interp.train.birthplace import BirthplaceData, format_table, run_setting, write_results
-from interp.train.birthplace_config import BirthplaceConfig
+from interp.tasks.birthplace.training import BirthplaceData, format_table, run_setting, write_results
+from interp.tasks.birthplace.config import BirthplaceConfig
 
 args = [a for a in sys.argv[1:] if not a.startswith("-")]
 out = Path(args[0]) if args else Path("models/runs/birthplace")

@@ -2,7 +2,7 @@
 # # QK/OV circuits and composition of one checkpoint
 #
 # Full OV and QK circuits per head, OV copying scores, and Q/K/V-composition between layers, with the
-# random-matrix baseline. LayerNorm is folded approximately (see interp.analysis.circuits). Run:
+# random-matrix baseline. LayerNorm is folded approximately (see interp.analysis.circuits.qk_ov). Run:
 #
 #     python analyses/circuits.py [RUN_DIR] [STEP]      # default models/runs/demo, last checkpoint
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from interp.analysis import circuits
-from interp.analysis.series import evaluate_model, probe_for_run
-from interp.checkpoints import load_model, resolve_checkpoint
+from interp.analysis.circuits import qk_ov as circuits
+from interp.analysis.induction.series import evaluate_model, probe_for_run
+from interp.model.checkpoints import load_model, resolve_checkpoint
 from interp.report import circuits_figures
 
 args = [a for a in sys.argv[1:] if not a.startswith("-")]

@@ -5,7 +5,7 @@
 # layer_norm_eps, d_vocab, init_range, n_ctx, d_head, d_mlp, n_heads, n_layers, and trains it with
 # `TransformerTrainingArgs` (batch_size, epochs, max_steps_per_epoch, lr, weight_decay). The same two frozen
 # dataclasses are here, under those names, and `to_run_config` maps them onto interp's ModelConfig/TrainConfig
-# (tested in tests/test_gpt2_from_scratch.py); the model itself is a TransformerLens bridge, as everywhere in interp.
+# (tested in tests/integration/test_gpt2_from_scratch.py); the model itself is a TransformerLens bridge, as everywhere in interp.
 #
 # Scaled for a CPU: 4 layers, d_model 128, n_ctx 64 instead of 12 layers, 768, 1024. Data: the best offline
 # prose mix, `prose` (Shakespeare plays and IMDB reviews interleaved half and half by characters; the Pile and
@@ -26,13 +26,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from interp.analysis.text_eval import corpus_loss, sample_texts
-from interp.checkpoints import list_checkpoints
-from interp.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from interp.errors import ConfigError
+from interp.analysis.core.text_eval import corpus_loss, sample_texts
+from interp.model.checkpoints import list_checkpoints
+from interp.text.config import DataConfig
+from interp.model.config import ModelConfig
+from interp.train.config import RunConfig, TrainConfig
+from interp.core.errors import ConfigError
 from interp.report import experiment_figures, training_figures
 from interp.report.html import Page
-from interp.tokenizers import tokenizer_from_dict
+from interp.text.tokenizers import tokenizer_from_dict
 from interp.train.baseline import bigram_loss, unigram_loss
 from interp.train.data import TrainingData
 from interp.train.loop import train
@@ -158,7 +160,7 @@ def analyse(run_dir: Path, *, n_tokens: int, seed: int, train_seconds: float | N
 
 
 def _param_shapes(checkpoint) -> list[tuple[int, ...]]:
-    from interp.checkpoints import load_model
+    from interp.model.checkpoints import load_model
 
     return [tuple(p.shape) for p in load_model(checkpoint).parameters()]
 

@@ -17,18 +17,18 @@ from pathlib import Path
 
 import torch
 
-from interp.analysis.attribution import attribution_patching, spearman
-from interp.analysis.ioi_eval import evaluate_ioi, format_scores, per_name_scores, per_template_scores
-from interp.analysis.ioi_task import ioi_model, patching_prompts, top_cells
-from interp.analysis.patch_metric import LogitDiff
-from interp.analysis.patching import activation_patching
-from interp.analysis.path_patching import path_patching
-from interp.analysis.suffix import capture_run
-from interp.analysis.weights import Weights
-from interp.checkpoints import resolve_checkpoint
-from interp.commands.ablate import run_label
-from interp.data.ioi_templates import IOI_TEMPLATES
-from interp.presets import run_config
+from interp.analysis.patching.attribution import attribution_patching, spearman
+from interp.tasks.ioi.evaluation import evaluate_ioi, format_scores, per_name_scores, per_template_scores
+from interp.tasks.ioi.patching import ioi_model, patching_prompts, top_cells
+from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.patching.activation import activation_patching
+from interp.analysis.patching.path import path_patching
+from interp.analysis.patching.partial_forward import capture_run
+from interp.model.engine.weights import Weights
+from interp.model.checkpoints import resolve_checkpoint
+from interp.cli.commands.ablate import run_label
+from interp.tasks.ioi.templates import IOI_TEMPLATES
+from interp.train.presets import run_config
 from interp.report.html import Page
 from interp.report.patching_figures import attribution_scatter, patching_heatmap
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Training a model that does IOI, from scratch
 #
-# Trains a preset on generated IOI sentences (`data.corpus = "ioi"`, see interp/data/ioi.py) and evaluates
+# Trains a preset on generated IOI sentences (`data.corpus = "ioi"`, see interp/tasks/ioi/prompts.py) and evaluates
 # every checkpoint on fresh prompts of four splits — training names and templates, held-out names, held-out
 # templates, both held out — with ABBA and BABA orders reported separately. Learning is a sudden jump after
 # a flat stretch and depends on the seed (DESIGN.md), so train several seeds and choose among them:
@@ -101,14 +101,15 @@ import sys
 import time
 from pathlib import Path
 
-from interp.analysis.ioi_eval import choose_run, evaluate_ioi, format_scores, worst_heldout_accuracy
-from interp.analysis.ioi_task import ioi_model
-from interp.averaging import save_average
-from interp.checkpoints import list_checkpoints
-from interp.config import RunConfig, apply_overrides
-from interp.data.ioi import HALVES
-from interp.data.ioi_training import ioi_setup
-from interp.presets import parse_override, run_config
+from interp.tasks.ioi.evaluation import choose_run, evaluate_ioi, format_scores, worst_heldout_accuracy
+from interp.tasks.ioi.patching import ioi_model
+from interp.model.averaging import save_average
+from interp.model.checkpoints import list_checkpoints
+from interp.train.config import RunConfig
+from interp.core.config import apply_overrides
+from interp.tasks.ioi.prompts import HALVES
+from interp.tasks.ioi.training_data import ioi_setup
+from interp.train.presets import parse_override, run_config
 from interp.train.loop import read_run_config, train
 
 TARGET_LOGIT_DIFF, TARGET_ACCURACY = 2.0, 0.9
@@ -198,7 +199,7 @@ def rescore(run_dir: Path, n_eval: int = N_EVAL, *, last_only: bool = False) -> 
 
 
 def score_average(run_dir: Path, fraction: float = AVERAGE_FRACTION, n_eval: int = N_EVAL) -> dict:
-    """Average the checkpoints of the last `fraction` of training (interp.averaging; saved as
+    """Average the checkpoints of the last `fraction` of training (interp.model.averaging; saved as
     RUN/average-last-<pct>pct) and add its scores to ioi_eval.json under "average"."""
     ckpt = save_average(run_dir, fraction)
     scores = score_checkpoint(*ioi_model(ckpt), n_eval)

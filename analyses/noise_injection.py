@@ -5,7 +5,7 @@
 # or the labels (interp.train.noise, `[noise]` in the run config) — on the same data from the same initial weights,
 # one after another on one thread, then measures each final model with the clean forward: train and validation
 # loss, the generalisation gap, next-token accuracy; and compares every head of each noisy model with the clean
-# one (interp.analysis.compare: ablation effects, attention-pattern distance).
+# one (interp.analysis.ablation.compare: ablation effects, attention-pattern distance).
 #
 #     python analyses/noise_injection.py                       # the default study: 2l-mlp, 2 Shakespeare plays
 #     python analyses/noise_injection.py --steps 300 --only clean labels-0.1    # a quick look at two runs
@@ -45,12 +45,12 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from interp.analysis.compare import HeadComparison, compare_heads, comparison_to_dict
-from interp.checkpoints import list_checkpoints, load_model
-from interp.presets import run_config
+from interp.analysis.ablation.compare import HeadComparison, compare_heads, comparison_to_dict
+from interp.model.checkpoints import list_checkpoints, load_model
+from interp.train.presets import run_config
 from interp.report.noise_figures import noise_page
 from interp.train.data import TrainingData
-from interp.train.fast_forward import fast_forward
+from interp.model.engine.fast_forward import fast_forward
 from interp.train.loop import METRICS_FILE, read_run_config, train
 from interp.train.noise import loss_and_accuracy, row_loss_and_accuracy
 

@@ -13,8 +13,8 @@
 # those rows cover (document lengths located in the token stream; each document separator counts as the two
 # characters "\n\n"). Note: BERT is uncased and strips accents, so it predicts a slightly simpler text. The
 # bigram baseline (run.json) in both units; induction, previous-token and duplicate-token scores
-# (interp.analysis.series on a repeated-random-token probe); and attention summaries per head on validation
-# text (interp.analysis.attention_summary: entropy, attention to the previous, first and same token).
+# (interp.analysis.induction.series on a repeated-random-token probe); and attention summaries per head on validation
+# text (interp.analysis.circuits.attention_summary: entropy, attention to the previous, first and same token).
 # Writes analyses/results/tokenizer_comparison.{csv,json}, tokenizer_comparison_heads.csv and
 # reports/tokenizer_comparison.html.
 #
@@ -33,15 +33,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from interp.analysis.attention_summary import attention_summary
-from interp.analysis.series import evaluate_series, probe_for_run
-from interp.analysis.text_eval import corpus_loss
-from interp.checkpoints import list_checkpoints, load_model
-from interp.data.corpora import load_corpus
-from interp.presets import run_config
+from interp.analysis.circuits.attention_summary import attention_summary
+from interp.analysis.induction.series import evaluate_series, probe_for_run
+from interp.analysis.core.text_eval import corpus_loss
+from interp.model.checkpoints import list_checkpoints, load_model
+from interp.text.corpora import load_corpus
+from interp.train.presets import run_config
 from interp.report import experiment_figures
 from interp.report.html import Page
-from interp.tokenizers import load_tokenizer, tokenizer_from_dict
+from interp.text.tokenizers import load_tokenizer, tokenizer_from_dict
 from interp.train.baseline import bigram_loss
 from interp.train.data import TrainingData
 from interp.train.loop import read_run_file, train

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
-from interp.analysis.ablation import ablation_study
-from interp.analysis.cache import cache_activations
-from interp.analysis.metrics import loss_metric
-from interp.analysis.sites import Site
-from interp.build import build_model
-from interp.presets import run_config
+from interp.analysis.ablation.study import ablation_study
+from interp.analysis.core.cache import cache_activations
+from interp.analysis.core.metrics import loss_metric
+from interp.model.sites import Site
+from interp.model.build import build_model
+from interp.train.presets import run_config
 
 RESULTS = Path(__file__).parent / "results" / "ablation_speed.json"
 VOCAB, ROWS, BATCH = 65, 64, 32

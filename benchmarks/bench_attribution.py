@@ -13,9 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from interp.analysis.attribution import attribution_patching, spearman
-from interp.analysis.patching import activation_patching
-from interp.analysis.patching_reference import reference_patching
+from interp.analysis.patching.attribution import attribution_patching, spearman
+from interp.analysis.patching.activation import activation_patching
+from interp.analysis.patching.reference import reference_patching
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_patching import best_of, setup  # noqa: E402

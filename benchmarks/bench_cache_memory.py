@@ -3,7 +3,7 @@
 For each model (the demo presets) and each request (a few sites), measured in one run:
 
 - tensor bytes held by the full cache (distinct storages: aliases such as hook_resid_pre / blocks.L.hook_in
-  share one tensor and are counted once), by `interp.analysis.cache.cache_activations`, and by
+  share one tensor and are counted once), by `interp.analysis.core.cache.cache_activations`, and by
   TransformerLens's own `run_with_cache(names_filter=...)`;
 - the requested fraction, `estimate_bytes(sites) / full bytes`, and the measured fraction, which must be at most
   the requested fraction + 10 percentage points (asserted);
@@ -36,8 +36,8 @@ REQUESTS = {
 
 
 def build(preset: str):
-    from interp.build import build_model
-    from interp.presets import run_config
+    from interp.model.build import build_model
+    from interp.train.presets import run_config
 
     return build_model(run_config(preset).model.with_vocab(VOCAB))
 
@@ -62,7 +62,7 @@ def full_cache(model, tokens):
 
 
 def tl_filtered_cache(model, tokens, sites):
-    from interp.analysis.sites import Site
+    from interp.model.sites import Site
 
     names = [Site.parse(s).target.hook_name for s in sites]
     with torch.no_grad():
@@ -71,7 +71,7 @@ def tl_filtered_cache(model, tokens, sites):
 
 
 def ours(model, tokens, sites, **kwargs):
-    from interp.analysis.cache import cache_activations
+    from interp.analysis.core.cache import cache_activations
 
     return cache_activations(model, tokens, sites, **kwargs)
 
@@ -136,7 +136,7 @@ def rss_added(preset: str, rows: int, mode: str, sites: list[str]) -> dict[str, 
 
 
 def measure(rows: int, rss: bool) -> list[dict]:
-    from interp.analysis.cache import estimate_bytes
+    from interp.analysis.core.cache import estimate_bytes
 
     records = []
     for preset in PRESETS:

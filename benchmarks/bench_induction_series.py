@@ -23,11 +23,11 @@ from pathlib import Path
 
 import torch
 
-from interp.analysis.induction_reference import reference_series
-from interp.analysis.series import evaluate_series, probe_for_run
-from interp.build import build_model
-from interp.checkpoints import CHECKPOINTS_DIR, list_checkpoints, save_checkpoint
-from interp.config import ModelConfig
+from interp.analysis.induction.reference import reference_series
+from interp.analysis.induction.series import evaluate_series, probe_for_run
+from interp.model.build import build_model
+from interp.model.checkpoints import CHECKPOINTS_DIR, list_checkpoints, save_checkpoint
+from interp.model.config import ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "induction_series.json"

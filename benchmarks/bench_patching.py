@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from interp.analysis.patch_metric import LogitDiff
-from interp.analysis.patching import activation_patching, prepare
-from interp.analysis.patching_reference import reference_patching
+from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.patching.activation import activation_patching, prepare
+from interp.analysis.patching.reference import reference_patching
 
 RESULTS = Path(__file__).parent / "results" / "patching.json"
 PRESETS = ("ioi-attn-only-3l", "ioi-attn-only-4l")  # the IOI models; the study analyses the 4-layer one
@@ -35,24 +35,24 @@ N_PROMPTS = 64
 
 def default_run(preset: str) -> Path:
     """The run analyses/ioi_train.py writes for the preset's seed (the seed that learned IOI)."""
-    from interp.presets import run_config
+    from interp.train.presets import run_config
 
     return Path("models/runs") / f"{preset}-seed{run_config(preset).train.seed}"
 
 
 def load(run: Path, preset: str):
     """The trained IOI model and aligned prompts (a fresh preset-shaped model if the run does not exist)."""
-    from interp.analysis.ioi_task import ioi_model, patching_prompts
-    from interp.checkpoints import resolve_checkpoint
-    from interp.data.ioi import ioi_corpus
+    from interp.tasks.ioi.patching import ioi_model, patching_prompts
+    from interp.model.checkpoints import resolve_checkpoint
+    from interp.tasks.ioi.prompts import ioi_corpus
 
     if run.exists():
         ckpt = resolve_checkpoint(run)
         model, corpus = ioi_model(ckpt)
         source = f"{ckpt.path} (step {ckpt.step})"
     else:
-        from interp.build import build_model
-        from interp.presets import run_config
+        from interp.model.build import build_model
+        from interp.train.presets import run_config
 
         corpus = ioi_corpus()
         model = build_model(run_config(preset).model.with_vocab(corpus.tokenizer.vocab_size))

@@ -28,8 +28,8 @@ VOCAB = 72  # about the birthplace corpus's character vocabulary
 
 
 def build(kind: str, *, n_ctx: int, latents: int, layers: int, d_model: int, heads: int, seed: int = 0):
-    from interp.build import build_model
-    from interp.config import ModelConfig
+    from interp.model.build import build_model
+    from interp.model.config import ModelConfig
     from interp.variants.perceiver_ar import PerceiverAR, PerceiverARConfig
 
     cfg = ModelConfig(

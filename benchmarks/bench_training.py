@@ -4,7 +4,7 @@ Three models with the attn-only-2l shape (2 layers, d_model 64, 4 heads x 16, n_
 trained on the same batches with the same AdamW step, measured side by side in one process (rounds interleave
 the models, so machine noise hits them alike; the median round counts):
 
-- interp (training path): what `interp train` runs, `interp.train.fast_forward` over the bridge's parameters;
+- interp (training path): what `interp train` runs, `interp.model.engine.fast_forward` over the bridge's parameters;
 - TransformerBridge forward: the same parameters through the bridge's hooked forward (the path before the fix);
 - plain (explicit attention): a minimal PyTorch transformer written here (matmul, causal mask, softmax);
 - plain (SDPA): the same with `F.scaled_dot_product_attention`.
@@ -84,9 +84,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from interp.build import build_model
-    from interp.presets import run_config
-    from interp.train.fast_forward import fast_forward
+    from interp.model.build import build_model
+    from interp.train.presets import run_config
+    from interp.model.engine.fast_forward import fast_forward
     from interp.train.loop import next_token_loss
 
     run = run_config("attn-only-2l")

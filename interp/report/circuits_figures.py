@@ -1,4 +1,4 @@
-"""Plotly figures for QK/OV circuits and composition scores. Rendering only: matrices come from `interp.analysis.circuits`.
+"""Plotly figures for QK/OV circuits and composition scores. Rendering only: matrices come from `interp.analysis.circuits.qk_ov`.
 
 >>> fig = composition_heatmap(composition_scores(w, "K"), "K", baseline=0.12)     # doctest: +SKIP
 >>> fig = circuit_heatmap(full_ov_circuit(w).AB[1, 2], x_labels=chars, y_labels=chars, title="L1H2 OV")   # doctest: +SKIP

@@ -13,9 +13,9 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from interp.analysis.head_scores import SCORE_NAMES, HeadScores
-from interp.analysis.phase import PhaseChange
-from interp.analysis.series import InductionSeries
+from interp.analysis.induction.head_scores import SCORE_NAMES, HeadScores
+from interp.analysis.induction.phase import PhaseChange
+from interp.analysis.induction.series import InductionSeries
 
 PHASE_COLOUR = "rgba(255, 170, 0, 0.18)"
 PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Dark24

@@ -16,7 +16,7 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from interp.analysis.compare import HeadComparison
+from interp.analysis.ablation.compare import HeadComparison
 from interp.report.ablation_figures import DIVERGING, SEQUENTIAL, comparison_heatmap
 from interp.report.html import Page
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from interp.analysis.ablation_io import write_csv, write_json
+from interp.analysis.ablation.files import write_csv, write_json
 from interp.sweep.spec import Range, SweepSpec
 from interp.sweep.trials import Trial, format_value
 from interp.train.loop import read_metrics

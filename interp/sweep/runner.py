@@ -23,9 +23,9 @@ from typing import Any, Callable
 
 import torch
 
-from interp.analysis.ablation_io import write_json
-from interp.config import RunConfig
-from interp.errors import ConfigError, InterpError
+from interp.analysis.ablation.files import write_json
+from interp.train.config import RunConfig
+from interp.core.errors import ConfigError, InterpError
 from interp.sweep.results import (
     TRIAL_FILE,
     SweepResults,

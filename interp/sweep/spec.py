@@ -29,10 +29,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from interp.config import RunConfig
-from interp.errors import ConfigError
-from interp.presets import preset as load_preset
-from interp.presets import read_toml
+from interp.train.config import RunConfig
+from interp.core.errors import ConfigError
+from interp.train.presets import preset as load_preset
+from interp.train.presets import read_toml
 
 METHODS = ("grid", "random")
 GOALS = ("min", "max")

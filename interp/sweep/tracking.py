@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from interp.errors import ConfigError
+from interp.core.errors import ConfigError
 
 
 def import_wandb() -> Any:

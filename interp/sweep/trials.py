@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from interp.config import RunConfig
-from interp.errors import ConfigError
-from interp.presets import run_config
+from interp.train.config import RunConfig
+from interp.core.errors import ConfigError
+from interp.train.presets import run_config
 from interp.sweep.spec import SweepSpec
 
 MAX_NAME = 120

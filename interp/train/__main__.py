@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from interp.cli import train
+from interp.cli.app import train
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 app.command()(train)  # the one command: its options and --help are interp train's
@@ -19,7 +19,7 @@ app.command()(train)  # the one command: its options and --help are interp train
 
 def main() -> None:
     """Entry point: expected errors become one line on stderr and exit code 2, as in `interp`."""
-    from interp.errors import InterpError
+    from interp.core.errors import InterpError
     from interp.train.distributed import reports_errors
 
     try:

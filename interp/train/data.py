@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from interp.config import RunConfig
-from interp.data.corpora import load_corpus
-from interp.data.packing import PackedTokens, pack
-from interp.data.synthetic import repeated_span_batch
-from interp.tokenizers import CharTokenizer, Tokenizer, load_tokenizer
+from interp.train.config import RunConfig
+from interp.text.corpora import load_corpus
+from interp.text.packing import PackedTokens, pack
+from interp.text.synthetic import repeated_span_batch
+from interp.text.tokenizers import CharTokenizer, Tokenizer, load_tokenizer
 
 # Synthetic-only character runs need an alphabet; 64 symbols matches the probes in DESIGN.md.
 SYNTHETIC_ALPHABET = string.ascii_letters + string.digits + " ."
@@ -41,8 +41,8 @@ class TrainingData:
         """Load the tokenizer and corpus named by `run.data` and pack it into n_ctx rows (cached on disk)."""
         data = run.data
         packed = None
-        if data.corpus == "ioi":  # generated IOI sentences (interp.data.ioi), not a packed text corpus
-            from interp.data.ioi_training import IOITrainingData
+        if data.corpus == "ioi":  # generated IOI sentences (interp.tasks.ioi.prompts), not a packed text corpus
+            from interp.tasks.ioi.training_data import IOITrainingData
 
             return IOITrainingData.prepare(run, cache_dir=cache_dir, tokenizer=tokenizer)
         if data.corpus == "none":
@@ -50,7 +50,7 @@ class TrainingData:
                 CharTokenizer(SYNTHETIC_ALPHABET) if data.tokenizer == "char" else load_tokenizer(data.tokenizer)
             )
         elif data.compact_vocab:  # pack with the full tokenizer (cached), then keep only the ids the corpus uses
-            from interp.compact_tokenizer import compact_packed
+            from interp.text.compact_tokenizer import compact_packed
 
             corpus = load_corpus(data.corpus, max_documents=data.max_documents)
             full = pack(corpus, load_tokenizer(data.tokenizer), n_ctx=run.model.n_ctx, val_fraction=data.val_fraction, cache_dir=cache_dir)

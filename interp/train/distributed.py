@@ -24,8 +24,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from interp.config import RunConfig
-from interp.errors import ConfigError, InterpError
+from interp.train.config import RunConfig
+from interp.core.errors import ConfigError, InterpError
 
 
 def _env_int(name: str, default: int) -> int:
@@ -135,7 +135,7 @@ class World:
         """
         if self.size == 1:
             return start, resumed
-        from interp.checkpoints import load_optimizer_state, optimizer_tensors
+        from interp.model.checkpoints import load_optimizer_state, optimizer_tensors
 
         shared = self.broadcast_json({"start": start, "resumed": resumed} if self.is_main else None)
         if shared["resumed"]:
@@ -158,7 +158,7 @@ class _ForwardModule(torch.nn.Module):
     """A Module that runs whatever training forward it is given over `model`'s own Parameters.
 
     DDP averages gradients only for a forward that runs through the module it wraps, and training calls the
-    hook-free interp.train.fast_forward (possibly with training noise) rather than model.forward; registering
+    hook-free interp.model.engine.fast_forward (possibly with training noise) rather than model.forward; registering
     `model` here gives DDP the parameters, and passing the forward per call lets it change from step to step.
     """
 

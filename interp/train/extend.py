@@ -5,7 +5,7 @@ promise when every step already taken would have had the same learning rate unde
 pure function of (seed, step), so the continued run is the run the new config trains from the start. Typical
 uses: a constant-rate run trained for longer, or given a final decay ("wsd") after its last checkpoint.
 
->>> from interp.presets import run_config
+>>> from interp.train.presets import run_config
 >>> old = run_config("attn-only-1l", overrides={"train.steps": 100})
 >>> new = run_config("attn-only-1l", overrides={"train.steps": 150, "train.schedule": "wsd", "train.decay_steps": 50})
 >>> continues(old, new, done=100), continues(old, new, done=120)
@@ -14,8 +14,8 @@ uses: a constant-rate run trained for longer, or given a final decay ("wsd") aft
 
 from pathlib import Path
 
-from interp.config import RunConfig
-from interp.errors import ConfigError
+from interp.train.config import RunConfig
+from interp.core.errors import ConfigError
 from interp.train.schedule import learning_rate
 
 CHANGEABLE = ("train.steps", "train.schedule", "train.decay_steps", "train.min_lr_ratio")

@@ -19,8 +19,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.build import build_model
-from interp.checkpoints import (
+from interp.model.build import build_model
+from interp.model.checkpoints import (
     CHECKPOINTS_DIR,
     Checkpoint,
     list_checkpoints,
@@ -30,13 +30,13 @@ from interp.checkpoints import (
     remove_partial_checkpoints,
     save_checkpoint,
 )
-from interp.config import RunConfig
-from interp.errors import CheckpointError, ConfigError, TrainingDiverged
+from interp.train.config import RunConfig
+from interp.core.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.train.baseline import bigram_loss
 from interp.train.data import TrainingData
 from interp.train.distributed import current_world
 from interp.train.extend import check_continuation, continues
-from interp.train.fast_forward import fast_forward
+from interp.model.engine.fast_forward import fast_forward
 from interp.train.noise import TrainingNoise
 from interp.train.schedule import checkpoint_steps, learning_rate
 

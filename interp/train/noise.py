@@ -6,7 +6,7 @@ Every step draws its noise from its own generator, seeded from (noise.seed, step
 global RNG, and a resumed run draws exactly what an uninterrupted one would.
 
 Where the noise goes (`NoiseConfig.where`):
-- "activation": the activation at one hook site, inside the hook-free training forward (interp.train.fast_forward);
+- "activation": the activation at one hook site, inside the hook-free training forward (interp.model.engine.fast_forward);
 - "attn_scores": the attention scores before the causal mask and softmax (one layer or head, or every layer);
 - "weights": every weight matrix and embedding (the parameters with two or more axes; biases and norm gains
   are left alone). The parameters themselves are perturbed in place for the forward and backward of a step and
@@ -29,11 +29,11 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.analysis.metrics import per_token_loss
-from interp.analysis.sites import Site, SiteError
-from interp.config import NoiseConfig
-from interp.errors import ConfigError, DataError
-from interp.train.fast_forward import FastForward
+from interp.analysis.core.metrics import per_token_loss
+from interp.model.sites import Site, SiteError
+from interp.train.noise_config import NoiseConfig
+from interp.core.errors import ConfigError, DataError
+from interp.model.engine.fast_forward import FastForward
 
 NOISE_SALT = 0x6E6F697365  # "noise": keeps noise seeds apart from the data seeds of interp.train.data
 _MASK64 = 2**64 - 1

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from interp.config import TrainConfig
+from interp.train.config import TrainConfig
 
 
 def log_spaced_steps(total: int, count: int) -> list[int]:

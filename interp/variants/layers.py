@@ -18,7 +18,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 from transformer_lens.hook_points import HookPoint
 
-from interp.config import ModelConfig
+from interp.model.config import ModelConfig
 
 _ACTIVATIONS = {
     "gelu": F.gelu,

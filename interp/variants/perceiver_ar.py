@@ -34,8 +34,8 @@ from torch import Tensor, nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
-from interp.config import ModelConfig
-from interp.errors import ConfigError, DataError
+from interp.model.config import ModelConfig
+from interp.core.errors import ConfigError, DataError
 from interp.variants.layers import Block, LayerNorm
 
 ARCHITECTURE = "perceiver_ar"

@@ -17,8 +17,8 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from interp.checkpoints import CONFIG_FILE, FORMAT_VERSION, TRAINING_FILE, WEIGHTS_FILE, _atomic_directory, _commit_directory
-from interp.errors import CheckpointError
+from interp.model.checkpoints import CONFIG_FILE, FORMAT_VERSION, TRAINING_FILE, WEIGHTS_FILE, _atomic_directory, _commit_directory
+from interp.core.errors import CheckpointError
 from interp.variants.perceiver_ar import ARCHITECTURE, PerceiverAR, PerceiverARConfig
 
 
@@ -73,7 +73,7 @@ def load_perceiver(path: Path) -> PerceiverAR:
     path = Path(path)
     data = _config(path)
     if data.get("original_architecture") != ARCHITECTURE:
-        raise CheckpointError(f"{path} does not hold a PerceiverAR model; load it with interp.checkpoints.load_model")
+        raise CheckpointError(f"{path} does not hold a PerceiverAR model; load it with interp.model.checkpoints.load_model")
     try:
         cfg = PerceiverARConfig.from_hooked_transformer_dict(data)
     except (KeyError, ValueError) as error:
@@ -95,7 +95,7 @@ def load_any_model(path: Path):
     """A standard interp checkpoint (TransformerBridge) or a PerceiverAR one, by what config.json says."""
     if is_perceiver_checkpoint(path):
         return load_perceiver(path)
-    from interp.checkpoints import load_model
+    from interp.model.checkpoints import load_model
 
     return load_model(Path(path))
 

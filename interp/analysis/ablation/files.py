@@ -1,0 +1,95 @@
+"""Save ablation results as results.csv (the table) and results.json (everything, loadable again).
+
+>>> paths = save_ablation(result, Path("reports/ablation/demo-step6000"))   # doctest: +SKIP
+>>> load_ablation(paths["json"]).effects.shape                              # doctest: +SKIP
+torch.Size([2, 4])
+"""
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from interp.analysis.ablation.study import AblationResult
+from interp.core.errors import DataError
+
+FORMAT = "interp.ablation"
+VERSION = 1
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Write dict rows as CSV, columns in first-seen order; floats keep full precision."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)  # readers never see half a file
+    return path
+
+
+def write_json(data: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def ablation_to_dict(result: AblationResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "method": result.method,
+        "over": result.over,
+        "metric": result.metric,
+        "baseline": result.baseline,
+        "components": list(result.components),
+        "n_rows": result.n_rows,
+        "seed": result.seed,
+        "shape": list(result.effects.shape),
+        "values": result.values.tolist(),
+        "effects": result.effects.tolist(),
+        "rows": result.rows,
+        "extra": extra or {},
+    }
+
+
+def ablation_from_dict(data: dict[str, Any]) -> AblationResult:
+    if data.get("format") != FORMAT:
+        raise DataError(f"not an interp ablation result (format {data.get('format')!r}); expected {FORMAT!r}")
+    return AblationResult(
+        method=data["method"],
+        over=data["over"],
+        metric=data["metric"],
+        baseline=data["baseline"],
+        values=torch.tensor(data["values"]),
+        effects=torch.tensor(data["effects"]),
+        components=tuple(data["components"]),
+        n_rows=data["n_rows"],
+        seed=data.get("seed", 0),
+    )
+
+
+def save_ablation(result: AblationResult, out_dir: Path, *, extra: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write results.csv and results.json into `out_dir`; `extra` (e.g. the checkpoint) goes into the JSON."""
+    out_dir = Path(out_dir)
+    return {
+        "csv": write_csv(result.rows, out_dir / "results.csv"),
+        "json": write_json(ablation_to_dict(result, extra), out_dir / "results.json"),
+    }
+
+
+def load_ablation(path: Path) -> AblationResult:
+    """Read a results.json written by `save_ablation`."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataError(f"cannot read ablation results from {path}: {error}") from None
+    return ablation_from_dict(data)

@@ -1,0 +1,388 @@
+"""Checkpoints: `config.json` + `model.safetensors` in the HookedTransformer layout, written atomically.
+
+A checkpoint is a directory:
+
+    config.json          HookedTransformerConfig fields (loads as `HookedTransformerConfig(**json)` in 3.x)
+    model.safetensors    HookedTransformer parameter names and shapes (`embed.W_E`, `blocks.0.attn.W_Q` ...)
+    training.json        step, tokens seen, the run config, the tokenizer, metrics at that step
+    optimizer.safetensors, rng.safetensors   (optional) what `--resume` needs to continue exactly
+
+Loading converts the HookedTransformer layout with TransformerLens's own `convert_tl_checkpoint`. Nothing
+is ever unpickled: a `.pt`/`.pth` file a user points at goes through `torch.load(weights_only=True)` only
+(`load_state_dict_file`), which refuses anything but tensors and plain containers.
+
+>>> ckpt = save_checkpoint(tmp / "step_000010", model, cfg, step=10, tokens_seen=640)  # doctest: +SKIP
+>>> model = load_model(ckpt.path)                                                     # doctest: +SKIP
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import einops
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from interp.model.config import ModelConfig
+from interp.train.config import RunConfig
+from interp.core.errors import CheckpointError
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TRAINING_FILE = "training.json"
+OPTIMIZER_FILE = "optimizer.safetensors"
+RNG_FILE = "rng.safetensors"
+CHECKPOINTS_DIR = "checkpoints"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint directory says about itself (read from its JSON files only; no weights loaded)."""
+
+    path: Path
+    step: int
+    tokens_seen: int
+    config: ModelConfig
+    run: RunConfig | None
+    tokenizer: dict[str, Any] | None
+    metrics: dict[str, float]
+
+    @property
+    def has_optimizer_state(self) -> bool:
+        return (self.path / OPTIMIZER_FILE).exists()
+
+
+# ---- layout conversion ------------------------------------------------------------------------------------
+
+
+def to_hooked_state_dict(bridge_state: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tensor]:
+    """Bridge parameter names (`blocks.0.attn.q.weight`) -> HookedTransformer names and shapes."""
+    heads = cfg.n_heads
+    out: dict[str, Tensor] = {}
+    for key, value in bridge_state.items():
+        prefix, _, leaf = key.rpartition(".")
+        module, _, kind = prefix.rpartition(".")
+        if prefix == "embed":
+            out["embed.W_E"] = value
+        elif prefix == "pos_embed":
+            out["pos_embed.W_pos"] = value
+        elif prefix == "unembed":
+            out["unembed.W_U" if leaf == "weight" else "unembed.b_U"] = value.T if leaf == "weight" else value
+        elif kind in ("q", "k", "v") and module.endswith(".attn"):
+            name = kind.upper()
+            if leaf == "weight":
+                w = einops.rearrange(value, "(head d_head) d_model -> head d_model d_head", head=heads)
+                out[f"{module}.W_{name}"] = w
+            else:
+                out[f"{module}.b_{name}"] = einops.rearrange(value, "(head d_head) -> head d_head", head=heads)
+        elif kind == "o" and module.endswith(".attn"):
+            if leaf == "weight":
+                w = einops.rearrange(value, "d_model (head d_head) -> head d_head d_model", head=heads)
+                out[f"{module}.W_O"] = w
+            else:
+                out[f"{module}.b_O"] = value
+        elif kind in ("in", "out") and module.endswith(".mlp"):
+            name = "in" if kind == "in" else "out"
+            out[f"{module}.W_{name}" if leaf == "weight" else f"{module}.b_{name}"] = value.T if leaf == "weight" else value
+        elif leaf in ("weight", "bias") and prefix.rpartition(".")[2] in ("ln1", "ln2", "ln_final"):
+            out[f"{prefix}.{'w' if leaf == 'weight' else 'b'}"] = value
+        else:
+            raise CheckpointError(f"no HookedTransformer name for parameter {key!r}; this architecture cannot be saved yet")
+    return {k: v.detach().contiguous().clone() for k, v in out.items()}
+
+
+def from_hooked_state_dict(hooked_state: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tensor]:
+    """HookedTransformer layout -> bridge layout, through TransformerLens's own converter."""
+    from transformer_lens.utilities.tl_checkpoint_conversion import convert_tl_checkpoint
+
+    from interp.model.build import bridge_config
+
+    try:
+        return convert_tl_checkpoint(hooked_state, bridge_config(cfg))
+    except ValueError as error:
+        raise CheckpointError(f"weights do not match config.json: {error}") from None
+
+
+# ---- writing ----------------------------------------------------------------------------------------------
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def _atomic_directory(final: Path):
+    """A temporary sibling directory that replaces `final` in one rename once it is complete."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+
+
+def _commit_directory(tmp: Path, final: Path) -> None:
+    for child in tmp.iterdir():  # make the file contents durable before the rename publishes them
+        with open(child, "rb") as handle:
+            os.fsync(handle.fileno())
+    if final.exists():
+        trash = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.rename(final, trash)
+        os.rename(tmp, final)
+        shutil.rmtree(trash)
+    else:
+        os.rename(tmp, final)
+    dir_fd = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Flatten an optimizer's state into named tensors plus JSON metadata (no pickling)."""
+    state = optimizer.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, Any] = {}
+    for index, values in state["state"].items():
+        for name, value in values.items():
+            if isinstance(value, Tensor):
+                tensors[f"{index}.{name}"] = value.detach().clone().contiguous()
+            else:
+                scalars[f"{index}.{name}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        index, _, name = key.partition(".")
+        state.setdefault(int(index), {})[name] = value
+    for key, value in meta["scalars"].items():
+        index, _, name = key.partition(".")
+        state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    cfg: ModelConfig,
+    *,
+    step: int,
+    tokens_seen: int,
+    run: RunConfig | None = None,
+    tokenizer: dict[str, Any] | None = None,
+    metrics: dict[str, float] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> Checkpoint:
+    """Write a checkpoint directory atomically: readers see the old one or the whole new one, never a part."""
+    path = Path(path)
+    tmp = _atomic_directory(path)
+    try:
+        save_file(to_hooked_state_dict(model.state_dict(), cfg), str(tmp / WEIGHTS_FILE))
+        _write_json(tmp / CONFIG_FILE, cfg.to_hooked_transformer_dict())
+        training: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "step": step,
+            "tokens_seen": tokens_seen,
+            "metrics": metrics or {},
+            "run": run.to_dict() if run is not None else None,
+            "tokenizer": tokenizer,
+        }
+        if optimizer is not None:
+            tensors, meta = optimizer_tensors(optimizer)
+            save_file(tensors, str(tmp / OPTIMIZER_FILE))
+            training["optimizer"] = meta
+            save_file({"torch": torch.get_rng_state()}, str(tmp / RNG_FILE))
+        _write_json(tmp / TRAINING_FILE, training)
+        _commit_directory(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return read_checkpoint(path)
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise CheckpointError(f"{path.parent} is not a complete checkpoint: {path.name} is missing")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error}); the checkpoint is corrupted") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(data).__name__}, not an object; the checkpoint is corrupted")
+    return data
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint's JSON metadata (fast: no tensors are loaded)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"no checkpoint directory at {path}")
+    hooked = _read_json(path / CONFIG_FILE)
+    training = _read_json(path / TRAINING_FILE) if (path / TRAINING_FILE).exists() else {}
+    if not (path / WEIGHTS_FILE).exists():
+        raise CheckpointError(f"{path} is not a complete checkpoint: {WEIGHTS_FILE} is missing")
+    try:
+        config = ModelConfig.from_hooked_transformer_dict(hooked)
+    except (KeyError, ValueError) as error:
+        raise CheckpointError(f"{path / CONFIG_FILE} does not describe a model interp can build: {error}") from None
+    try:
+        run = RunConfig.from_dict(training["run"]) if training.get("run") else None
+        step, tokens_seen = training.get("step", 0), training.get("tokens_seen", 0)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (step, tokens_seen)):
+            raise ValueError(f"step and tokens_seen must be integers >= 0, got {step!r} and {tokens_seen!r}")
+    except ValueError as error:  # ConfigError included
+        raise CheckpointError(f"{path / TRAINING_FILE} is not a valid training record: {error}") from None
+    return Checkpoint(
+        path=path,
+        step=step,
+        tokens_seen=tokens_seen,
+        config=config,
+        run=run,
+        tokenizer=training.get("tokenizer"),
+        metrics=training.get("metrics", {}),
+    )
+
+
+def list_checkpoints(run_dir: Path) -> list[Checkpoint]:
+    """All complete checkpoints of a run, by step. Half-written temporary directories are ignored."""
+    folder = Path(run_dir) / CHECKPOINTS_DIR
+    if not folder.is_dir():
+        raise CheckpointError(f"{run_dir} has no {CHECKPOINTS_DIR}/ folder; is it a run directory made by `interp train`?")
+    found = [read_checkpoint(p) for p in sorted(folder.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    if not found:
+        raise CheckpointError(f"{folder} holds no checkpoints yet")
+    return sorted(found, key=lambda c: c.step)
+
+
+def resolve_checkpoint(path: Path, step: int | None = None) -> Checkpoint:
+    """A checkpoint from a checkpoint directory, or from a run directory (the last one, or the given step)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist; pass a run directory or a checkpoint directory")
+    if any((path / name).exists() for name in (CONFIG_FILE, WEIGHTS_FILE, TRAINING_FILE)):
+        return read_checkpoint(path)  # a checkpoint directory (says which file is missing, if one is)
+    checkpoints = list_checkpoints(path)
+    if step is None:
+        return checkpoints[-1]
+    for ckpt in checkpoints:
+        if ckpt.step == step:
+            return ckpt
+    raise CheckpointError(f"{path} has no checkpoint at step {step}; steps: {[c.step for c in checkpoints]}")
+
+
+def _read_weights(file: Path) -> dict[str, Tensor]:
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{file} cannot be read ({error}); the file is truncated or corrupted") from None
+
+
+def load_weights(path: Path, cfg: ModelConfig) -> dict[str, Tensor]:
+    """The bridge state dict stored in checkpoint `path`, checked against `cfg`."""
+    return from_hooked_state_dict(_read_weights(Path(path) / WEIGHTS_FILE), cfg)
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def load_into(model: torch.nn.Module, path: Path, cfg: ModelConfig) -> None:
+    """Load checkpoint `path`'s weights into `model` (built from `cfg`); names and shapes are checked first, in the
+    file's own HookedTransformer names, so a checkpoint of another config is one clear CheckpointError."""
+    file = Path(path) / WEIGHTS_FILE
+    hooked = _read_weights(file)
+    expected = {k: tuple(v.shape) for k, v in to_hooked_state_dict(model.state_dict(), cfg).items()}
+    missing, extra = sorted(set(expected) - set(hooked)), sorted(set(hooked) - set(expected))
+    wrong = [f"{k} is {list(hooked[k].shape)}, not {list(shape)}" for k, shape in expected.items() if k in hooked and tuple(hooked[k].shape) != shape]
+    problems = [f"missing {_few(missing)}"] * bool(missing) + [f"unexpected {_few(extra)}"] * bool(extra) + [_few(wrong)] * bool(wrong)
+    if problems:
+        raise CheckpointError(f"{file}: weights do not match config.json ({'; '.join(problems)}); they were written for another model config")
+    model.load_state_dict(from_hooked_state_dict(hooked, cfg), strict=True)
+
+
+def load_model(checkpoint: Checkpoint | Path, step: int | None = None):
+    """The model stored in a checkpoint (or a run's latest / given step), in eval mode."""
+    from interp.model.build import build_model
+
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else resolve_checkpoint(Path(checkpoint), step)
+    model = build_model(ckpt.config)
+    load_into(model, ckpt.path, ckpt.config)
+    return model.eval()
+
+
+def load_training_state(ckpt: Checkpoint) -> tuple[dict[str, Tensor], dict[str, Any], Tensor]:
+    """Optimizer tensors, optimizer metadata and torch RNG state saved with a checkpoint, for resuming."""
+    if not ckpt.has_optimizer_state:
+        raise CheckpointError(f"{ckpt.path} has no optimizer state; only checkpoints written by training can be resumed")
+    training = _read_json(ckpt.path / TRAINING_FILE)
+    try:
+        tensors = load_file(str(ckpt.path / OPTIMIZER_FILE))
+        rng = load_file(str(ckpt.path / RNG_FILE))["torch"]
+        meta = training["optimizer"]
+    except (SafetensorError, OSError, KeyError) as error:
+        raise CheckpointError(f"{ckpt.path}: optimizer or RNG state cannot be read ({error}); resume from another checkpoint") from None
+    return tensors, meta, rng
+
+
+def remove_partial_checkpoints(run_dir: Path) -> list[Path]:
+    """Delete what a killed `save_checkpoint` leaves in a run's checkpoints/ (`.step_X.tmp-*`, `.step_X.old-*`).
+
+    Only call this when no other process is writing checkpoints to the run. Returns the removed paths.
+    """
+    folder = Path(run_dir) / CHECKPOINTS_DIR
+    if not folder.is_dir():
+        return []
+    leftovers = [p for p in folder.iterdir() if p.name.startswith(".") and (".tmp-" in p.name or ".old-" in p.name)]
+    for path in leftovers:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return leftovers
+
+
+# ---- weights from elsewhere -------------------------------------------------------------------------------
+
+
+def load_state_dict_file(path: Path) -> dict[str, Tensor]:
+    """Tensors from a `.safetensors` file, or from a `.pt`/`.pth`/`.bin` file loaded with
+    `torch.load(weights_only=True)`, which refuses any pickle that would build objects other than tensors
+    and plain containers (a pickle can run code when it is loaded; these never get the chance).
+
+    >>> state = load_state_dict_file(Path("model.safetensors"))   # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist or is not a file")
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as error:
+            raise CheckpointError(f"{path} cannot be read ({error}); the file is truncated or corrupted") from None
+    if path.suffix not in (".pt", ".pth", ".bin"):
+        raise CheckpointError(f"{path}: weights must be a .safetensors file (or .pt/.pth/.bin, loaded as tensors only)")
+    warnings.warn(
+        f"{path} is a pickle file: loading it with torch.load(weights_only=True), which accepts tensors only; "
+        "prefer .safetensors",
+        stacklevel=2,
+    )
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:  # UnpicklingError for a refused object; any failure means: not loaded
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(
+            f"{path} was refused by torch.load(weights_only=True) ({first}); it holds objects other than tensors or "
+            "is corrupted. interp never unpickles arbitrary objects: convert the file to .safetensors from a trusted source"
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
+        raise CheckpointError(f"{path} does not hold a flat state dict (parameter name -> tensor)")
+    return state

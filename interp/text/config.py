@@ -1,0 +1,59 @@
+"""The data config: `DataConfig`, what a run is trained on (corpus, tokenizer, synthetic repeated spans)."""
+
+from dataclasses import dataclass
+
+from interp.core.config import fraction, is_int, one_of, positive_int, require
+
+TOKENIZERS = ("char", "gpt2", "bert")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """What the model is trained on.
+
+    Each batch holds `repeated_fraction` synthetic sequences (random tokens from the tokenizer's vocabulary with
+    one span repeated at a random offset — the data that makes induction heads form quickly) and the rest are
+    rows of the packed `corpus`. `corpus = "none"` trains on synthetic sequences alone.
+    `compact_vocab = true` (GPT-2/BERT only) keeps just the token ids the corpus uses, renumbered and saved
+    with the run (`interp.compact_tokenizer`): a far smaller embedding and unembedding on a CPU.
+    `ioi_extra_names` (corpus "ioi" only) adds that many census names to the IOI training names; the held-out
+    names and templates stay the same (`interp.data.ioi.IOISetup`).
+    """
+
+    corpus: str = "shakespeare"
+    tokenizer: str = "char"
+    repeated_fraction: float = 0.0
+    span_min: int = 8
+    span_max: int = 32
+    val_fraction: float = 0.05
+    max_documents: int | None = None
+    compact_vocab: bool = False
+    ioi_extra_names: int = 0
+
+    def __post_init__(self) -> None:
+        require(
+            isinstance(self.corpus, str) and bool(self.corpus),
+            f"data.corpus must be a corpus name such as 'shakespeare', or 'none'; got {self.corpus!r}",
+        )
+        one_of(self, "tokenizer", TOKENIZERS)
+        fraction(self, "repeated_fraction")
+        fraction(self, "val_fraction", low_open=True, high_open=True)
+        positive_int(self, "span_min", "span_max")
+        require(self.span_min <= self.span_max, f"data.span_min ({self.span_min}) must be <= data.span_max ({self.span_max})")
+        require(
+            self.corpus != "none" or self.repeated_fraction == 1.0,
+            "data.corpus = 'none' needs data.repeated_fraction = 1.0 (nothing else to train on)",
+        )
+        if self.max_documents is not None:
+            positive_int(self, "max_documents")
+        require(isinstance(self.compact_vocab, bool), f"data.compact_vocab must be true or false, got {self.compact_vocab!r}")
+        require(
+            is_int(self.ioi_extra_names) and self.ioi_extra_names >= 0 and (self.ioi_extra_names == 0 or self.corpus == "ioi"),
+            f"data.ioi_extra_names (more training names for data.corpus = 'ioi') must be an integer >= 0, and 0 for other corpora; got {self.ioi_extra_names!r} with corpus {self.corpus!r}",
+        )
+        require(
+            not self.compact_vocab or (self.tokenizer in ("gpt2", "bert") and self.corpus not in ("none", "ioi")),
+            "data.compact_vocab = true keeps the GPT-2/BERT ids a text corpus uses: it needs data.tokenizer = 'gpt2' "
+            f"or 'bert' and a text corpus (got tokenizer {self.tokenizer!r}, corpus {self.corpus!r})",
+        )
+

