@@ -24,7 +24,8 @@ from pathlib import Path
 from interp.analysis.core.text_eval import corpus_loss, sample_texts
 from interp.model.checkpoints import list_checkpoints
 from interp.train.presets import parse_override, run_config
-from interp.report import experiment_figures, training_figures
+from figures import experiment as experiment_figures
+from interp.report import training_figures
 from interp.report.html import Page
 from interp.text.tokenizers import tokenizer_from_dict
 from interp.train.baseline import bigram_loss, unigram_loss

@@ -32,7 +32,8 @@ from interp.text.config import DataConfig
 from interp.model.config import ModelConfig
 from interp.train.config import RunConfig, TrainConfig
 from interp.core.errors import ConfigError
-from interp.report import experiment_figures, training_figures
+from figures import experiment as experiment_figures
+from interp.report import training_figures
 from interp.report.html import Page
 from interp.text.tokenizers import tokenizer_from_dict
 from interp.train.baseline import bigram_loss, unigram_loss

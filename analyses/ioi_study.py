@@ -26,7 +26,7 @@ from interp.analysis.patching.path import path_patching
 from interp.analysis.patching.partial_forward import capture_run
 from interp.model.engine.weights import Weights
 from interp.model.checkpoints import resolve_checkpoint
-from interp.cli.commands.ablate import run_label
+from interp.cli.common import run_label
 from interp.tasks.ioi.templates import IOI_TEMPLATES
 from interp.train.presets import run_config
 from interp.report.html import Page

@@ -48,7 +48,7 @@ from tqdm.auto import tqdm
 from interp.analysis.ablation.compare import HeadComparison, compare_heads, comparison_to_dict
 from interp.model.checkpoints import list_checkpoints, load_model
 from interp.train.presets import run_config
-from interp.report.noise_figures import noise_page
+from figures.noise import noise_page
 from interp.train.data import TrainingData
 from interp.model.engine.fast_forward import fast_forward
 from interp.train.loop import METRICS_FILE, read_run_config, train

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from interp.sweep.results import format_table
+from interp.report.sweep_figures import write_sweep_page
 from interp.sweep.runner import plan_trials, run_sweep
 from interp.sweep.spec import SweepSpec
 from interp.sweep.trials import expand_trials
@@ -37,6 +38,7 @@ for planned in plan_trials(spec, expand_trials(spec)):
 # %% Train (or skip) them, then the table
 started = time.perf_counter()
 outcome = run_sweep(spec, progress=False)
+outcome.paths["html"] = write_sweep_page(outcome.results)
 print(format_table(outcome.results))
 print(f"sweep wall time {time.perf_counter() - started:.0f} s; wrote {', '.join(str(p) for p in outcome.paths.values())}")
 

@@ -39,7 +39,7 @@ from interp.analysis.core.text_eval import corpus_loss
 from interp.model.checkpoints import list_checkpoints, load_model
 from interp.text.corpora import load_corpus
 from interp.train.presets import run_config
-from interp.report import experiment_figures
+from figures import experiment as experiment_figures
 from interp.report.html import Page
 from interp.text.tokenizers import load_tokenizer, tokenizer_from_dict
 from interp.train.baseline import bigram_loss

@@ -16,9 +16,7 @@ is ever unpickled: a `.pt`/`.pth` file a user points at goes through `torch.load
 """
 
 import json
-import os
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from torch import Tensor
 from interp.model.config import ModelConfig
 from interp.train.config import RunConfig
 from interp.core.errors import CheckpointError
+from interp.core.io import atomic_directory, commit_directory, read_json, write_json
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -114,34 +113,6 @@ def from_hooked_state_dict(hooked_state: dict[str, Tensor], cfg: ModelConfig) ->
 # ---- writing ----------------------------------------------------------------------------------------------
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def _atomic_directory(final: Path):
-    """A temporary sibling directory that replaces `final` in one rename once it is complete."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-
-
-def _commit_directory(tmp: Path, final: Path) -> None:
-    for child in tmp.iterdir():  # make the file contents durable before the rename publishes them
-        with open(child, "rb") as handle:
-            os.fsync(handle.fileno())
-    if final.exists():
-        trash = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.rename(final, trash)
-        os.rename(tmp, final)
-        shutil.rmtree(trash)
-    else:
-        os.rename(tmp, final)
-    dir_fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Flatten an optimizer's state into named tensors plus JSON metadata (no pickling)."""
     state = optimizer.state_dict()
@@ -181,10 +152,10 @@ def save_checkpoint(
 ) -> Checkpoint:
     """Write a checkpoint directory atomically: readers see the old one or the whole new one, never a part."""
     path = Path(path)
-    tmp = _atomic_directory(path)
+    tmp = atomic_directory(path)
     try:
         save_file(to_hooked_state_dict(model.state_dict(), cfg), str(tmp / WEIGHTS_FILE))
-        _write_json(tmp / CONFIG_FILE, cfg.to_hooked_transformer_dict())
+        write_json(tmp / CONFIG_FILE, cfg.to_hooked_transformer_dict())
         training: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "step": step,
@@ -198,8 +169,8 @@ def save_checkpoint(
             save_file(tensors, str(tmp / OPTIMIZER_FILE))
             training["optimizer"] = meta
             save_file({"torch": torch.get_rng_state()}, str(tmp / RNG_FILE))
-        _write_json(tmp / TRAINING_FILE, training)
-        _commit_directory(tmp, path)
+        write_json(tmp / TRAINING_FILE, training)
+        commit_directory(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -213,7 +184,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise CheckpointError(f"{path.parent} is not a complete checkpoint: {path.name} is missing")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{path} is not valid JSON ({error}); the checkpoint is corrupted") from None
     if not isinstance(data, dict):

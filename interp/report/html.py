@@ -12,13 +12,13 @@ strings inside plotly figures HTML-escaped because plotly interprets a subset of
 
 import html as html_lib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from interp.core.io import write_text
 from interp.report.assets import LOADER_JS, compressed_bundle
 
 STYLE = """
@@ -197,9 +197,4 @@ class Page:
 
     def write(self, path: Path) -> Path:
         """Write the page atomically (a reader never sees half a file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(self.render(), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_text(Path(path), self.render(), encoding="utf-8")

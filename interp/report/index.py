@@ -4,10 +4,9 @@
 PosixPath('reports/index.html')
 """
 
-import json
-import os
 from pathlib import Path
 
+from interp.core.io import read_json, write_json
 from interp.report.html import Page
 
 SUMMARY_SUFFIX = ".summary.json"
@@ -15,10 +14,7 @@ SUMMARY_SUFFIX = ".summary.json"
 
 def write_summary(report_path: Path, summary: dict) -> None:
     """The facts the index shows for one run report, next to it."""
-    path = report_path.with_name(report_path.stem + SUMMARY_SUFFIX)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(summary, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_json(report_path.with_name(report_path.stem + SUMMARY_SUFFIX), summary, indent=1)
 
 
 def write_index(reports_dir: Path) -> Path:
@@ -26,7 +22,7 @@ def write_index(reports_dir: Path) -> Path:
     page = Page("interp reports", subtitle=str(reports_dir.resolve()))
     runs = []
     for summary_file in sorted(reports_dir.glob(f"*{SUMMARY_SUFFIX}")):
-        summary = json.loads(summary_file.read_text())
+        summary = read_json(summary_file)
         runs.append({"report": summary_file.name.removesuffix(SUMMARY_SUFFIX) + ".html", **summary})
     page.heading("Runs")
     if runs:

@@ -4,12 +4,15 @@
 >>> page.write(spec.out / "sweep.html")                     # doctest: +SKIP
 """
 
+from pathlib import Path
+
 import plotly.graph_objects as go
 
 from interp.report.html import Page
 from interp.sweep.results import AxisSeries, SweepResults
 
 TABLE_EXTRA = ("train_loss", "val", "val_repeated")
+PAGE_FILE = "sweep.html"
 
 
 def metric_vs_axis(series: AxisSeries, metric: str) -> go.Figure:
@@ -114,6 +117,11 @@ def sweep_page(results: SweepResults) -> Page:
         if any(key in r for t in results.trials for r in t.curve):
             page.figure(trial_curves(results, key), caption=f"{key} of every trial against tokens seen (log scale).")
     return page
+
+
+def write_sweep_page(results: SweepResults) -> Path:
+    """Write `sweep_page(results)` to sweep.html in the sweep directory (after `run_sweep` returns)."""
+    return sweep_page(results).write(Path(results.spec.out) / PAGE_FILE)
 
 
 def _exact(value):

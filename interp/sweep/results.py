@@ -10,12 +10,11 @@ Numbers come from each trial's own files: the last record of metrics.jsonl (the 
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from interp.analysis.ablation.files import write_csv, write_json
+from interp.core.io import read_json, write_csv, write_json
 from interp.sweep.spec import Range, SweepSpec
 from interp.sweep.trials import Trial, format_value
 from interp.train.loop import read_metrics
@@ -34,17 +33,13 @@ def read_outcome(run_dir: Path) -> dict[str, Any] | None:
     """The trial.json of a run directory, or None when there is none (or a torn one)."""
     path = Path(run_dir) / TRIAL_FILE
     try:
-        return json.loads(path.read_text())
+        return read_json(path)
     except (FileNotFoundError, json.JSONDecodeError):
         return None
 
 
 def write_outcome(run_dir: Path, outcome: dict[str, Any]) -> None:
-    path = Path(run_dir) / TRIAL_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(outcome, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_json(Path(run_dir) / TRIAL_FILE, outcome)
 
 
 @dataclass(frozen=True)
@@ -198,8 +193,8 @@ def write_results(results: SweepResults) -> dict[str, Path]:
     """results.csv and results.json in the sweep directory."""
     out = Path(results.spec.out)
     return {
-        "csv": write_csv(results.rows(), out / "results.csv"),
-        "json": write_json(results.to_dict(), out / "results.json"),
+        "csv": write_csv(out / "results.csv", results.rows()),
+        "json": write_json(out / "results.json", results.to_dict()),
     }
 
 

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from interp.analysis.ablation.files import write_json
+from interp.core.io import write_json
 from interp.train.config import RunConfig
 from interp.core.errors import ConfigError, InterpError
 from interp.sweep.results import (
@@ -269,15 +269,16 @@ def run_sweep(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> SweepOutcome:
-    """Run every unfinished trial of `spec`, then write results.csv, results.json and sweep.html in `spec.out`."""
-    from interp.report.sweep_figures import sweep_page  # plotly: only once the spec is known to be good
+    """Run every unfinished trial of `spec`, then write results.csv and results.json in `spec.out`.
 
+    The page (sweep.html) is the caller's to write from `outcome.results`: rendering sits above this layer.
+    """
     trials = expand_trials(spec)
     planned = plan_trials(spec, trials)
     if spec.wandb:
         import_wandb()  # missing wandb is an error before anything trains
     out = Path(spec.out)
-    write_json({"spec": spec.to_dict(), "trials": [{"name": t.name, "overrides": t.overrides_dict} for t in trials]}, out / "sweep.json")
+    write_json(out / "sweep.json", {"spec": spec.to_dict(), "trials": [{"name": t.name, "overrides": t.overrides_dict} for t in trials]})
     todo = [p for p in planned if p.state != "done"]
     outcome = SweepOutcome(results=collect_results(spec, trials), paths={}, skipped=[p.trial.name for p in planned if p.state == "done"])
     if outcome.skipped:
@@ -312,5 +313,4 @@ def run_sweep(
 
     outcome.results = collect_results(spec, trials)
     outcome.paths = write_results(outcome.results)
-    outcome.paths["html"] = sweep_page(outcome.results).write(out / "sweep.html")
     return outcome

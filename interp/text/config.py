@@ -15,7 +15,7 @@ class DataConfig:
     one span repeated at a random offset — the data that makes induction heads form quickly) and the rest are
     rows of the packed `corpus`. `corpus = "none"` trains on synthetic sequences alone.
     `compact_vocab = true` (GPT-2/BERT only) keeps just the token ids the corpus uses, renumbered and saved
-    with the run (`interp.compact_tokenizer`): a far smaller embedding and unembedding on a CPU.
+    with the run (`interp.text.tokenizers.CompactTokenizer`): a far smaller embedding and unembedding on a CPU.
     `ioi_extra_names` (corpus "ioi" only) adds that many census names to the IOI training names; the held-out
     names and templates stay the same (`interp.data.ioi.IOISetup`).
     """

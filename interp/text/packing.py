@@ -14,8 +14,6 @@ train and val never share text except across the one row boundary.
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from interp.core.errors import DataError
+from interp.core.io import atomic_file
 from interp.text.tokenizers import Tokenizer
 
 _CACHE_FORMAT = 1  # bump when the packing rule changes, so old cache files stop matching
@@ -134,16 +133,8 @@ def _save(path: Path, packed: PackedTokens, *, vocab_size: int) -> None:
     # int32 halves the file; every vocabulary here is far below 2**31.
     dtype = torch.int32 if vocab_size < 2**31 else torch.int64
     tensors = {"train": packed.train.to(dtype).contiguous(), "val": packed.val.to(dtype).contiguous()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write to a temp file in the same directory and rename: readers never see a half-written cache.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:  # readers (another process sharing the cache) never see half a file
+        save_file(tensors, str(tmp))
 
 
 def _load(path: Path) -> PackedTokens:

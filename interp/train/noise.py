@@ -29,7 +29,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.analysis.core.metrics import per_token_loss
+from interp.model.losses import per_token_loss
 from interp.model.sites import Site, SiteError
 from interp.train.noise_config import NoiseConfig
 from interp.core.errors import ConfigError, DataError

@@ -17,7 +17,8 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from interp.model.checkpoints import CONFIG_FILE, FORMAT_VERSION, TRAINING_FILE, WEIGHTS_FILE, _atomic_directory, _commit_directory
+from interp.model.checkpoints import CONFIG_FILE, FORMAT_VERSION, TRAINING_FILE, WEIGHTS_FILE
+from interp.core.io import atomic_directory as _atomic_directory, commit_directory as _commit_directory
 from interp.core.errors import CheckpointError
 from interp.variants.perceiver_ar import ARCHITECTURE, PerceiverAR, PerceiverARConfig
 

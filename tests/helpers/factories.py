@@ -14,11 +14,19 @@ def tiny_config(**changes) -> ModelConfig:
 
 
 def analysis_script(name: str):
-    """A script of analyses/ as a module (its work is under `if __name__ == "__main__"`, so importing runs none)."""
+    """A script of analyses/ as a module (its work is under `if __name__ == "__main__"`, so importing runs none).
+
+    analyses/ goes on sys.path, as `python analyses/x.py` puts it first, so a script's `from figures...` works;
+    a dotted name ("figures.noise") is a module inside analyses/.
+    """
     import importlib.util
+    import sys
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "analyses" / f"{name}.py"
+    folder = Path(__file__).resolve().parents[2] / "analyses"
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    path = folder / f"{name.replace('.', '/')}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

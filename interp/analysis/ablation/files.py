@@ -5,9 +5,7 @@
 torch.Size([2, 4])
 """
 
-import csv
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,30 +13,10 @@ import torch
 
 from interp.analysis.ablation.study import AblationResult
 from interp.core.errors import DataError
+from interp.core.io import read_json, write_csv, write_json
 
 FORMAT = "interp.ablation"
 VERSION = 1
-
-
-def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Write dict rows as CSV, columns in first-seen order; floats keep full precision."""
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)  # readers never see half a file
-    return path
-
-
-def write_json(data: dict[str, Any], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
 
 
 def ablation_to_dict(result: AblationResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -80,8 +58,8 @@ def save_ablation(result: AblationResult, out_dir: Path, *, extra: dict[str, Any
     """Write results.csv and results.json into `out_dir`; `extra` (e.g. the checkpoint) goes into the JSON."""
     out_dir = Path(out_dir)
     return {
-        "csv": write_csv(result.rows, out_dir / "results.csv"),
-        "json": write_json(ablation_to_dict(result, extra), out_dir / "results.json"),
+        "csv": write_csv(out_dir / "results.csv", result.rows),
+        "json": write_json(out_dir / "results.json", ablation_to_dict(result, extra)),
     }
 
 
@@ -89,7 +67,7 @@ def load_ablation(path: Path) -> AblationResult:
     """Read a results.json written by `save_ablation`."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = read_json(path)
     except (OSError, json.JSONDecodeError) as error:
         raise DataError(f"cannot read ablation results from {path}: {error}") from None
     return ablation_from_dict(data)

@@ -17,14 +17,9 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from interp.core.errors import DataError
+from interp.model.losses import per_token_loss
 
 Metric = Callable[[Tensor, Tensor, Tensor], Tensor]  # (logits, tokens, rows) -> Float[Tensor, "batch"]
-
-
-def per_token_loss(logits: Float[Tensor, "batch pos vocab"], tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos-1"]:
-    """Cross-entropy of predicting tokens[:, 1:] from logits[:, :-1], one value per predicted token."""
-    log_probs = logits[:, :-1].float().log_softmax(dim=-1)
-    return -log_probs.gather(-1, tokens[:, 1:, None]).squeeze(-1)
 
 
 def mean_loss(logits: Float[Tensor, "batch pos vocab"], tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, ""]:

@@ -10,30 +10,15 @@ from typing import Optional
 
 import typer
 
+from interp.cli.common import MethodChoice, run_label
+
 DEFAULT_OUT = Path("reports/ablation")
-
-
-class MethodChoice(str, Enum):
-    mean = "mean"
-    zero = "zero"
-    resample = "resample"
 
 
 class OverChoice(str, Enum):
     heads = "heads"
     layers = "layers"
     pairs = "pairs"
-
-
-def run_label(path: Path) -> str:
-    """The run's folder name, also when `path` is one of its checkpoint directories; a checkpoint kept elsewhere
-    in a run (e.g. RUN/average-last-20pct) is `RUN-<its name>`."""
-    path = Path(path).resolve()
-    if (path / "config.json").exists() and path.parent.name == "checkpoints":
-        return path.parent.parent.name
-    if (path / "config.json").exists() and (path.parent / "checkpoints").is_dir():
-        return f"{path.parent.name}-{path.name}"
-    return path.name
 
 
 def format_top(rows: list[dict], metric: str) -> list[str]:
@@ -68,6 +53,7 @@ def register(app: typer.Typer) -> None:
         from interp.analysis.ablation.study import ablation_study
         from interp.analysis.ablation.files import save_ablation
         from interp.analysis.core.eval_tokens import evaluation_tokens
+        from interp.core.io import write_text
         from interp.model.checkpoints import load_model, resolve_checkpoint
         from interp.report.ablation_figures import ablation_heatmap
 
@@ -82,7 +68,7 @@ def register(app: typer.Typer) -> None:
         extra = {"checkpoint": str(ckpt.path), "step": ckpt.step, "tokens": source, "rows": list(rows.shape), "seconds": seconds}
         paths = save_ablation(result, out_dir, extra=extra)
         figure = ablation_heatmap(result, title=f"{run_label(run)} step {ckpt.step}: {method.value}-ablation of {over.value}, Δ {result.metric}")
-        figure.write_html(out_dir / "heatmap.html", include_plotlyjs=True)
+        write_text(out_dir / "heatmap.html", figure.to_html(include_plotlyjs=True), encoding="utf-8")
 
         typer.echo(f"checkpoint {ckpt.path} (step {ckpt.step}); {rows.shape[0]} rows x {rows.shape[1]} tokens of {source}")
         typer.echo(f"clean {result.metric}: {result.baseline:.4f}; {len(result.rows)} ablations in {seconds:.2f} s")

@@ -48,15 +48,16 @@ def register(app: typer.Typer) -> None:
         set_: list[str] = set_opt,
     ) -> None:
         """Write the biography corpus (one document per line) and the train/dev question-answer files."""
+        from interp.core.io import write_text
         from interp.tasks.birthplace.biographies import qa_tsv
         from interp.tasks.birthplace.training import BirthplaceData
 
         cfg = _config(config, set_, None)
         data = BirthplaceData.prepare(cfg.corpus)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "documents.txt").write_text("\n".join(data.corpus.documents) + "\n")
+        write_text(out / "documents.txt", "\n".join(data.corpus.documents) + "\n")
         for split in ("train", "dev"):
-            (out / f"birth_places_{split}.tsv").write_text(qa_tsv(data.corpus.qa_pairs(split)))
+            write_text(out / f"birth_places_{split}.tsv", qa_tsv(data.corpus.qa_pairs(split)))
         typer.echo(
             f"{len(data.corpus.people)} people, {len(data.corpus.documents)} documents, "
             f"{len(data.corpus.train_people)} train / {len(data.corpus.dev_people)} dev QA pairs -> {out}"

@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from interp.cli.common import CACHE_DIR, head_row_dict, run_label
+
 DEFAULT_OUT = Path("reports/circuits")
 
 
@@ -53,17 +55,13 @@ def register(app: typer.Typer) -> None:
 
         Example: interp circuits models/runs/demo --checkpoint 6000
         """
-        import json
-
-        import torch
-
         from interp.analysis.circuits import qk_ov as c
         from interp.analysis.circuits.summary import summarise_circuits
         from interp.analysis.induction.series import evaluate_model, probe_for_run
         from interp.model.checkpoints import load_model, resolve_checkpoint
-        from interp.cli.commands.ablate import run_label
-        from interp.cli.commands.induction import CACHE_DIR, head_row_dict, json_ready, write_figures_page
+        from interp.core.io import json_ready, write_json
         from interp.report import circuits_figures as cf
+        from interp.report.figures_page import write_figures_page
         from interp.report.induction_figures import head_score_heatmaps
 
         ckpt = resolve_checkpoint(run, checkpoint)
@@ -110,7 +108,7 @@ def register(app: typer.Typer) -> None:
             "selected": summary,
             "k_partners": [{"head": f"L{sl}H{sh}", "k_composition": v} for sl, sh, v in partners],
         }
-        (out_dir / "circuits.json").write_text(json.dumps(json_ready(report), indent=1, allow_nan=False) + "\n")
+        write_json(out_dir / "circuits.json", json_ready(report), indent=1, allow_nan=False)
 
         ids = probe.vocab.tolist()
         labels = _labels(ckpt, ids)

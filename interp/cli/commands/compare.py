@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from interp.cli.commands.ablate import MethodChoice, run_label
+from interp.cli.common import MethodChoice, run_label
 
 DEFAULT_OUT = Path("reports/compare")
 
@@ -36,9 +36,9 @@ def register(app: typer.Typer) -> None:
 
         Example: interp compare models/runs/demo models/runs/demo --step-a 500 --step-b 6000
         """
-        from interp.analysis.ablation.files import write_csv, write_json
         from interp.analysis.ablation.compare import compare_heads, comparison_to_dict
         from interp.analysis.core.eval_tokens import evaluation_tokens
+        from interp.core.io import write_csv, write_json, write_text
         from interp.model.checkpoints import load_model, resolve_checkpoint
         from interp.report.ablation_figures import comparison_heatmap
 
@@ -50,9 +50,9 @@ def register(app: typer.Typer) -> None:
         )
         out_dir = out or DEFAULT_OUT / f"{label_a}-vs-{label_b}"
         extra = {"a": str(ckpt_a.path), "b": str(ckpt_b.path), "tokens": source, "rows": list(rows.shape)}
-        write_csv(comparison.rows, out_dir / "comparison.csv")
-        write_json(comparison_to_dict(comparison, extra), out_dir / "comparison.json")
-        comparison_heatmap(comparison).write_html(out_dir / "comparison.html", include_plotlyjs=True)
+        write_csv(out_dir / "comparison.csv", comparison.rows)
+        write_json(out_dir / "comparison.json", comparison_to_dict(comparison, extra))
+        write_text(out_dir / "comparison.html", comparison_heatmap(comparison).to_html(include_plotlyjs=True), encoding="utf-8")
 
         typer.echo(f"{label_a} vs {label_b} on {rows.shape[0]} rows of {source}")
         typer.echo(f"clean {comparison.metric}: {comparison.baseline_a:.4f} vs {comparison.baseline_b:.4f}")

@@ -9,46 +9,9 @@ from typing import Optional
 
 import typer
 
+from interp.cli.common import CACHE_DIR, head_row_dict, run_label
+
 DEFAULT_OUT = Path("reports/induction")
-CACHE_DIR = Path("models/cache")
-
-
-def write_figures_page(path: Path, title: str, lines: list[str], figures: list, tables: list[tuple[str, list[dict]]] = ()) -> None:
-    """One self-contained HTML page: plotly.js is inlined once, with the first figure (include_plotlyjs=True)."""
-    import html
-
-    import plotly.io as pio
-
-    parts = [f"<h1>{html.escape(title)}</h1>"] + [f"<p>{html.escape(line)}</p>" for line in lines]
-    for caption, rows in tables:
-        if rows:
-            head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row.values()) + "</tr>" for row in rows)
-            parts.append(f"<h2>{html.escape(caption)}</h2><table><tr>{head}</tr>{body}</table>")
-    for index, figure in enumerate(figures):
-        parts.append(pio.to_html(figure, full_html=False, include_plotlyjs=index == 0))
-    style = "body{font-family:sans-serif;max-width:1200px;margin:2rem auto}td,th{border:1px solid #ccc;padding:2px 8px}table{border-collapse:collapse}"
-    page = f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{style}</style></head><body>{"".join(parts)}</body></html>'
-    path.write_text(page, encoding="utf-8")
-
-
-def json_ready(value):
-    """`value` with NaN and infinities replaced by None (JSON has no NaN), recursively."""
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    return value
-
-
-def _cell(value) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def head_row_dict(row) -> dict:
-    return {"step": row.step, "head": row.name, **{k: round(v, 4) for k, v in row.scores.items()}, "labels": ", ".join(row.labels)}
 
 
 def register(app: typer.Typer) -> None:
@@ -66,15 +29,15 @@ def register(app: typer.Typer) -> None:
 
         Example: interp induction models/runs/demo
         """
-        import json
         import math
         import time
 
         from interp.analysis.induction.head_classes import classify_heads
         from interp.analysis.induction.series import evaluate_series, probe_for_run
         from interp.model.checkpoints import list_checkpoints
-        from interp.cli.commands.ablate import run_label
+        from interp.core.io import json_ready, write_json
         from interp.report import induction_figures as figures
+        from interp.report.figures_page import write_figures_page
 
         checkpoints = list_checkpoints(run)
         out_dir = out or DEFAULT_OUT / run_label(run)
@@ -105,7 +68,7 @@ def register(app: typer.Typer) -> None:
             "series": series.to_json_dict(),
             "heads": [{"step": r.step, "layer": r.layer, "head": r.head, "scores": r.scores, "labels": list(r.labels)} for r in rows],
         }
-        (out_dir / "induction.json").write_text(json.dumps(json_ready(report), indent=1, allow_nan=False) + "\n")
+        write_json(out_dir / "induction.json", json_ready(report), indent=1, allow_nan=False)
         lines = [
             f"Run {run}: {len(checkpoints)} checkpoints, steps {series.steps[0]}-{series.steps[-1]}.",
             f"Probe: {probe_info['rows']} rows of r+r and of random repeated spans, half={probe.half}, pool of {probe_info['pool_size']} tokens; "

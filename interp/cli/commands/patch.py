@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from interp.cli.commands.ablate import run_label
+from interp.cli.common import run_label
 
 DEFAULT_OUT = Path("reports/patching")
 

@@ -44,10 +44,12 @@ def register(app: typer.Typer) -> None:
                 overrides = " ".join(f"{k}={v!r}" for k, v in item.trial.overrides)
                 typer.echo(f"{number:3d}. {item.trial.name:40s} {item.state:8s} {overrides}  (threads {item.run.train.threads})")
             return
+        from interp.report.sweep_figures import write_sweep_page
         from interp.sweep.results import format_table
         from interp.sweep.runner import run_sweep
 
         outcome = run_sweep(spec, progress=progress, log=typer.echo)
+        outcome.paths["html"] = write_sweep_page(outcome.results)
         typer.echo(format_table(outcome.results))
         paths = outcome.paths
         typer.echo(f"wrote {paths['csv']}, {paths['json']} and {paths['html']}")

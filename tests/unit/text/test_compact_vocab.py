@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from interp.text.compact_tokenizer import CompactTokenizer, compact_packed
+from interp.text.compact_tokenizer import compact_packed
+from interp.text.tokenizers import CompactTokenizer
 from interp.text.config import DataConfig
 from interp.model.config import ModelConfig
 from interp.train.config import RunConfig, TrainConfig

@@ -408,7 +408,9 @@ def test_loss_and_accuracy_against_a_hand_count():
 
 def test_the_study_page_renders_rows_curves_and_head_comparisons(tiny_model):
     from interp.analysis.ablation.compare import compare_heads
-    from interp.report.noise_figures import noise_page
+    from helpers.factories import analysis_script
+
+    noise_page = analysis_script("figures.noise").noise_page
 
     other = build_model(tiny_config(seed=1))
     tokens = torch.randint(0, 11, (4, 16), generator=torch.Generator().manual_seed(0))
