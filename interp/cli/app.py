@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+import interp.tasks  # noqa: F401  registers the tasks' data sources (data.corpus = "ioi")
+
 app = typer.Typer(
     help="Train small transformers from scratch on a CPU and study how their circuits form.",
     no_args_is_help=True,

@@ -50,7 +50,7 @@ def metric_names(run: RunConfig) -> tuple[str, ...]:
     names = ["train_loss", "lr"]
     if run.data.corpus != "none":
         names.append("val")
-    if run.data.corpus not in ("none", "ioi") and run.data.repeated_fraction > 0:
+    if run.data.corpus != "none" and run.data.repeated_fraction > 0:
         names.append("val_repeated")
     if run.data.corpus == "none":
         names.append("val_repeated")

@@ -16,8 +16,8 @@ class DataConfig:
     rows of the packed `corpus`. `corpus = "none"` trains on synthetic sequences alone.
     `compact_vocab = true` (GPT-2/BERT only) keeps just the token ids the corpus uses, renumbered and saved
     with the run (`interp.text.tokenizers.CompactTokenizer`): a far smaller embedding and unembedding on a CPU.
-    `ioi_extra_names` (corpus "ioi" only) adds that many census names to the IOI training names; the held-out
-    names and templates stay the same (`interp.data.ioi.IOISetup`).
+    `ioi_extra_names` is an option of the "ioi" data source, which gives it its meaning and refuses it under
+    other corpora (`interp.tasks.ioi.source`); it stays a field here so that every run.json reads back.
     """
 
     corpus: str = "shakespeare"
@@ -48,8 +48,8 @@ class DataConfig:
             positive_int(self, "max_documents")
         require(isinstance(self.compact_vocab, bool), f"data.compact_vocab must be true or false, got {self.compact_vocab!r}")
         require(
-            is_int(self.ioi_extra_names) and self.ioi_extra_names >= 0 and (self.ioi_extra_names == 0 or self.corpus == "ioi"),
-            f"data.ioi_extra_names (more training names for data.corpus = 'ioi') must be an integer >= 0, and 0 for other corpora; got {self.ioi_extra_names!r} with corpus {self.corpus!r}",
+            is_int(self.ioi_extra_names) and self.ioi_extra_names >= 0,
+            f"data.ioi_extra_names must be an integer >= 0, got {self.ioi_extra_names!r}",
         )
         require(
             not self.compact_vocab or (self.tokenizer in ("gpt2", "bert") and self.corpus not in ("none", "ioi")),

@@ -12,6 +12,7 @@ from typing import Any
 from interp.core.config import build_section, fraction, is_int, is_number, one_of, positive_int, require
 from interp.model.config import ModelConfig
 from interp.text.config import DataConfig
+from interp.train.data_sources import check_data
 from interp.train.noise_config import NoiseConfig
 
 SCHEDULES = ("constant", "cosine", "wsd")
@@ -96,6 +97,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self.noise.check_model(self.model)
+        check_data(self.data)  # options owned by a data source (e.g. data.ioi_extra_names) are checked by it
         if self.data.repeated_fraction > 0:
             require(
                 2 * self.data.span_max <= self.model.n_ctx,

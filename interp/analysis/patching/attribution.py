@@ -25,6 +25,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.task import Task, task_inputs
 from interp.analysis.patching.activation import AXES, PatchingError, PatchingResult, _check_inputs, resolve_kind
 from interp.analysis.patching.partial_forward import attention_scale, check_supported, forward_cache
 from interp.model.engine.weights import Weights
@@ -49,13 +50,15 @@ _SOURCES = {
 
 def attribution_patching(
     model,
-    clean_tokens: Int[Tensor, "batch pos"],
-    corrupted_tokens: Int[Tensor, "batch pos"],
-    metric: LogitDiff,
+    clean_tokens: Int[Tensor, "batch pos"] | Task,
+    corrupted_tokens: Int[Tensor, "batch pos"] | None = None,
+    metric: LogitDiff | None = None,
     kinds: Sequence[str] | None = None,
 ) -> dict[str, PatchingResult]:
-    """Estimated patching results for `kinds` (default: every kind the model has), from one backward pass."""
+    """Estimated patching results for `kinds` (default: every kind the model has), from one backward pass.
+    A `Task` may stand for the tokens and the metric: `attribution_patching(model, task, kinds=["z"])`."""
     started = time.perf_counter()
+    clean_tokens, corrupted_tokens, metric = task_inputs(clean_tokens, corrupted_tokens, metric)
     check_supported(model)
     wanted = [resolve_kind(k) for k in (kinds or [k for k in AXES if not (k == "mlp_out" and model.cfg.attn_only)])]
     for kind in wanted:

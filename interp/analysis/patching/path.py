@@ -33,6 +33,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.analysis.core.patch_metric import LogitDiff, normalised
+from interp.analysis.core.task import Task, task_inputs
 from interp.analysis.patching.activation import PatchingError, _check_inputs, first_difference
 from interp.analysis.patching.partial_forward import RunCache, _heads_first, attention_scale, check_supported, forward_cache
 from interp.model.engine.weights import Weights
@@ -115,17 +116,19 @@ def _logits_with_components(
 @torch.no_grad()
 def path_patching(
     model,
-    clean_tokens: Int[Tensor, "batch pos"],
-    corrupted_tokens: Int[Tensor, "batch pos"],
-    metric: LogitDiff,
+    clean_tokens: Int[Tensor, "batch pos"] | Task,
+    corrupted_tokens: Int[Tensor, "batch pos"] | None = None,
+    metric: LogitDiff | None = None,
     *,
     receivers: str | Sequence[tuple[int, int]] = "logits",
     component: Component = "q",
     senders: Sequence[tuple[int, int]] | None = None,
 ) -> PathPatchingResult:
     """Patch the path from each sender head (default: every head) to `receivers` ("logits", or a list of
-    (layer, head) whose `component` input is patched), in one stacked forward per step."""
+    (layer, head) whose `component` input is patched), in one stacked forward per step. A `Task` may stand for
+    the tokens and the metric: `path_patching(model, task, receivers="logits")`."""
     started = time.perf_counter()
+    clean_tokens, corrupted_tokens, metric = task_inputs(clean_tokens, corrupted_tokens, metric)
     check_supported(model)
     _check_inputs(model, clean_tokens, corrupted_tokens, metric, "z")
     cfg = model.cfg

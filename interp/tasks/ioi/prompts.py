@@ -166,7 +166,7 @@ class IOICorpus:
     def _half(self, ids: tuple[int, ...], half: str, salt: int) -> tuple[int, ...]:
         """One of two disjoint halves of held-out ids (a fixed shuffle by the setup's seed)."""
         shuffled = list(ids)
-        random.Random(_mix(self.setup.seed, salt)).shuffle(shuffled)
+        random.Random(mix_seeds(self.setup.seed, salt)).shuffle(shuffled)
         cut = len(shuffled) // 2
         return tuple(sorted(shuffled[:cut] if half == HALVES[0] else shuffled[cut:]))
 
@@ -210,7 +210,7 @@ class IOICorpus:
                 raise DataError(f"templates {outside or templates} are not in the {split!r} split's templates {list(pool)}")
             pool = tuple(templates)
         salts = (SPLITS.index(split),) if half is None else (SPLITS.index(split), 1 + HALVES.index(half))
-        rng = random.Random(_mix(self.setup.seed, seed, *salts))
+        rng = random.Random(mix_seeds(self.setup.seed, seed, *salts))
         rows = [self._prompt(rng, i, names, pool, order, corruption) for i in range(n)]
         return self._collate(rows, split, corruption)
 
@@ -305,7 +305,7 @@ class IOICorpus:
         return rng.choice(self.fillers).fill({"A": name, "PLACE": place, "OBJECT": obj})
 
 
-def _mix(*values: int) -> int:
+def mix_seeds(*values: int) -> int:
     """One integer seed from several (stable across runs, unlike hash())."""
     out = 0
     for v in values:
@@ -319,11 +319,11 @@ def ioi_corpus(setup: IOISetup = IOISetup()) -> IOICorpus:
     gpt2 = GPT2Tokenizer()
     ranked = [gpt2.encode(" " + n)[0] for n in census_names(setup.n_names + setup.n_extra_train_names)]
     shuffled = ranked[: setup.n_names]
-    random.Random(_mix(setup.seed, 1)).shuffle(shuffled)
+    random.Random(mix_seeds(setup.seed, 1)).shuffle(shuffled)
     heldout_names = tuple(sorted(shuffled[: setup.n_heldout_names]))  # the same whatever n_extra_train_names
     train_names = tuple(sorted(shuffled[setup.n_heldout_names :] + ranked[setup.n_names :]))
     order = list(range(len(IOI_TEMPLATES)))
-    random.Random(_mix(setup.seed, 2)).shuffle(order)
+    random.Random(mix_seeds(setup.seed, 2)).shuffle(order)
     heldout_templates = tuple(sorted(order[: setup.n_heldout_templates]))
     train_templates = tuple(sorted(order[setup.n_heldout_templates :]))
     templates = tuple(compile_ioi_template(t) for t in IOI_TEMPLATES)
