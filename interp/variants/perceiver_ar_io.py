@@ -5,6 +5,9 @@ The files are those of an interp checkpoint. The weights already have HookedTran
 HookedTransformerConfig fields plus `original_architecture = "perceiver_ar"` and `n_latents`, which
 `load_any_model` uses to pick the right class.
 
+`load_any_model` is `interp.load`: a run directory (its last checkpoint, or `step`) or a checkpoint directory of
+either architecture -> the model in eval mode.
+
 >>> save_perceiver(tmp / "ckpt", model, step=100, tokenizer=tok.to_dict())   # doctest: +SKIP
 >>> model = load_any_model(tmp / "ckpt")                                      # doctest: +SKIP
 """
@@ -17,7 +20,17 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from interp.model.checkpoints import CONFIG_FILE, FORMAT_VERSION, TRAINING_FILE, WEIGHTS_FILE, _atomic_directory, _commit_directory
+from interp.model.checkpoints import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    TRAINING_FILE,
+    WEIGHTS_FILE,
+    Checkpoint,
+    _atomic_directory,
+    _commit_directory,
+    load_model,
+    resolve_checkpoint,
+)
 from interp.core.errors import CheckpointError
 from interp.variants.perceiver_ar import ARCHITECTURE, PerceiverAR, PerceiverARConfig
 
@@ -73,7 +86,7 @@ def load_perceiver(path: Path) -> PerceiverAR:
     path = Path(path)
     data = _config(path)
     if data.get("original_architecture") != ARCHITECTURE:
-        raise CheckpointError(f"{path} does not hold a PerceiverAR model; load it with interp.model.checkpoints.load_model")
+        raise CheckpointError(f"{path} does not hold a PerceiverAR model; load it with interp.load")
     try:
         cfg = PerceiverARConfig.from_hooked_transformer_dict(data)
     except (KeyError, ValueError) as error:
@@ -91,13 +104,14 @@ def load_perceiver(path: Path) -> PerceiverAR:
     return model.eval()
 
 
-def load_any_model(path: Path):
-    """A standard interp checkpoint (TransformerBridge) or a PerceiverAR one, by what config.json says."""
-    if is_perceiver_checkpoint(path):
-        return load_perceiver(path)
-    from interp.model.checkpoints import load_model
-
-    return load_model(Path(path))
+def load_any_model(path: Path | str | Checkpoint, step: int | None = None):
+    """The model of a checkpoint directory, or of a run directory's last checkpoint (or the one at `step`), in
+    eval mode: a TransformerBridge, or a PerceiverAR where config.json says `original_architecture =
+    "perceiver_ar"`."""
+    ckpt = path if isinstance(path, Checkpoint) else resolve_checkpoint(Path(path), step)
+    if is_perceiver_checkpoint(ckpt.path):
+        return load_perceiver(ckpt.path)
+    return load_model(ckpt)
 
 
 def read_tokenizer(path: Path) -> dict[str, Any] | None:
