@@ -3,11 +3,14 @@
 `interp.train_run` is this function. It is `interp train` without the command line: the same presets, the same
 override syntax, the same run directory; `interp.train.loop.train` is the loop underneath.
 
->>> result = train_run("attn-only-1l", tmp / "run", overrides={"train.steps": 4, "data.corpus": "none",
-...                    "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 6,
-...                    "model.n_ctx": 16}, progress=False)                                   # doctest: +SKIP
->>> [c.step for c in result.checkpoints]                                                  # doctest: +SKIP
-[0, 1, 2, 3, 4]
+>>> import tempfile
+>>> tiny = {"data.corpus": "none", "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 6,
+...         "model.n_ctx": 16, "model.d_model": 32, "model.d_head": 8, "train.steps": 4, "train.batch_size": 4,
+...         "train.eval_batches": 1, "train.n_checkpoints": 2, "train.threads": 1}
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     result = train_run("attn-only-1l", Path(tmp) / "run", overrides=tiny, progress=False)
+>>> [c.step for c in result.checkpoints]
+[0, 4]
 """
 
 from collections.abc import Callable, Mapping
