@@ -1,2 +1,70 @@
-"""interp: train small transformers from scratch on a CPU and study how their circuits form."""
+"""interp: train small transformers from scratch on a CPU and study how their circuits form.
+
+The public API: `interp.load` (a run or checkpoint directory -> the model, in eval mode), `interp.train_run`
+(train a preset or a RunConfig into a run directory), the config types, the presets, `Site`, and the analyses
+in `interp.analysis`. Names load on first use, so `import interp` imports neither torch nor TransformerLens.
+
+The training entry is `train_run`, not `train`: `interp.train` is the training subpackage, and Python rebinds
+that attribute to the subpackage whenever any `interp.train.*` module is imported.
+
+>>> import interp
+>>> "attn-only-2l" in interp.presets()
+True
+>>> interp.run_config("attn-only-2l", overrides={"train.steps": 100}).train.steps
+100
+>>> model = interp.load("models/runs/demo")            # the last checkpoint; step=N for another   # doctest: +SKIP
+"""
+
+from typing import TYPE_CHECKING
+
+from interp.core.lazy_exports import lazy_exports
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "load": ("interp.variants.perceiver_ar_io", "load_any_model"),
+    "train_run": "interp.train.train_run",
+    "TrainResult": "interp.train.loop",
+    "presets": ("interp.train.presets", "list_presets"),
+    "run_config": "interp.train.presets",
+    "RunConfig": "interp.train.config",
+    "TrainConfig": "interp.train.config",
+    "ModelConfig": "interp.model.config",
+    "DataConfig": "interp.text.config",
+    "NoiseConfig": "interp.train.noise_config",
+    "Checkpoint": "interp.model.checkpoints",
+    "list_checkpoints": "interp.model.checkpoints",
+    "Site": "interp.model.sites",
+    "InterpError": "interp.core.errors",
+}
+_SUBPACKAGES = ("analysis", "tasks")
+__all__ = sorted([*_EXPORTS, *_SUBPACKAGES])
+_load_name, _names = lazy_exports(__name__, _EXPORTS, globals())
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:  # `interp.analysis` after a bare `import interp`
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    return _load_name(name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*_names(), *_SUBPACKAGES})
+
+
+if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each name loads on first use
+    from interp import analysis, tasks
+    from interp.core.errors import InterpError
+    from interp.model.checkpoints import Checkpoint, list_checkpoints
+    from interp.model.config import ModelConfig
+    from interp.model.sites import Site
+    from interp.text.config import DataConfig
+    from interp.train.config import RunConfig, TrainConfig
+    from interp.train.loop import TrainResult
+    from interp.train.noise_config import NoiseConfig
+    from interp.train.presets import list_presets as presets
+    from interp.train.presets import run_config
+    from interp.train.train_run import train_run
+    from interp.variants.perceiver_ar_io import load_any_model as load

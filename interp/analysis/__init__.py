@@ -1,0 +1,94 @@
+"""The researcher's verbs in one namespace: sites, caching, interventions, ablation, patching, induction, circuits.
+
+Each name is imported from its topic module when first used, so `import interp.analysis` is cheap and any
+one submodule can still be imported on its own.
+
+>>> from interp.analysis import Site, ZeroAblation
+>>> ZeroAblation(Site.z(1), heads=[0]).site.hook_name
+'blocks.1.attn.hook_z'
+"""
+
+from typing import TYPE_CHECKING
+
+from interp.core.lazy_exports import lazy_exports
+
+_EXPORTS = {
+    # sites and caching
+    "Site": "interp.model.sites",
+    "SiteError": "interp.model.sites",
+    "Activations": "interp.analysis.core.cache",
+    "cache_activations": "interp.analysis.core.cache",
+    "estimate_bytes": "interp.analysis.core.cache",
+    # interventions (values applied inside a context manager)
+    "ZeroAblation": "interp.analysis.core.interventions",
+    "MeanAblation": "interp.analysis.core.interventions",
+    "ResampleAblation": "interp.analysis.core.interventions",
+    "Patch": "interp.analysis.core.interventions",
+    "apply": "interp.analysis.core.interventions",
+    "run_with": "interp.analysis.core.interventions",
+    # metrics
+    "LogitDiff": "interp.analysis.core.patch_metric",
+    "LogitDiffMetric": "interp.analysis.core.metrics",
+    "logit_diff": "interp.analysis.core.metrics",
+    "normalise": "interp.analysis.core.metrics",
+    "per_token_loss": "interp.analysis.core.metrics",
+    # ablation
+    "AblationResult": "interp.analysis.ablation.study",
+    "ablation_study": "interp.analysis.ablation.study",
+    "compare_heads": "interp.analysis.ablation.compare",
+    # patching
+    "PatchingResult": "interp.analysis.patching.activation",
+    "activation_patching": "interp.analysis.patching.activation",
+    "PathPatchingResult": "interp.analysis.patching.path",
+    "path_patching": "interp.analysis.patching.path",
+    "attribution_patching": "interp.analysis.patching.attribution",
+    # induction
+    "InductionProbe": "interp.analysis.induction.probes",
+    "make_probe": "interp.analysis.induction.probes",
+    "induction_loss": "interp.analysis.induction.probes",
+    "icl_score": "interp.analysis.induction.probes",
+    "HeadScores": "interp.analysis.induction.head_scores",
+    "classify_heads": "interp.analysis.induction.head_classes",
+    "InductionSeries": "interp.analysis.induction.series",
+    "evaluate_model": "interp.analysis.induction.series",
+    "evaluate_series": "interp.analysis.induction.series",
+    "probe_for_run": "interp.analysis.induction.series",
+    "PhaseChange": "interp.analysis.induction.phase",
+    "detect_phase_change": "interp.analysis.induction.phase",
+    # circuits
+    "CircuitWeights": "interp.analysis.circuits.qk_ov",
+    "circuit_weights": "interp.analysis.circuits.qk_ov",
+    "composition_scores": "interp.analysis.circuits.qk_ov",
+    "full_ov_circuit": "interp.analysis.circuits.qk_ov",
+    "full_qk_circuit": "interp.analysis.circuits.qk_ov",
+    "ov_copying_scores": "interp.analysis.circuits.qk_ov",
+    "attention_summary": "interp.analysis.circuits.attention_summary",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each name loads on first use
+    from interp.analysis.ablation.compare import compare_heads
+    from interp.analysis.ablation.study import AblationResult, ablation_study
+    from interp.analysis.circuits.attention_summary import attention_summary
+    from interp.analysis.circuits.qk_ov import (
+        CircuitWeights,
+        circuit_weights,
+        composition_scores,
+        full_ov_circuit,
+        full_qk_circuit,
+        ov_copying_scores,
+    )
+    from interp.analysis.core.cache import Activations, cache_activations, estimate_bytes
+    from interp.analysis.core.interventions import MeanAblation, Patch, ResampleAblation, ZeroAblation, apply, run_with
+    from interp.analysis.core.metrics import LogitDiffMetric, logit_diff, normalise, per_token_loss
+    from interp.analysis.core.patch_metric import LogitDiff
+    from interp.analysis.induction.head_classes import classify_heads
+    from interp.analysis.induction.head_scores import HeadScores
+    from interp.analysis.induction.phase import PhaseChange, detect_phase_change
+    from interp.analysis.induction.probes import InductionProbe, icl_score, induction_loss, make_probe
+    from interp.analysis.induction.series import InductionSeries, evaluate_model, evaluate_series, probe_for_run
+    from interp.analysis.patching.activation import PatchingResult, activation_patching
+    from interp.analysis.patching.attribution import attribution_patching
+    from interp.analysis.patching.path import PathPatchingResult, path_patching
+    from interp.model.sites import Site, SiteError

@@ -257,8 +257,17 @@ def _read_weights(file: Path) -> dict[str, Tensor]:
         raise CheckpointError(f"{file} cannot be read ({error}); the file is truncated or corrupted") from None
 
 
+def _refuse_variant(path: Path) -> None:
+    """A PerceiverAR checkpoint has the same parameter names and shapes as a standard model of its config, so
+    it would load into a TransformerBridge without complaint and compute another function: refuse it."""
+    architecture = _read_json(Path(path) / CONFIG_FILE).get("original_architecture")
+    if architecture == "perceiver_ar":  # interp.variants.perceiver_ar.ARCHITECTURE (a higher layer)
+        raise CheckpointError(f"{path} holds a PerceiverAR model, not a TransformerBridge; load it with interp.load")
+
+
 def load_weights(path: Path, cfg: ModelConfig) -> dict[str, Tensor]:
     """The bridge state dict stored in checkpoint `path`, checked against `cfg`."""
+    _refuse_variant(path)
     return from_hooked_state_dict(_read_weights(Path(path) / WEIGHTS_FILE), cfg)
 
 
@@ -269,6 +278,7 @@ def _few(names: list[str]) -> str:
 def load_into(model: torch.nn.Module, path: Path, cfg: ModelConfig) -> None:
     """Load checkpoint `path`'s weights into `model` (built from `cfg`); names and shapes are checked first, in the
     file's own HookedTransformer names, so a checkpoint of another config is one clear CheckpointError."""
+    _refuse_variant(path)
     file = Path(path) / WEIGHTS_FILE
     hooked = _read_weights(file)
     expected = {k: tuple(v.shape) for k, v in to_hooked_state_dict(model.state_dict(), cfg).items()}

@@ -1,11 +1,17 @@
 """Autoregressive sampling with temperature and top-k.
 
+The prompt is checked as `interp generate` checks it (`interp.core.validate.check_tokens` on the last n_ctx
+tokens, the ones the model reads), so a bad id is one DataError line, not an IndexError inside the forward.
+
 >>> tokens = sample(model, torch.tensor([[1, 2]]), max_new_tokens=5, generator=torch.Generator().manual_seed(0))  # doctest: +SKIP
 """
 
 import torch
 from jaxtyping import Int
 from torch import Tensor
+
+from interp.core.errors import DataError
+from interp.core.validate import check_tokens
 
 
 @torch.no_grad()
@@ -19,11 +25,14 @@ def sample(
     generator: torch.Generator | None = None,
 ) -> Int[Tensor, "batch new_pos"]:
     """Extend `tokens` by `max_new_tokens`; the context is cropped to the model's n_ctx. temperature 0 = greedy."""
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if not temperature >= 0:  # `not >=` also catches nan
+        raise DataError(f"temperature must be >= 0, got {temperature}")
+    if top_k is not None and not (isinstance(top_k, int) and top_k >= 1):
+        raise DataError(f"top_k must be an integer >= 1, got {top_k!r}")
+    if not (isinstance(max_new_tokens, int) and max_new_tokens >= 0):
+        raise DataError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
     n_ctx = model.cfg.n_ctx
+    check_tokens(tokens[:, -n_ctx:] if isinstance(tokens, Tensor) and tokens.ndim == 2 else tokens, model.cfg)
     was_training = model.training
     model.eval()
     for _ in range(max_new_tokens):

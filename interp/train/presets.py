@@ -1,5 +1,9 @@
 """Named model + data + training recipes, stored as TOML files in `models/presets/`.
 
+The files ship inside the package too: `interp/train/preset_files` is a link to `models/presets`, which a
+wheel carries as package data, so an installed interp reads them through importlib.resources. The
+environment variable `INTERP_PRESETS` points at another folder of TOML files instead.
+
 >>> sorted(list_presets())[:2]
 ['2l-mlp', 'attn-only-1l']
 >>> run_config("attn-only-2l", overrides={"train.steps": 100}).train.steps
@@ -8,6 +12,8 @@
 
 import os
 import tomllib
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +21,44 @@ from interp.core.errors import ConfigError
 from interp.train.config import RunConfig
 from interp.core.config import apply_overrides
 
-PRESET_DIR = Path(os.environ.get("INTERP_PRESETS", Path(__file__).resolve().parents[2] / "models" / "presets"))
+PRESETS_ENV = "INTERP_PRESETS"
+
+
+def preset_dir() -> Traversable:
+    """Where the presets are read from: $INTERP_PRESETS if set, else the package's own copy of models/presets."""
+    override = os.environ.get(PRESETS_ENV)
+    return Path(override) if override else files("interp.train") / "preset_files"
 
 
 def list_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+    folder = preset_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml") and p.is_file())
+
+
+def _parse_toml(text: str, source: object) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source} is not valid TOML: {error}") from None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
-    try:
-        return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    return _parse_toml(path.read_text(), path)
 
 
 def preset(name: str) -> dict[str, Any]:
     """The raw nested dict of a preset."""
-    path = PRESET_DIR / f"{name}.toml"
-    if not path.exists():
-        raise ConfigError(f"unknown preset {name!r}; available: {', '.join(list_presets())}")
-    return read_toml(path)
+    file = preset_dir() / f"{name}.toml"
+    if not file.is_file():
+        available = list_presets()
+        where = f"available: {', '.join(available)}" if available else f"no presets found in {preset_dir()}"
+        raise ConfigError(f"unknown preset {name!r}; {where}")
+    return _parse_toml(file.read_text(), file)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -5,6 +5,9 @@ The files are those of an interp checkpoint. The weights already have HookedTran
 HookedTransformerConfig fields plus `original_architecture = "perceiver_ar"` and `n_latents`, which
 `load_any_model` uses to pick the right class.
 
+`load_any_model` is `interp.load`: a run directory (its last checkpoint, or `step`) or a checkpoint directory of
+either architecture -> the model in eval mode.
+
 >>> save_perceiver(tmp / "ckpt", model, step=100, tokenizer=tok.to_dict())   # doctest: +SKIP
 >>> model = load_any_model(tmp / "ckpt")                                      # doctest: +SKIP
 """
@@ -17,8 +20,8 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from interp.model.checkpoints import CONFIG_FILE, FORMAT_VERSION, TRAINING_FILE, WEIGHTS_FILE
-from interp.core.io import atomic_directory as _atomic_directory, commit_directory as _commit_directory
+from interp.core.io import atomic_directory, commit_directory
+from interp.model.checkpoints import CONFIG_FILE, FORMAT_VERSION, TRAINING_FILE, WEIGHTS_FILE, Checkpoint, load_model, resolve_checkpoint
 from interp.core.errors import CheckpointError
 from interp.variants.perceiver_ar import ARCHITECTURE, PerceiverAR, PerceiverARConfig
 
@@ -34,7 +37,7 @@ def save_perceiver(
 ) -> Path:
     """Write the model's checkpoint directory atomically (a reader sees the old one or the whole new one)."""
     path = Path(path)
-    tmp = _atomic_directory(path)
+    tmp = atomic_directory(path)
     try:
         state = {name: tensor.detach().contiguous().clone() for name, tensor in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE))
@@ -48,7 +51,7 @@ def save_perceiver(
             "tokenizer": tokenizer,
         }
         (tmp / TRAINING_FILE).write_text(json.dumps(training, indent=2) + "\n")
-        _commit_directory(tmp, path)
+        commit_directory(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -74,7 +77,7 @@ def load_perceiver(path: Path) -> PerceiverAR:
     path = Path(path)
     data = _config(path)
     if data.get("original_architecture") != ARCHITECTURE:
-        raise CheckpointError(f"{path} does not hold a PerceiverAR model; load it with interp.model.checkpoints.load_model")
+        raise CheckpointError(f"{path} does not hold a PerceiverAR model; load it with interp.load")
     try:
         cfg = PerceiverARConfig.from_hooked_transformer_dict(data)
     except (KeyError, ValueError) as error:
@@ -92,13 +95,14 @@ def load_perceiver(path: Path) -> PerceiverAR:
     return model.eval()
 
 
-def load_any_model(path: Path):
-    """A standard interp checkpoint (TransformerBridge) or a PerceiverAR one, by what config.json says."""
-    if is_perceiver_checkpoint(path):
-        return load_perceiver(path)
-    from interp.model.checkpoints import load_model
-
-    return load_model(Path(path))
+def load_any_model(path: Path | str | Checkpoint, step: int | None = None):
+    """The model of a checkpoint directory, or of a run directory's last checkpoint (or the one at `step`), in
+    eval mode: a TransformerBridge, or a PerceiverAR where config.json says `original_architecture =
+    "perceiver_ar"`."""
+    ckpt = path if isinstance(path, Checkpoint) else resolve_checkpoint(Path(path), step)
+    if is_perceiver_checkpoint(ckpt.path):
+        return load_perceiver(ckpt.path)
+    return load_model(ckpt)
 
 
 def read_tokenizer(path: Path) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from safetensors.torch import save_file
 
 from helpers.cli_run import TINY_TRAIN, run_cli, tree_digest
 from helpers.factories import tiny_config
@@ -79,6 +80,15 @@ def world(tmp_path_factory) -> Path:
     np.save(root / "ids-too-big.npy", np.full((2, 8), 999, dtype=np.int64))
     np.save(root / "ids-float.npy", np.zeros((2, 8), dtype=np.float32))
     np.save(root / "ids-objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (root / "ids-empty.npy").write_bytes(b"")
+    np.save(root / "ids-no-rows.npy", np.zeros((0, 8), dtype=np.int64))
+    np.save(root / "ids-strings.npy", np.array([["a", "b"]]))
+    np.save(root / "ids-bool.npy", np.ones((2, 8), dtype=bool))
+    save_file({"tokens": torch.zeros(2, 8, dtype=torch.long)}, str(root / "ids.safetensors"))
+    tokens_file = (root / "ids.safetensors").read_bytes()
+    (root / "ids-truncated.safetensors").write_bytes(tokens_file[:-9])
+    (root / "ids-header.safetensors").write_bytes(tokens_file[:12] + b"\xff" + tokens_file[13:])  # not UTF-8
+    (root / "ids-garbage.safetensors").write_bytes(b"not a safetensors file")
     return root
 
 
@@ -136,6 +146,13 @@ CLI_CASES = {
     "token ids beyond the vocabulary": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-too-big.npy", "--out", f"{R}/abl"], "do not fit"),
     "float token ids": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-float.npy", "--out", f"{R}/abl"], "integer token ids"),
     "pickled tokens file": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-objects.npy", "--out", f"{R}/abl"], "not a plain .npy"),
+    "empty tokens file": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-empty.npy", "--out", f"{R}/abl"], "truncated or not a tokens file"),
+    "tokens file without rows": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-no-rows.npy", "--out", f"{R}/abl"], "both > 0"),
+    "tokens file of strings": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-strings.npy", "--out", f"{R}/abl"], "integer token ids"),
+    "tokens file of booleans": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-bool.npy", "--out", f"{R}/abl"], "integer token ids"),
+    "truncated tokens file": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-truncated.safetensors", "--out", f"{R}/abl"], "truncated"),
+    "corrupted tokens file": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-header.safetensors", "--out", f"{R}/abl"], "cannot be read as safetensors"),
+    "tokens file not safetensors": (["compare", f"{R}/run", f"{R}/run", "--tokens-file", f"{R}/ids-garbage.safetensors", "--out", f"{R}/cmp"], "cannot be read as safetensors"),
     "unknown metric": (["ablate", f"{R}/run", "--metric", "nope", "--out", f"{R}/abl"], "unknown metric"),
     "induction on an empty folder": (["induction", f"{R}/empty", "--out", f"{R}/ind"], "no checkpoints/ folder"),
     "report on an empty folder": (["report", f"{R}/empty", "--out", f"{R}/r.html", "--no-progress"], "no checkpoints/ folder"),
@@ -217,6 +234,15 @@ def test_analysis_entry_points_reject_bad_tokens(model, entry, bad):
     tokens, message = BAD_TOKENS[bad]
     with pytest.raises(DataError, match=message):
         _entry_points()[entry](model, tokens)
+
+
+@pytest.mark.parametrize("bad", [name for name in BAD_TOKENS if name != "longer than n_ctx"])  # a long prompt is cropped
+def test_sample_rejects_bad_tokens(model, bad):
+    from interp.model.sampling import sample
+
+    tokens, message = BAD_TOKENS[bad]
+    with pytest.raises(DataError, match=message):
+        sample(model, tokens, max_new_tokens=2)
 
 
 def test_unknown_sites_are_errors(model):

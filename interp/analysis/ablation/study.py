@@ -20,7 +20,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from interp.analysis.ablation.engine import METHODS, Cell, Method, Unit, evaluate_units
-from interp.analysis.core.metrics import Metric, resolve_metric
+from interp.analysis.core.metrics import Metric, loss_metric, resolve_metric
 from interp.core.errors import DataError
 
 Over = Literal["heads", "layers", "pairs"]
@@ -73,6 +73,18 @@ class AblationResult:
         return sorted(self.rows, key=lambda row: -abs(row["effect"]))[:k]
 
 
+def predicted_positions_loss(logits: Tensor, tokens: Tensor, rows: Tensor) -> Tensor:
+    """The "loss" row metric for a model that predicts only the last logits.shape[1] positions (a PerceiverAR's
+    latents): logits position j predicts the token after tokens[:, -pos + j]."""
+    return loss_metric(logits, tokens[:, -logits.shape[1] :], rows)
+
+
+def _row_metric(model, metric: "str | Metric") -> "str | Metric":
+    from interp.variants.perceiver_ar import PerceiverAR  # the model exists, so its libraries are loaded already
+
+    return predicted_positions_loss if metric == "loss" and isinstance(model, PerceiverAR) else metric
+
+
 # ---- what to ablate ---------------------------------------------------------------------------------------
 
 
@@ -103,6 +115,7 @@ def ablation_study(
     """Ablate every head (over="heads"), every pair of heads ("pairs") or every attention/MLP layer ("layers").
 
     `metric` is "loss" or a row metric `(logits, tokens, rows) -> [batch]` (see interp.analysis.core.metrics).
+    On a PerceiverAR model "loss" is the loss on the positions it predicts, its last n_latents.
 
     >>> study = ablation_study(model, val_tokens, method="zero", over="pairs")   # doctest: +SKIP
     >>> study.effects.shape                                                     # doctest: +SKIP
@@ -113,7 +126,7 @@ def ablation_study(
     metric_name, _ = resolve_metric(metric)
     units = ablation_units(model, over)
     baseline, values = evaluate_units(
-        model, tokens, units, method=method, metric=metric, reference=reference, seed=seed, batch_size=batch_size, max_stacked_rows=max_stacked_rows
+        model, tokens, units, method=method, metric=_row_metric(model, metric), reference=reference, seed=seed, batch_size=batch_size, max_stacked_rows=max_stacked_rows
     )
     cfg = model.cfg
     components: tuple[str, ...] = ("head",)

@@ -28,7 +28,24 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from interp.text.synthetic import repeated_random_tokens, repeated_span_batch
-from interp.core.errors import DataError
+from interp.core.errors import DataError, InterpError
+
+
+class InductionError(InterpError, ValueError):
+    """An induction analysis was asked of a model it does not apply to."""
+
+
+def check_every_position(model: torch.nn.Module, analysis: str) -> None:
+    """Refuse a model that does not predict and attend from every position: the probes score each query
+    position of a sequence, and a PerceiverAR keeps only its last n_latents positions after block 0."""
+    from interp.variants.perceiver_ar import PerceiverAR  # the model exists, so its libraries are loaded already
+
+    if isinstance(model, PerceiverAR):
+        raise InductionError(
+            f"{analysis} needs a model that predicts every position; this PerceiverAR keeps only its last "
+            f"n_latents={model.cfg.n_latents} after block 0. Read its attention with "
+            "interp.analysis.cache_activations(model, tokens, [Site.pattern(layer)]), or study a standard model"
+        )
 
 
 @dataclass(frozen=True)
@@ -186,6 +203,7 @@ def induction_loss_from_logits(logits: Float[Tensor, "batch pos vocab"], probe: 
 @torch.no_grad()
 def induction_loss(model: torch.nn.Module, probe: InductionProbe) -> InductionLoss:
     """Loss of `model` on the first and the repeated half of `probe.repeated`, and per position."""
+    check_every_position(model, "induction_loss")
     return induction_loss_from_logits(model(probe.repeated), probe)
 
 
@@ -234,5 +252,6 @@ def icl_score(model: torch.nn.Module, rows: Int[Tensor, "row pos"], positions: I
     >>> icl_score(model, val_rows)          # doctest: +SKIP
     -0.41
     """
+    check_every_position(model, "icl_score")
     positions = positions or ICLPositions.default(rows.shape[1])
     return icl_score_from_losses(token_losses(model(rows), rows), positions)

@@ -31,8 +31,10 @@ from interp.analysis.induction.head_scores import HeadScores, score_heads
 from interp.analysis.induction.pattern_forward import pattern_forward
 from interp.analysis.induction.probes import (
     InductionLoss,
+    InductionError,
     InductionProbe,
     ICLPositions,
+    check_every_position,
     icl_score_from_losses,
     induction_loss_from_logits,
     make_probe,
@@ -40,6 +42,7 @@ from interp.analysis.induction.probes import (
 )
 from interp.analysis.induction.phase import PhaseChange, detect_phase_change
 from interp.model.checkpoints import Checkpoint, load_into
+from interp.variants.perceiver_ar_io import is_perceiver_checkpoint
 from interp.core.errors import CheckpointError
 
 
@@ -89,6 +92,7 @@ def evaluate_model(
     `text_forward` computes logits for the text rows (default: the model). The series passes hook-free
     forwards over the same Parameters (`pattern_forward`, `interp.model.engine.fast_forward`).
     """
+    check_every_position(model, "evaluate_model")
     weights = circuit_weights(model, fold_layernorm=True)
     unembed = torch.einsum("lhdm,mv->lhdv", weights.W_O, weights.W_U[:, probe.vocab])
     tokens = torch.cat([probe.repeated, probe.spans])
@@ -175,6 +179,11 @@ def evaluate_series(
 
     if not checkpoints:
         raise CheckpointError("no checkpoints to evaluate; train a run first (interp train)")
+    if is_perceiver_checkpoint(checkpoints[0].path):
+        raise InductionError(
+            f"evaluate_series needs a model that predicts every position; {checkpoints[0].path} holds a PerceiverAR. "
+            "Load it with interp.load and read its attention with interp.analysis.cache_activations"
+        )
     config = checkpoints[0].config
     for ckpt in checkpoints:
         if ckpt.config != config:

@@ -5,6 +5,8 @@ from typing import Optional
 
 import typer
 
+from interp.core.errors import ConfigError
+
 BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
 
 
@@ -26,8 +28,8 @@ def register(app: typer.Typer) -> None:
         import sys
 
         scripts = {p.stem.removeprefix("bench_"): p for p in sorted(BENCHMARKS.glob("bench_*.py"))}
-        if not scripts:
-            raise typer.BadParameter(f"no benchmarks found in {BENCHMARKS}; run from a source checkout of interp")
+        if not scripts:  # an installed interp has no benchmarks/: the scripts live in the source repository only
+            raise ConfigError(f"no benchmarks found in {BENCHMARKS}; `interp bench` runs the scripts of a source checkout of interp: run it there")
         if list_:
             for name, path in scripts.items():
                 doc = path.read_text().split('"""')[1].strip().splitlines()[0]
