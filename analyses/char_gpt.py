@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from interp.analysis.core.text_eval import corpus_loss, sample_texts
-from interp.model.checkpoints import list_checkpoints
+from interp.train.checkpoints import list_checkpoints
 from interp.train.presets import parse_override, run_config
 from figures import experiment as experiment_figures
 from interp.report import training_figures

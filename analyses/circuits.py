@@ -14,7 +14,7 @@ import torch
 
 from interp.analysis.circuits import qk_ov as circuits
 from interp.analysis.induction.series import evaluate_model, probe_for_run
-from interp.model.checkpoints import load_model, resolve_checkpoint
+from interp.train.checkpoints import load_model, resolve_checkpoint
 from interp.report import circuits_figures
 
 args = [a for a in sys.argv[1:] if not a.startswith("-")]

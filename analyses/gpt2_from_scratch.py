@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from interp.analysis.core.text_eval import corpus_loss, sample_texts
-from interp.model.checkpoints import list_checkpoints
+from interp.train.checkpoints import list_checkpoints
 from interp.text.config import DataConfig
 from interp.model.config import ModelConfig
 from interp.train.config import RunConfig, TrainConfig
@@ -161,7 +161,7 @@ def analyse(run_dir: Path, *, n_tokens: int, seed: int, train_seconds: float | N
 
 
 def _param_shapes(checkpoint) -> list[tuple[int, ...]]:
-    from interp.model.checkpoints import load_model
+    from interp.train.checkpoints import load_model
 
     return [tuple(p.shape) for p in load_model(checkpoint).parameters()]
 

@@ -25,7 +25,7 @@ from interp.analysis.patching.activation import activation_patching
 from interp.analysis.patching.path import path_patching
 from interp.analysis.patching.partial_forward import capture_run
 from interp.model.engine.weights import Weights
-from interp.model.checkpoints import resolve_checkpoint
+from interp.train.checkpoints import resolve_checkpoint
 from interp.cli.common import run_label
 from interp.tasks.ioi.templates import IOI_TEMPLATES
 from interp.train.presets import run_config

@@ -103,8 +103,8 @@ from pathlib import Path
 
 from interp.tasks.ioi.evaluation import choose_run, evaluate_ioi, format_scores, worst_heldout_accuracy
 from interp.tasks.ioi.patching import ioi_model
-from interp.model.averaging import save_average
-from interp.model.checkpoints import list_checkpoints
+from interp.train.averaging import save_average
+from interp.train.checkpoints import list_checkpoints
 from interp.train.config import RunConfig
 from interp.core.config import apply_overrides
 from interp.tasks.ioi.prompts import HALVES
@@ -199,7 +199,7 @@ def rescore(run_dir: Path, n_eval: int = N_EVAL, *, last_only: bool = False) -> 
 
 
 def score_average(run_dir: Path, fraction: float = AVERAGE_FRACTION, n_eval: int = N_EVAL) -> dict:
-    """Average the checkpoints of the last `fraction` of training (interp.model.averaging; saved as
+    """Average the checkpoints of the last `fraction` of training (interp.train.averaging; saved as
     RUN/average-last-<pct>pct) and add its scores to ioi_eval.json under "average"."""
     ckpt = save_average(run_dir, fraction)
     scores = score_checkpoint(*ioi_model(ckpt), n_eval)

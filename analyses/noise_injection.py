@@ -46,7 +46,7 @@ import torch
 from tqdm.auto import tqdm
 
 from interp.analysis.ablation.compare import HeadComparison, compare_heads, comparison_to_dict
-from interp.model.checkpoints import list_checkpoints, load_model
+from interp.train.checkpoints import list_checkpoints, load_model
 from interp.train.presets import run_config
 from figures.noise import noise_page
 from interp.train.data import TrainingData

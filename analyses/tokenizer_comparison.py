@@ -14,7 +14,7 @@
 # characters "\n\n"). Note: BERT is uncased and strips accents, so it predicts a slightly simpler text. The
 # bigram baseline (run.json) in both units; induction, previous-token and duplicate-token scores
 # (interp.analysis.induction.series on a repeated-random-token probe); and attention summaries per head on validation
-# text (interp.analysis.circuits.attention_summary: entropy, attention to the previous, first and same token).
+# text (interp.analysis.summaries.attention: entropy, attention to the previous, first and same token).
 # Writes analyses/results/tokenizer_comparison.{csv,json}, tokenizer_comparison_heads.csv and
 # reports/tokenizer_comparison.html.
 #
@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from interp.analysis.circuits.attention_summary import attention_summary
+from interp.analysis.summaries.attention import attention_summary
 from interp.analysis.induction.series import evaluate_series, probe_for_run
 from interp.analysis.core.text_eval import corpus_loss
-from interp.model.checkpoints import list_checkpoints, load_model
+from interp.train.checkpoints import list_checkpoints, load_model
 from interp.text.corpora import load_corpus
 from interp.train.presets import run_config
 from figures import experiment as experiment_figures

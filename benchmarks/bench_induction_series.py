@@ -26,7 +26,7 @@ import torch
 from interp.analysis.induction.reference import reference_series
 from interp.analysis.induction.series import evaluate_series, probe_for_run
 from interp.model.build import build_model
-from interp.model.checkpoints import CHECKPOINTS_DIR, list_checkpoints, save_checkpoint
+from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, save_checkpoint
 from interp.model.config import ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]

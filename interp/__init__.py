@@ -32,8 +32,8 @@ _EXPORTS = {
     "ModelConfig": "interp.model.config",
     "DataConfig": "interp.text.config",
     "NoiseConfig": "interp.train.noise_config",
-    "Checkpoint": "interp.model.checkpoints",
-    "list_checkpoints": "interp.model.checkpoints",
+    "Checkpoint": "interp.train.checkpoints",
+    "list_checkpoints": "interp.train.checkpoints",
     "Site": "interp.model.sites",
     "InterpError": "interp.core.errors",
 }
@@ -57,7 +57,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each name loads on first use
     from interp import analysis, tasks
     from interp.core.errors import InterpError
-    from interp.model.checkpoints import Checkpoint, list_checkpoints
+    from interp.train.checkpoints import Checkpoint, list_checkpoints
     from interp.model.config import ModelConfig
     from interp.model.sites import Site
     from interp.text.config import DataConfig

@@ -62,7 +62,7 @@ _EXPORTS = {
     "full_ov_circuit": "interp.analysis.circuits.qk_ov",
     "full_qk_circuit": "interp.analysis.circuits.qk_ov",
     "ov_copying_scores": "interp.analysis.circuits.qk_ov",
-    "attention_summary": "interp.analysis.circuits.attention_summary",
+    "attention_summary": "interp.analysis.summaries.attention",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
@@ -70,7 +70,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each name loads on first use
     from interp.analysis.ablation.compare import compare_heads
     from interp.analysis.ablation.study import AblationResult, ablation_study
-    from interp.analysis.circuits.attention_summary import attention_summary
+    from interp.analysis.summaries.attention import attention_summary
     from interp.analysis.circuits.qk_ov import (
         CircuitWeights,
         circuit_weights,

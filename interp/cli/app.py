@@ -107,7 +107,7 @@ def generate(
     """
     import torch
 
-    from interp.model.checkpoints import load_model, resolve_checkpoint
+    from interp.train.checkpoints import load_model, resolve_checkpoint
     from interp.model.sampling import sample
     from interp.text.tokenizers import tokenizer_from_dict
     from interp.core.validate import check_tokens

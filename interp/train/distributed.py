@@ -135,7 +135,7 @@ class World:
         """
         if self.size == 1:
             return start, resumed
-        from interp.model.checkpoints import load_optimizer_state, optimizer_tensors
+        from interp.train.checkpoints import load_optimizer_state, optimizer_tensors
 
         shared = self.broadcast_json({"start": start, "resumed": resumed} if self.is_main else None)
         if shared["resumed"]:

@@ -20,16 +20,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.model.build import build_model
-from interp.model.checkpoints import (
-    CHECKPOINTS_DIR,
-    Checkpoint,
-    list_checkpoints,
-    load_optimizer_state,
-    load_into,
-    load_training_state,
-    remove_partial_checkpoints,
-    save_checkpoint,
-)
+from interp.train.checkpoints import CHECKPOINTS_DIR, Checkpoint, list_checkpoints, load_optimizer_state, load_into, load_training_state, remove_partial_checkpoints, save_checkpoint
 from interp.train.config import RunConfig
 from interp.core.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.train.baseline import bigram_loss

@@ -19,7 +19,7 @@ from typing import Any
 
 from interp.core.config import apply_overrides
 from interp.core.errors import ConfigError
-from interp.model.checkpoints import Checkpoint
+from interp.train.checkpoints import Checkpoint
 from interp.train.config import RunConfig
 from interp.train.loop import TrainResult, train
 from interp.train.presets import run_config

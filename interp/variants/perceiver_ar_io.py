@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from interp.core.io import atomic_directory, commit_directory
-from interp.model.checkpoints import CONFIG_FILE, FORMAT_VERSION, TRAINING_FILE, WEIGHTS_FILE, Checkpoint, load_model, resolve_checkpoint
+from interp.train.checkpoints import CONFIG_FILE, FORMAT_VERSION, TRAINING_FILE, WEIGHTS_FILE, Checkpoint, load_model, resolve_checkpoint
 from interp.core.errors import CheckpointError
 from interp.variants.perceiver_ar import ARCHITECTURE, PerceiverAR, PerceiverARConfig
 

@@ -50,7 +50,7 @@ def train_interrupted(run, run_dir, *, after_step: int) -> None:
 
 def assert_same_weights(run_a, run_b) -> None:
     """The last checkpoints of two runs hold bit-identical weights."""
-    from interp.model.checkpoints import load_model
+    from interp.train.checkpoints import load_model
 
     a, b = load_model(run_a).state_dict(), load_model(run_b).state_dict()
     assert a.keys() == b.keys()

@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 from helpers.cli_run import TINY_TRAIN, run_cli, tree_digest
 from helpers.factories import tiny_config
 from interp.model.build import build_model
-from interp.model.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
+from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
 from interp.text.config import DataConfig
 from interp.model.config import ModelConfig
 from interp.train.config import RunConfig, TrainConfig

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.model.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, load_training_state, read_checkpoint
+from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, load_training_state, read_checkpoint
 
 HERE = Path(__file__).resolve().parent
 TINY = [

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.model.checkpoints import list_checkpoints, load_model
+from interp.train.checkpoints import list_checkpoints, load_model
 from interp.core.errors import ConfigError
 from interp.train.presets import parse_override, run_config
 from interp.train.data import TrainingData

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from interp.analysis.core.text_eval import corpus_loss
-from interp.model.checkpoints import save_checkpoint, read_checkpoint
+from interp.train.checkpoints import save_checkpoint, read_checkpoint
 from interp.model.build import build_model
 from interp.core.errors import ConfigError, DataError
 from interp.model.engine.fast_forward import fast_forward

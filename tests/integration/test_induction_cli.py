@@ -77,7 +77,7 @@ def test_run_without_recorded_config_uses_the_whole_vocabulary(app, tmp_path):
     from helpers.factories import tiny_config
 
     from interp.model.build import build_model
-    from interp.model.checkpoints import CHECKPOINTS_DIR, save_checkpoint
+    from interp.train.checkpoints import CHECKPOINTS_DIR, save_checkpoint
 
     cfg = tiny_config(n_layers=1)
     for step in (0, 3):

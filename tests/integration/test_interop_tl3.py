@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from helpers.factories import tiny_config
 from interp.model.build import build_model
-from interp.model.checkpoints import save_checkpoint
+from interp.train.checkpoints import save_checkpoint
 
 TL3_PYTHON = os.environ.get("INTERP_TL3_PYTHON")
 pytestmark = pytest.mark.skipif(

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from interp.model.checkpoints import list_checkpoints, load_model
+from interp.train.checkpoints import list_checkpoints, load_model
 from interp.train.config import RunConfig
 from interp.core.errors import ConfigError, TrainingDiverged
 from interp.model.sampling import sample

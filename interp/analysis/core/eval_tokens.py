@@ -16,7 +16,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from interp.model.checkpoints import Checkpoint
+from interp.train.checkpoints import Checkpoint
 from interp.core.errors import DataError, InterpError
 
 CACHE_DIR = Path("models/cache")

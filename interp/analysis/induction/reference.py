@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from interp.analysis.induction.head_scores import HeadScores
 from interp.analysis.induction.probes import ICLPositions, InductionLoss, InductionProbe
 from interp.analysis.induction.series import CheckpointEvaluation, InductionSeries, series_from_evaluations
-from interp.model.checkpoints import Checkpoint, load_model
+from interp.train.checkpoints import Checkpoint, load_model
 
 
 def _mean(values: list[float]) -> float:

@@ -41,7 +41,7 @@ from interp.analysis.induction.probes import (
     token_losses,
 )
 from interp.analysis.induction.phase import PhaseChange, detect_phase_change
-from interp.model.checkpoints import Checkpoint, load_into
+from interp.train.checkpoints import Checkpoint, load_into
 from interp.variants.perceiver_ar_io import is_perceiver_checkpoint
 from interp.core.errors import CheckpointError
 

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         from interp.analysis.ablation.files import save_ablation
         from interp.analysis.core.eval_tokens import evaluation_tokens
         from interp.core.io import write_text
-        from interp.model.checkpoints import load_model, resolve_checkpoint
+        from interp.train.checkpoints import load_model, resolve_checkpoint
         from interp.report.ablation_figures import ablation_heatmap
 
         ckpt = resolve_checkpoint(run, checkpoint)

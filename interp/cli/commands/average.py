@@ -1,6 +1,6 @@
 """`interp average RUN`: the mean of a run's last checkpoints, written as a checkpoint directory.
 
-At a constant learning rate single checkpoints scatter around a minimum; their average (interp.model.averaging) is a
+At a constant learning rate single checkpoints scatter around a minimum; their average (interp.train.averaging) is a
 steadier model to analyse. The result, RUN/average-last-<pct>pct by default, is an ordinary checkpoint: pass it
 to `interp patch`, `interp ablate`, `interp circuits` and the Python API like any other.
 """
@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
         Example: interp average models/runs/ioi-4l-mlp-seed1 --fraction 0.2
         """
-        from interp.model.averaging import save_average
+        from interp.train.averaging import save_average
 
         ckpt = save_average(run, fraction, out)
         typer.echo(f"averaged {int(ckpt.metrics['averaged_checkpoints'])} checkpoints (steps {int(ckpt.metrics['averaged_from_step'])}-{ckpt.step}) into {ckpt.path}")

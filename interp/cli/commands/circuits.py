@@ -56,9 +56,9 @@ def register(app: typer.Typer) -> None:
         Example: interp circuits models/runs/demo --checkpoint 6000
         """
         from interp.analysis.circuits import qk_ov as c
-        from interp.analysis.circuits.summary import summarise_circuits
+        from interp.analysis.summaries.circuits import summarise_circuits
         from interp.analysis.induction.series import evaluate_model, probe_for_run
-        from interp.model.checkpoints import load_model, resolve_checkpoint
+        from interp.train.checkpoints import load_model, resolve_checkpoint
         from interp.core.io import json_ready, write_json
         from interp.report import circuits_figures as cf
         from interp.report.figures_page import write_figures_page

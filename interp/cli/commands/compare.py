@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         from interp.analysis.ablation.compare import compare_heads, comparison_to_dict
         from interp.analysis.core.eval_tokens import evaluation_tokens
         from interp.core.io import write_csv, write_json, write_text
-        from interp.model.checkpoints import load_model, resolve_checkpoint
+        from interp.train.checkpoints import load_model, resolve_checkpoint
         from interp.report.ablation_figures import comparison_heatmap
 
         ckpt_a, ckpt_b = resolve_checkpoint(run_a, step_a), resolve_checkpoint(run_b, step_b)

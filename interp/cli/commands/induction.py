@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
         from interp.analysis.induction.head_classes import classify_heads
         from interp.analysis.induction.series import evaluate_series, probe_for_run
-        from interp.model.checkpoints import list_checkpoints
+        from interp.train.checkpoints import list_checkpoints
         from interp.core.io import json_ready, write_json
         from interp.report import induction_figures as figures
         from interp.report.figures_page import write_figures_page

@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         import torch
 
         from interp.tasks.ioi.patching import direction_suffix, ioi_model, parse_receivers, patching_prompts, run_kind, save_kind, top_cells
-        from interp.model.checkpoints import resolve_checkpoint
+        from interp.train.checkpoints import resolve_checkpoint
         from interp.report.html import Page
         from interp.report.patching_figures import patching_heatmap
 

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         import shutil
         import time
 
-        from interp.model.checkpoints import list_checkpoints
+        from interp.train.checkpoints import list_checkpoints
         from interp.core.errors import CheckpointError
         from interp.train.presets import run_config
         from interp.report.build import build_report

@@ -2,7 +2,7 @@
 
 Reading `model.W_Q` on a TransformerBridge stacks every layer's weights anew, and calling a bridge module runs
 its hook machinery: about a millisecond each, which dominates a partial forward over a few positions. The
-snapshot is taken once (through `interp.model.checkpoints.to_hooked_state_dict`, HookedTransformer names and shapes)
+snapshot is taken once (through `interp.model.layout.to_hooked_state_dict`, HookedTransformer names and shapes)
 and the formulas below are those of the native model (`transformer_lens.model_bridge.sources.native`), checked
 against its forward in tests/unit/analysis/test_patching.py.
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.model.checkpoints import to_hooked_state_dict
+from interp.model.layout import to_hooked_state_dict
 
 ACTIVATIONS = {
     "gelu": F.gelu,

@@ -7,7 +7,7 @@ people (who appear only in the pretraining corpus):
 - "finetune_only": finetune a freshly initialised model on the train people's QA pairs (`scratch_finetune`);
 - "pretrain_finetune": pretrain with span corruption on every biography, then finetune (`finetune`).
 
-Checkpoints are written with `interp.model.checkpoints.save_checkpoint` (standard model) or `save_perceiver`.
+Checkpoints are written with `interp.train.checkpoints.save_checkpoint` (standard model) or `save_perceiver`.
 
 >>> results = run_experiment(BirthplaceConfig(), Path("models/runs/birthplace"))   # doctest: +SKIP
 >>> [(r.setting, round(r.dev_accuracy, 3)) for r in results]                       # doctest: +SKIP
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from interp.model.build import build_model
-from interp.model.checkpoints import save_checkpoint
+from interp.train.checkpoints import save_checkpoint
 from interp.tasks.birthplace.biographies import BiographyCorpus, make_corpus, most_common_birthplace
 from interp.tasks.birthplace.qa import qa_rows
 from interp.tasks.birthplace.span_corruption import Rows, char_vocabulary, span_corruption_rows

@@ -17,7 +17,7 @@ from interp.analysis.core.patch_metric import LogitDiff
 from interp.analysis.patching.activation import PatchingResult, activation_patching, prepare
 from interp.analysis.patching.files import save_result
 from interp.analysis.patching.path import PathPatchingResult, path_patching
-from interp.model.checkpoints import Checkpoint, load_model
+from interp.train.checkpoints import Checkpoint, load_model
 from interp.tasks.ioi.prompts import IOICorpus, IOIPrompts, IOISetup, ioi_corpus
 from interp.tasks.ioi.training_data import ioi_setup
 from interp.core.errors import InterpError

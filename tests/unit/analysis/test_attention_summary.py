@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from interp.analysis.circuits.attention_summary import SUMMARY_NAMES, attention_summary, summarise_patterns
+from interp.analysis.summaries.attention import SUMMARY_NAMES, attention_summary, summarise_patterns
 from interp.core.errors import DataError
 
 N = 6

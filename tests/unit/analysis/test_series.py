@@ -14,7 +14,7 @@ from interp.analysis.induction.reference import reference_series
 from interp.analysis.induction.pattern_forward import pattern_forward
 from interp.analysis.induction.series import evaluate_series, hooked_forward, probe_for_run
 from interp.model.build import build_model
-from interp.model.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
+from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
 from interp.core.errors import CheckpointError
 
 
@@ -82,7 +82,7 @@ def test_model_is_built_once(layernorm_run, monkeypatch):
 def test_mixed_architectures_are_refused(layernorm_run, tmp_path):
     other = tiny_config(n_layers=1)
     save_checkpoint(tmp_path / "step_000001", build_model(other), other, step=1, tokens_seen=1)
-    from interp.model.checkpoints import read_checkpoint
+    from interp.train.checkpoints import read_checkpoint
 
     checkpoints = list_checkpoints(layernorm_run) + [read_checkpoint(tmp_path / "step_000001")]
     probe = make_probe(vocab=torch.arange(11), n_ctx=16, batch=2, generator=torch.Generator().manual_seed(0))

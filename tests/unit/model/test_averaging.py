@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from interp.model.averaging import average_checkpoints, save_average, tail_checkpoints
+from interp.train.averaging import average_checkpoints, save_average, tail_checkpoints
 from interp.model.build import build_model
-from interp.model.checkpoints import load_model, read_checkpoint, resolve_checkpoint, save_checkpoint
+from interp.train.checkpoints import load_model, read_checkpoint, resolve_checkpoint, save_checkpoint
 from interp.core.errors import CheckpointError
 
 from helpers.factories import tiny_config

@@ -10,7 +10,8 @@ import torch
 
 from helpers.factories import tiny_config
 from interp.model.build import build_model
-from interp.model.checkpoints import load_state_dict_file, save_checkpoint
+from interp.model.layout import load_state_dict_file
+from interp.train.checkpoints import save_checkpoint
 from interp.core.errors import CheckpointError
 
 PACKAGE = Path(__file__).resolve().parents[3] / "interp"

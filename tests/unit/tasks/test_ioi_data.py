@@ -153,7 +153,7 @@ def test_extra_training_names_leave_the_held_out_sets_alone(corpus, tmp_path):
     evaluation halves are those of the default setup, and analysis loads the corpus the run was trained on."""
     from interp.tasks.ioi.patching import ioi_model
     from interp.model.build import build_model
-    from interp.model.checkpoints import resolve_checkpoint
+    from interp.train.checkpoints import resolve_checkpoint
     from interp.core.errors import ConfigError
     from interp.train.presets import run_config
     from interp.train.data import TrainingData

@@ -10,7 +10,7 @@ from helpers.cli_run import TINY_TRAIN, run_cli
 from helpers.factories import assert_same_weights, tiny_config, train_interrupted
 from interp.model.sites import Site
 from interp.model.build import build_model
-from interp.model.checkpoints import list_checkpoints, load_model
+from interp.train.checkpoints import list_checkpoints, load_model
 from interp.train.noise_config import NOISE_ACTIVATION_KINDS, NoiseConfig
 from interp.train.config import RunConfig
 from interp.core.errors import ConfigError

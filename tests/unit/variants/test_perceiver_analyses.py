@@ -22,12 +22,7 @@ from interp.analysis import (
 )
 from interp.analysis.core.metrics import per_token_loss
 from interp.core.errors import CheckpointError, InterpError
-from interp.model.checkpoints import (
-    CHECKPOINTS_DIR,
-    list_checkpoints,
-    load_model,
-    load_weights,
-)
+from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, load_weights
 from interp.variants.perceiver_ar import PerceiverAR, PerceiverARConfig
 from interp.variants.perceiver_ar_io import save_perceiver
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from interp.model.checkpoints import Checkpoint, list_checkpoints, load_model, load_weights, save_checkpoint
+from interp.train.checkpoints import Checkpoint, list_checkpoints, load_model, load_weights, save_checkpoint
 from interp.core.errors import CheckpointError
 
 

@@ -9,7 +9,7 @@ A checkpoint is a directory:
 
 Loading converts the HookedTransformer layout with TransformerLens's own `convert_tl_checkpoint`. Nothing
 is ever unpickled: a `.pt`/`.pth` file a user points at goes through `torch.load(weights_only=True)` only
-(`load_state_dict_file`), which refuses anything but tensors and plain containers.
+(`interp.model.layout.load_state_dict_file`), which refuses anything but tensors and plain containers.
 
 >>> ckpt = save_checkpoint(tmp / "step_000010", model, cfg, step=10, tokens_seen=640)  # doctest: +SKIP
 >>> model = load_model(ckpt.path)                                                     # doctest: +SKIP
@@ -17,18 +17,17 @@ is ever unpickled: a `.pt`/`.pth` file a user points at goes through `torch.load
 
 import json
 import shutil
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import einops
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from interp.model.config import ModelConfig
+from interp.model.layout import from_hooked_state_dict, to_hooked_state_dict
 from interp.train.config import RunConfig
 from interp.core.errors import CheckpointError
 from interp.core.io import atomic_directory, commit_directory, read_json, write_json
@@ -57,57 +56,6 @@ class Checkpoint:
     @property
     def has_optimizer_state(self) -> bool:
         return (self.path / OPTIMIZER_FILE).exists()
-
-
-# ---- layout conversion ------------------------------------------------------------------------------------
-
-
-def to_hooked_state_dict(bridge_state: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tensor]:
-    """Bridge parameter names (`blocks.0.attn.q.weight`) -> HookedTransformer names and shapes."""
-    heads = cfg.n_heads
-    out: dict[str, Tensor] = {}
-    for key, value in bridge_state.items():
-        prefix, _, leaf = key.rpartition(".")
-        module, _, kind = prefix.rpartition(".")
-        if prefix == "embed":
-            out["embed.W_E"] = value
-        elif prefix == "pos_embed":
-            out["pos_embed.W_pos"] = value
-        elif prefix == "unembed":
-            out["unembed.W_U" if leaf == "weight" else "unembed.b_U"] = value.T if leaf == "weight" else value
-        elif kind in ("q", "k", "v") and module.endswith(".attn"):
-            name = kind.upper()
-            if leaf == "weight":
-                w = einops.rearrange(value, "(head d_head) d_model -> head d_model d_head", head=heads)
-                out[f"{module}.W_{name}"] = w
-            else:
-                out[f"{module}.b_{name}"] = einops.rearrange(value, "(head d_head) -> head d_head", head=heads)
-        elif kind == "o" and module.endswith(".attn"):
-            if leaf == "weight":
-                w = einops.rearrange(value, "d_model (head d_head) -> head d_head d_model", head=heads)
-                out[f"{module}.W_O"] = w
-            else:
-                out[f"{module}.b_O"] = value
-        elif kind in ("in", "out") and module.endswith(".mlp"):
-            name = "in" if kind == "in" else "out"
-            out[f"{module}.W_{name}" if leaf == "weight" else f"{module}.b_{name}"] = value.T if leaf == "weight" else value
-        elif leaf in ("weight", "bias") and prefix.rpartition(".")[2] in ("ln1", "ln2", "ln_final"):
-            out[f"{prefix}.{'w' if leaf == 'weight' else 'b'}"] = value
-        else:
-            raise CheckpointError(f"no HookedTransformer name for parameter {key!r}; this architecture cannot be saved yet")
-    return {k: v.detach().contiguous().clone() for k, v in out.items()}
-
-
-def from_hooked_state_dict(hooked_state: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tensor]:
-    """HookedTransformer layout -> bridge layout, through TransformerLens's own converter."""
-    from transformer_lens.utilities.tl_checkpoint_conversion import convert_tl_checkpoint
-
-    from interp.model.build import bridge_config
-
-    try:
-        return convert_tl_checkpoint(hooked_state, bridge_config(cfg))
-    except ValueError as error:
-        raise CheckpointError(f"weights do not match config.json: {error}") from None
 
 
 # ---- writing ----------------------------------------------------------------------------------------------
@@ -332,38 +280,3 @@ def remove_partial_checkpoints(run_dir: Path) -> list[Path]:
 
 
 # ---- weights from elsewhere -------------------------------------------------------------------------------
-
-
-def load_state_dict_file(path: Path) -> dict[str, Tensor]:
-    """Tensors from a `.safetensors` file, or from a `.pt`/`.pth`/`.bin` file loaded with
-    `torch.load(weights_only=True)`, which refuses any pickle that would build objects other than tensors
-    and plain containers (a pickle can run code when it is loaded; these never get the chance).
-
-    >>> state = load_state_dict_file(Path("model.safetensors"))   # doctest: +SKIP
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path} does not exist or is not a file")
-    if path.suffix == ".safetensors":
-        try:
-            return load_file(str(path))
-        except (SafetensorError, OSError) as error:
-            raise CheckpointError(f"{path} cannot be read ({error}); the file is truncated or corrupted") from None
-    if path.suffix not in (".pt", ".pth", ".bin"):
-        raise CheckpointError(f"{path}: weights must be a .safetensors file (or .pt/.pth/.bin, loaded as tensors only)")
-    warnings.warn(
-        f"{path} is a pickle file: loading it with torch.load(weights_only=True), which accepts tensors only; "
-        "prefer .safetensors",
-        stacklevel=2,
-    )
-    try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as error:  # UnpicklingError for a refused object; any failure means: not loaded
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(
-            f"{path} was refused by torch.load(weights_only=True) ({first}); it holds objects other than tensors or "
-            "is corrupted. interp never unpickles arbitrary objects: convert the file to .safetensors from a trusted source"
-        ) from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
-        raise CheckpointError(f"{path} does not hold a flat state dict (parameter name -> tensor)")
-    return state
