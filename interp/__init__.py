@@ -30,6 +30,7 @@ _EXPORTS = {
     "RunConfig": "interp.train.config",
     "TrainConfig": "interp.train.config",
     "ModelConfig": "interp.model.config",
+    "build_model": "interp.model.build",
     "DataConfig": "interp.text.config",
     "NoiseConfig": "interp.train.noise_config",
     "Checkpoint": "interp.train.checkpoints",
@@ -58,6 +59,7 @@ if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each 
     from interp import analysis, tasks
     from interp.core.errors import InterpError
     from interp.train.checkpoints import Checkpoint, list_checkpoints
+    from interp.model.build import build_model
     from interp.model.config import ModelConfig
     from interp.model.sites import Site
     from interp.text.config import DataConfig

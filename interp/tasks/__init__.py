@@ -18,8 +18,9 @@ True
 (torch.Size([4, 10]), ('A0', 'A1'))
 """
 
-import importlib
+from typing import TYPE_CHECKING
 
+from interp.core.lazy_exports import lazy_exports
 from interp.tasks.ioi.source import IOI_SOURCE
 from interp.train.data_sources import register_source
 
@@ -27,14 +28,35 @@ register_source(IOI_SOURCE)
 
 _EXPORTS = {
     "Task": "interp.analysis.core.task",
-    "ioi_task": "interp.tasks.ioi.task",
+    # induction
     "induction_task": "interp.tasks.induction.task",
+    # IOI
+    "ioi_task": "interp.tasks.ioi.task",
+    "ioi_corpus": "interp.tasks.ioi.prompts",
+    "IOISetup": "interp.tasks.ioi.prompts",
+    "IOICorpus": "interp.tasks.ioi.prompts",
+    "IOIPrompts": "interp.tasks.ioi.prompts",
+    "patching_prompts": "interp.tasks.ioi.patching",
+    "ioi_model": "interp.tasks.ioi.patching",
+    "IOIScores": "interp.tasks.ioi.evaluation",
+    "score_prompts": "interp.tasks.ioi.evaluation",
+    "evaluate_ioi": "interp.tasks.ioi.evaluation",
+    # birthplace
+    "BirthplaceConfig": "interp.tasks.birthplace.config",
+    "make_corpus": "interp.tasks.birthplace.biographies",
+    "exact_match": "interp.tasks.birthplace.qa_eval",
 }
-__all__ = list(_EXPORTS)
+__all__ = sorted(_EXPORTS)
+# Lazy re-exports: `interp --help` imports this package and must not pay for torch.
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-
-def __getattr__(name: str):
-    # Lazy re-exports (PEP 562): `interp --help` imports this package and must not pay for torch.
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'interp.tasks' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+if TYPE_CHECKING:  # what type checkers and import-linter see
+    from interp.analysis.core.task import Task
+    from interp.tasks.birthplace.biographies import make_corpus
+    from interp.tasks.birthplace.config import BirthplaceConfig
+    from interp.tasks.birthplace.qa_eval import exact_match
+    from interp.tasks.induction.task import induction_task
+    from interp.tasks.ioi.evaluation import IOIScores, evaluate_ioi, score_prompts
+    from interp.tasks.ioi.patching import ioi_model, patching_prompts
+    from interp.tasks.ioi.prompts import IOICorpus, IOIPrompts, IOISetup, ioi_corpus
+    from interp.tasks.ioi.task import ioi_task
