@@ -11,8 +11,16 @@ Loading converts the HookedTransformer layout with TransformerLens's own `conver
 is ever unpickled: a `.pt`/`.pth` file a user points at goes through `torch.load(weights_only=True)` only
 (`load_state_dict_file`), which refuses anything but tensors and plain containers.
 
->>> ckpt = save_checkpoint(tmp / "step_000010", model, cfg, step=10, tokens_seen=640)  # doctest: +SKIP
->>> model = load_model(ckpt.path)                                                     # doctest: +SKIP
+>>> import tempfile
+>>> from interp.model.build import build_model
+>>> cfg = ModelConfig(n_layers=1, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True)
+>>> model, tmp = build_model(cfg), Path(tempfile.mkdtemp())
+>>> ckpt = save_checkpoint(tmp / "step_000010", model, cfg, step=10, tokens_seen=640)
+>>> sorted(path.name for path in ckpt.path.iterdir())
+['config.json', 'model.safetensors', 'training.json']
+>>> tokens = torch.arange(8)[None]
+>>> torch.equal(load_model(ckpt.path)(tokens), model(tokens))
+True
 """
 
 import json
@@ -358,7 +366,12 @@ def load_state_dict_file(path: Path) -> dict[str, Tensor]:
     `torch.load(weights_only=True)`, which refuses any pickle that would build objects other than tensors
     and plain containers (a pickle can run code when it is loaded; these never get the chance).
 
-    >>> state = load_state_dict_file(Path("model.safetensors"))   # doctest: +SKIP
+    >>> import tempfile
+    >>> from safetensors.torch import save_file
+    >>> file = Path(tempfile.mkdtemp()) / "model.safetensors"
+    >>> save_file({"embed.W_E": torch.ones(2, 3)}, str(file))
+    >>> {name: tuple(tensor.shape) for name, tensor in load_state_dict_file(file).items()}
+    {'embed.W_E': (2, 3)}
     """
     path = Path(path)
     if not path.is_file():

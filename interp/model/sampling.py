@@ -1,6 +1,14 @@
 """Autoregressive sampling with temperature and top-k.
 
->>> tokens = sample(model, torch.tensor([[1, 2]]), max_new_tokens=5, generator=torch.Generator().manual_seed(0))  # doctest: +SKIP
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> tokens = sample(model, torch.tensor([[1, 2]]), max_new_tokens=5, generator=torch.Generator().manual_seed(0))
+>>> tokens.shape, tokens[0, :2].tolist()          # the prompt, then 5 new tokens
+(torch.Size([1, 7]), [1, 2])
+>>> greedy = sample(model, torch.tensor([[1, 2]]), max_new_tokens=5, temperature=0)
+>>> torch.equal(greedy, sample(model, torch.tensor([[1, 2]]), max_new_tokens=5, temperature=0))
+True
 """
 
 import torch

@@ -6,8 +6,14 @@ gradients, so each optimizer step is the single-process step on the whole batch,
 Rank 0 alone reads and writes the run directory; on resume it sends the step, optimizer and RNG state to the
 others (DDP sends the weights), so the other machines need no copy of the run.
 
->>> with process_group(run) as world:            # doctest: +SKIP
-...     result = train(run, Path("models/runs/a1"))  # interp.train.loop asks current_world() for the rank
+    with process_group(run) as world:
+        result = train(run, Path("models/runs/a1"))  # interp.train.loop asks current_world() for the rank
+
+Alone (no torchrun in the environment) the group is a world of one and there is nothing to join:
+
+>>> with process_group() as world:
+...     world.size, world.is_main
+(1, True)
 
 Launch (see README, "Training on several processes or machines"):
 

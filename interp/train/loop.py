@@ -1,8 +1,12 @@
 """One plain training loop (nanoGPT style) with log-spaced checkpoints and exact resume.
 
->>> result = train(RunConfig.from_dict(preset("attn-only-2l")), Path("models/runs/demo"))   # doctest: +SKIP
->>> [c.step for c in result.checkpoints][:4]                                                # doctest: +SKIP
-[0, 1, 2, 3]
+>>> import tempfile
+>>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
+...     "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=2, span_max=4),
+...     "train": dict(steps=20, batch_size=4, eval_every=10, n_checkpoints=4)})
+>>> result = train(run, Path(tempfile.mkdtemp()) / "demo", progress=False)
+>>> [c.step for c in result.checkpoints], sorted(path.name for path in result.run_dir.iterdir())
+([0, 1, 4, 20], ['checkpoints', 'metrics.jsonl', 'run.json'])
 """
 
 import json

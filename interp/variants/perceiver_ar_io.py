@@ -5,8 +5,12 @@ The files are those of an interp checkpoint. The weights already have HookedTran
 HookedTransformerConfig fields plus `original_architecture = "perceiver_ar"` and `n_latents`, which
 `load_any_model` uses to pick the right class.
 
->>> save_perceiver(tmp / "ckpt", model, step=100, tokenizer=tok.to_dict())   # doctest: +SKIP
->>> model = load_any_model(tmp / "ckpt")                                      # doctest: +SKIP
+>>> import tempfile, torch
+>>> model = PerceiverAR(PerceiverARConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, n_latents=4))
+>>> path = save_perceiver(Path(tempfile.mkdtemp()) / "ckpt", model, step=100)
+>>> loaded = load_any_model(path)
+>>> type(loaded).__name__, torch.equal(loaded(torch.arange(8)[None]), model(torch.arange(8)[None]))
+('PerceiverAR', True)
 """
 
 import json

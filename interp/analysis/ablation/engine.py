@@ -17,7 +17,14 @@ For mean ablation over the data itself, the clean pass also yields the means (wh
 Stacks hold about `STACK_ROWS` rows (at least one mini-batch) and at most `LOGIT_BUDGET` logit entries: on a CPU
 the per-row cost rises once a forward's activations outgrow the caches, so wider stacks measured slower.
 
->>> baseline, values = evaluate_units(model, tokens, [frozenset([Cell("head", 1, 2)])], method="zero")   # doctest: +SKIP
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> units = [frozenset([Cell("head", 1, 0)]), frozenset([Cell("head", 0, 1), Cell("head", 1, 1)])]
+>>> baseline, values = evaluate_units(model, tokens, units, method="zero")    # clean loss, loss per unit ablated
+>>> values.shape
+torch.Size([2])
 """
 
 from dataclasses import dataclass

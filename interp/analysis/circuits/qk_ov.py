@@ -17,7 +17,7 @@ With `fold_layernorm=False` the circuits are the raw, unfolded weight products (
 give), for comparison with TransformerLens's utilities.
 
 >>> from interp.model.build import build_model
->>> from interp.train.config import ModelConfig
+>>> from interp.model.config import ModelConfig
 >>> w = circuit_weights(build_model(ModelConfig(n_layers=2, d_model=32, n_ctx=16, d_head=8, n_heads=4, d_vocab=20, attn_only=True)))
 >>> ov_copying_scores(w).shape, composition_scores(w, "K").shape    # [layer head], [source_layer source_head layer head]
 (torch.Size([2, 4]), torch.Size([2, 4, 2, 4]))
@@ -254,8 +254,9 @@ def composition_partners(
 ) -> list[tuple[int, int, float]]:
     """The heads of earlier layers ranked by their composition score with head (layer, head), strongest first.
 
-    >>> composition_partners(composition_scores(w, "K"), layer=1, head=2)[0]     # doctest: +SKIP
-    (0, 3, 0.41)
+    >>> scores = torch.zeros(2, 2, 2, 2); scores[0, 1, 1, 0] = 0.5; scores[0, 0, 1, 0] = 0.25
+    >>> composition_partners(scores, layer=1, head=0)      # (source layer, source head, score)
+    [(0, 1, 0.5), (0, 0, 0.25)]
     """
     if not 0 <= layer < scores.shape[2] or not 0 <= head < scores.shape[3]:
         raise CircuitError(f"no head L{layer}H{head}: the scores cover {scores.shape[2]} layers of {scores.shape[3]} heads")

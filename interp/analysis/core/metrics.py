@@ -4,9 +4,14 @@ Row metrics (`Metric`) take `(logits, tokens, rows)` and return one value per ro
 correctly over mini-batches and over ablations stacked along the batch axis; `rows` are the indices of these
 rows in the whole dataset, which a task metric uses to look up its per-row answers.
 
->>> per_token_loss(logits, tokens).shape        # doctest: +SKIP
+>>> tokens = torch.randint(11, (8, 32), generator=torch.Generator().manual_seed(0))
+>>> logits = torch.zeros(8, 32, 11)                   # uniform predictions
+>>> per_token_loss(logits, tokens).shape              # the last position predicts nothing
 torch.Size([8, 31])
->>> normalise(metric_value, clean=3.2, corrupted=-0.1)   # clean -> 1, corrupted -> 0   # doctest: +SKIP
+>>> round(mean_loss(logits, tokens).item(), 4)        # log(11)
+2.3979
+>>> normalise(torch.tensor([3.2, -0.1, 1.55]), clean=3.2, corrupted=-0.1)   # clean -> 1, corrupted -> 0
+tensor([1.0000, 0.0000, 0.5000])
 """
 
 from dataclasses import dataclass
@@ -51,7 +56,10 @@ def logit_diff(
 ) -> Float[Tensor, "batch"]:
     """logit(correct) - logit(incorrect) at `position` of each row (e.g. IO minus S at the last real token).
 
-    >>> logit_diff(logits, io_ids, s_ids, position=last_index).mean()   # doctest: +SKIP
+    >>> logits = torch.zeros(2, 5, 11); logits[0, 4, 3] = 2.0; logits[1, 2, 7] = -1.0
+    >>> io_ids, s_ids, last_index = torch.tensor([3, 7]), torch.tensor([4, 5]), torch.tensor([4, 2])
+    >>> logit_diff(logits, io_ids, s_ids, position=last_index)
+    tensor([ 2., -1.])
     """
     final = _at_positions(logits, position)
     return final.gather(-1, correct[:, None]).squeeze(-1) - final.gather(-1, incorrect[:, None]).squeeze(-1)

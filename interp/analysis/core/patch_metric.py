@@ -3,9 +3,10 @@
 `LogitDiff` says which positions the metric reads, so batched patching computes (and unembeds) only those, and
 is also a plain scalar metric on full logits for TransformerLens's patching functions.
 
->>> metric = LogitDiff.ioi(prompts)              # IO minus S at each prompt's end position   # doctest: +SKIP
->>> metric(model(prompts.clean))                 # mean over rows                                # doctest: +SKIP
-tensor(3.21)
+>>> metric = LogitDiff(correct=torch.tensor([3, 7]), wrong=torch.tensor([4, 5]), positions=torch.tensor([4, 2]))
+>>> logits = torch.zeros(2, 5, 11); logits[0, 4, 3] = 2.0; logits[1, 2, 5] = -2.0
+>>> metric.per_row(logits), metric(logits)       # IO minus S at each prompt's end position; the mean over rows
+(tensor([2., 2.]), tensor(2.))
 >>> normalised(torch.tensor(1.6), clean=3.2, corrupted=0.0)
 tensor(0.5000)
 """
