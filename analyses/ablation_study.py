@@ -12,13 +12,13 @@ from pathlib import Path
 
 import torch
 
-from interp.analysis.ablation.study import ablation_study
 from interp.analysis.ablation.files import save_ablation
+from interp.analysis.ablation.study import ablation_study
 from interp.analysis.core.eval_tokens import evaluation_tokens
 from interp.analysis.core.interventions import MeanAblation, run_with
 from interp.analysis.core.metrics import mean_loss
-from interp.model.sites import Site
 from interp.model.checkpoints import load_model, resolve_checkpoint
+from interp.model.sites import Site
 from interp.report.ablation_figures import ablation_heatmap
 
 args = [a for a in sys.argv[1:] if not a.startswith("-")]

@@ -23,13 +23,13 @@ from pathlib import Path
 
 from interp.analysis.core.text_eval import corpus_loss, sample_texts
 from interp.model.checkpoints import list_checkpoints
-from interp.train.presets import parse_override, run_config
 from interp.report import experiment_figures, training_figures
 from interp.report.html import Page
 from interp.text.tokenizers import tokenizer_from_dict
 from interp.train.baseline import bigram_loss, unigram_loss
 from interp.train.data import TrainingData
 from interp.train.loop import read_run_file, train
+from interp.train.presets import parse_override, run_config
 
 CACHE = Path("models/cache")
 TEMPERATURES = (0.5, 0.8, 1.0)

@@ -20,9 +20,9 @@ Analysis only: `interp.report.run_report` renders the result.
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from jaxtyping import Float
@@ -35,8 +35,8 @@ from interp.analysis.core.eval_tokens import evaluation_tokens
 from interp.analysis.induction.phase import PhaseChange
 from interp.analysis.induction.series import CheckpointEvaluation, InductionSeries, evaluate_model, evaluate_series, probe_for_run
 from interp.model.checkpoints import Checkpoint, list_checkpoints, load_model, resolve_checkpoint
-from interp.train.config import RunConfig
 from interp.text.tokenizers import Tokenizer, tokenizer_from_dict
+from interp.train.config import RunConfig
 from interp.train.loop import RUN_FILE, read_metrics
 
 CACHE_DIR = Path("models/cache")

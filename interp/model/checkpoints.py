@@ -38,9 +38,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from interp.core.errors import CheckpointError
 from interp.model.config import ModelConfig
 from interp.train.config import RunConfig
-from interp.core.errors import CheckpointError
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"

@@ -22,16 +22,17 @@ Launch (see README, "Training on several processes or machines"):
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from interp.train.config import RunConfig
 from interp.core.errors import ConfigError, InterpError
+from interp.train.config import RunConfig
 
 
 def _env_int(name: str, default: int) -> int:

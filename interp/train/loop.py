@@ -13,9 +13,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,24 +23,24 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from interp.core.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.model.build import build_model
 from interp.model.checkpoints import (
     CHECKPOINTS_DIR,
     Checkpoint,
     list_checkpoints,
-    load_optimizer_state,
     load_into,
+    load_optimizer_state,
     load_training_state,
     remove_partial_checkpoints,
     save_checkpoint,
 )
-from interp.train.config import RunConfig
-from interp.core.errors import CheckpointError, ConfigError, TrainingDiverged
+from interp.model.engine.fast_forward import fast_forward
 from interp.train.baseline import bigram_loss
+from interp.train.config import RunConfig
 from interp.train.data import TrainingData
 from interp.train.distributed import current_world
 from interp.train.extend import check_continuation, continues
-from interp.model.engine.fast_forward import fast_forward
 from interp.train.noise import TrainingNoise
 from interp.train.schedule import checkpoint_steps, learning_rate
 

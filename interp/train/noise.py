@@ -30,17 +30,17 @@ True
 """
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.analysis.core.metrics import per_token_loss
-from interp.model.sites import Site, SiteError
-from interp.train.noise_config import NoiseConfig
 from interp.core.errors import ConfigError, DataError
 from interp.model.engine.fast_forward import FastForward
+from interp.model.sites import Site, SiteError
+from interp.train.noise_config import NoiseConfig
 
 NOISE_SALT = 0x6E6F697365  # "noise": keeps noise seeds apart from the data seeds of interp.train.data
 _MASK64 = 2**64 - 1
@@ -124,7 +124,7 @@ class WeightNoise:
 
 
 def corrupt_tokens(
-    tokens: Int[Tensor, "batch pos"], probability: float, vocab: Int[Tensor, "vocab"], generator: torch.Generator
+    tokens: Int[Tensor, "batch pos"], probability: float, vocab: Int[Tensor, " vocab"], generator: torch.Generator
 ) -> Int[Tensor, "batch pos"]:
     """A copy of `tokens` with each one replaced, with `probability`, by a token drawn uniformly from `vocab`
     (which may draw the original token back)."""
@@ -174,7 +174,7 @@ class TrainingNoise:
 
 
 @torch.no_grad()
-def row_loss_and_accuracy(forward: Forward, batches: list[Tensor]) -> tuple[Float[Tensor, "row"], Float[Tensor, "row"]]:
+def row_loss_and_accuracy(forward: Forward, batches: list[Tensor]) -> tuple[Float[Tensor, " row"], Float[Tensor, " row"]]:
     """Mean next-token loss and top-1 next-token accuracy of every row of `batches`, without noise.
 
     >>> uniform = lambda tokens: torch.zeros(*tokens.shape, 11)         # a forward: tokens -> logits

@@ -11,9 +11,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from interp.core.config import apply_overrides
 from interp.core.errors import ConfigError
 from interp.train.config import RunConfig
-from interp.core.config import apply_overrides
 
 PRESET_DIR = Path(os.environ.get("INTERP_PRESETS", Path(__file__).resolve().parents[2] / "models" / "presets"))
 

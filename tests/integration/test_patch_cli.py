@@ -7,9 +7,9 @@ import typer
 from typer.testing import CliRunner
 
 from interp.analysis.patching.files import load_result
+from interp.cli.commands import patch
 from interp.model.build import build_model
 from interp.model.checkpoints import save_checkpoint
-from interp.cli.commands import patch
 from interp.model.config import ModelConfig
 from interp.tasks.ioi.prompts import ioi_corpus
 

@@ -27,8 +27,8 @@ from torch import Tensor
 from interp.analysis.ablation.study import Method, ablation_study
 from interp.analysis.core.cache import cache_activations, check_tokens
 from interp.analysis.core.metrics import Metric
-from interp.model.sites import Site
 from interp.core.errors import DataError
+from interp.model.sites import Site
 
 Distance = Literal["js", "tv"]
 

@@ -27,10 +27,9 @@ the per-row cost rises once a forward's activations outgrow the caches, so wider
 torch.Size([2])
 """
 
+import math
 from dataclasses import dataclass
 from typing import Literal
-
-import math
 
 import einops
 import torch
@@ -40,8 +39,8 @@ from torch import Tensor
 from interp.analysis.core.cache import cache_activations, check_tokens
 from interp.analysis.core.interventions import resample_rows
 from interp.analysis.core.metrics import Metric, resolve_metric
-from interp.model.sites import Site
 from interp.core.errors import DataError
+from interp.model.sites import Site
 
 Method = Literal["zero", "mean", "resample"]
 METHODS = ("zero", "mean", "resample")
@@ -252,7 +251,7 @@ def evaluate_units(
     seed: int = 0,
     batch_size: int = 32,
     max_stacked_rows: int | None = None,
-) -> tuple[float, Float[Tensor, "unit"]]:
+) -> tuple[float, Float[Tensor, " unit"]]:
     """Clean metric and the metric with each unit ablated, both averaged over all rows of `tokens`."""
     check_tokens(tokens, model)
     if method not in METHODS:

@@ -30,8 +30,8 @@ from torch import Tensor
 from interp.analysis.core.cache import cache_activations, check_tokens
 from interp.analysis.induction.head_scores import attention_mass_on, attention_to
 from interp.analysis.induction.probes import duplicate_keys
-from interp.model.sites import Site
 from interp.core.errors import DataError
+from interp.model.sites import Site
 
 SUMMARY_NAMES = ("entropy", "previous_token", "first_token", "same_token")
 

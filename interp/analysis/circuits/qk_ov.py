@@ -94,11 +94,11 @@ def circuit_weights(model: torch.nn.Module, *, fold_layernorm: bool = True) -> C
     return CircuitWeights(W_E=W_E, W_pos=W_pos, W_Q=W_Q, W_K=W_K, W_V=W_V, W_O=W_O, W_U=W_U, folded=fold_layernorm)
 
 
-def _rows(W_E: Tensor, vocab: Int[Tensor, "pool"] | None) -> Tensor:
+def _rows(W_E: Tensor, vocab: Int[Tensor, " pool"] | None) -> Tensor:
     return W_E if vocab is None else W_E[vocab]
 
 
-def full_ov_circuit(w: CircuitWeights, *, vocab: Int[Tensor, "pool"] | None = None) -> FactoredMatrix:
+def full_ov_circuit(w: CircuitWeights, *, vocab: Int[Tensor, " pool"] | None = None) -> FactoredMatrix:
     """W_E W_V W_O W_U per head, as a FactoredMatrix [layer head vocab vocab] (rows: source token attended to,
     columns: logit). `vocab` restricts both sides to a pool of token ids (untrained tokens add noise)."""
     W_E = _rows(w.W_E, vocab)
@@ -108,7 +108,7 @@ def full_ov_circuit(w: CircuitWeights, *, vocab: Int[Tensor, "pool"] | None = No
     return FactoredMatrix(left, right)
 
 
-def full_qk_circuit(w: CircuitWeights, *, vocab: Int[Tensor, "pool"] | None = None) -> FactoredMatrix:
+def full_qk_circuit(w: CircuitWeights, *, vocab: Int[Tensor, " pool"] | None = None) -> FactoredMatrix:
     """W_E W_Q W_K^T W_E^T per head [layer head query_token key_token]: token-only attention scores (before scaling)."""
     W_E = _rows(w.W_E, vocab)
     query = einops.einsum(W_E, w.W_Q, "vocab d_model, layer head d_model d_head -> layer head vocab d_head")

@@ -31,9 +31,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.model.sites import Site, SiteError
 from interp.core import validate
 from interp.core.errors import DataError
+from interp.model.sites import Site, SiteError
 
 Reduction = Literal["mean", "sum"]
 SiteLike = Site | str

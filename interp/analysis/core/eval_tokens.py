@@ -25,8 +25,8 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from interp.model.checkpoints import Checkpoint
 from interp.core.errors import DataError, InterpError
+from interp.model.checkpoints import Checkpoint
 
 CACHE_DIR = Path("models/cache")
 

@@ -30,18 +30,18 @@ False
 True
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.analysis.core.cache import Activations, cache_activations, check_tokens
-from interp.model.sites import KINDS, Site, SiteError
 from interp.core.errors import InterpError
+from interp.model.sites import KINDS, Site, SiteError
 
 Index = Sequence[int] | int | Tensor | None
 Values = Callable[[Tensor], Tensor]  # activation -> replacement values broadcastable to it
@@ -236,7 +236,7 @@ class MeanAblation:
         return self.site.hook_name, _make_hook(self.site, self.heads, self.positions, values)
 
 
-def resample_rows(n_source: int, n_rows: int, seed: int) -> Int[Tensor, "batch"]:
+def resample_rows(n_source: int, n_rows: int, seed: int) -> Int[Tensor, " batch"]:
     """The source row each input row takes its activation from (uniform with replacement, seeded)."""
     return torch.randint(n_source, (n_rows,), generator=torch.Generator().manual_seed(seed))
 

@@ -14,8 +14,8 @@ torch.Size([8, 31])
 tensor([1.0000, 0.0000, 0.5000])
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from jaxtyping import Bool, Float, Int
@@ -50,10 +50,10 @@ def _at_positions(logits: Tensor, position: int | Tensor) -> Float[Tensor, "batc
 
 def logit_diff(
     logits: Float[Tensor, "batch pos vocab"],
-    correct: Int[Tensor, "batch"],
-    incorrect: Int[Tensor, "batch"],
-    position: int | Int[Tensor, "batch"] = -1,
-) -> Float[Tensor, "batch"]:
+    correct: Int[Tensor, " batch"],
+    incorrect: Int[Tensor, " batch"],
+    position: int | Int[Tensor, " batch"] = -1,
+) -> Float[Tensor, " batch"]:
     """logit(correct) - logit(incorrect) at `position` of each row (e.g. IO minus S at the last real token).
 
     >>> logits = torch.zeros(2, 5, 11); logits[0, 4, 3] = 2.0; logits[1, 2, 7] = -1.0
@@ -66,8 +66,8 @@ def logit_diff(
 
 
 def answer_accuracy(
-    logits: Float[Tensor, "batch pos vocab"], answers: Int[Tensor, "batch"], position: int | Int[Tensor, "batch"] = -1
-) -> Float[Tensor, "batch"]:
+    logits: Float[Tensor, "batch pos vocab"], answers: Int[Tensor, " batch"], position: int | Int[Tensor, " batch"] = -1
+) -> Float[Tensor, " batch"]:
     """1.0 where the top logit at `position` is the answer token, else 0.0 (mean it for accuracy)."""
     return (_at_positions(logits, position).argmax(-1) == answers).float()
 
@@ -100,7 +100,7 @@ def normalise(value: Tensor | float, clean: Tensor | float, corrupted: Tensor | 
 # ---- row metrics for ablation studies ---------------------------------------------------------------------
 
 
-def loss_metric(logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, "batch"]:
+def loss_metric(logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, " batch"]:
     """Mean next-token loss of each row."""
     return per_token_loss(logits, tokens).mean(dim=-1)
 
@@ -109,11 +109,11 @@ def loss_metric(logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, "
 class LogitDiffMetric:
     """Row metric: logit difference with per-row answers and read positions (indexed by dataset row)."""
 
-    correct: Int[Tensor, "row"]
-    incorrect: Int[Tensor, "row"]
-    position: int | Int[Tensor, "row"] = -1
+    correct: Int[Tensor, " row"]
+    incorrect: Int[Tensor, " row"]
+    position: int | Int[Tensor, " row"] = -1
 
-    def __call__(self, logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, "batch"]:
+    def __call__(self, logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, " batch"]:
         position = self.position if isinstance(self.position, int) else self.position[rows]
         return logit_diff(logits, self.correct[rows], self.incorrect[rows], position)
 
@@ -122,10 +122,10 @@ class LogitDiffMetric:
 class AccuracyMetric:
     """Row metric: 1.0 where the answer token is the top prediction at the read position."""
 
-    answers: Int[Tensor, "row"]
-    position: int | Int[Tensor, "row"] = -1
+    answers: Int[Tensor, " row"]
+    position: int | Int[Tensor, " row"] = -1
 
-    def __call__(self, logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, "batch"]:
+    def __call__(self, logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, " batch"]:
         position = self.position if isinstance(self.position, int) else self.position[rows]
         return answer_accuracy(logits, self.answers[rows], position)
 

@@ -24,9 +24,9 @@ from interp.core.errors import DataError
 class LogitDiff:
     """Per row: logit(correct) - logit(wrong) at `positions`. Calling it on logits gives the mean over rows."""
 
-    correct: Int[Tensor, "batch"]
-    wrong: Int[Tensor, "batch"]
-    positions: Int[Tensor, "batch"]
+    correct: Int[Tensor, " batch"]
+    wrong: Int[Tensor, " batch"]
+    positions: Int[Tensor, " batch"]
 
     def __post_init__(self) -> None:
         shapes = {tuple(t.shape) for t in (self.correct, self.wrong, self.positions)}
@@ -54,7 +54,7 @@ class LogitDiff:
         """Per-row values from the logits at the read positions (any leading axes, e.g. stacked patches)."""
         return self.from_columns(final.gather(-1, self.columns.expand(*final.shape[:-1], 2)))
 
-    def per_row(self, logits: Float[Tensor, "batch pos vocab"]) -> Float[Tensor, "batch"]:
+    def per_row(self, logits: Float[Tensor, "batch pos vocab"]) -> Float[Tensor, " batch"]:
         return self.from_final(logits[torch.arange(logits.shape[0]), self.positions])
 
     def __call__(self, logits: Float[Tensor, "batch pos vocab"]) -> Float[Tensor, ""]:

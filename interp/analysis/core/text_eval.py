@@ -22,11 +22,11 @@ from jaxtyping import Int
 from torch import Tensor
 
 from interp.analysis.induction.probes import token_losses
-from interp.model.checkpoints import Checkpoint, load_model
 from interp.core.errors import DataError
+from interp.model.checkpoints import Checkpoint, load_model
+from interp.model.engine.fast_forward import fast_forward
 from interp.model.sampling import sample
 from interp.text.tokenizers import tokenizer_from_dict
-from interp.model.engine.fast_forward import fast_forward
 
 
 @torch.no_grad()

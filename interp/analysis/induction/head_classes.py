@@ -28,8 +28,8 @@ score of `interp.analysis.circuits.qk_ov`):
 [(0, 0), (0, 1), (1, 0), (1, 1)]
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from jaxtyping import Float
 from torch import Tensor

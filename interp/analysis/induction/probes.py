@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from interp.text.synthetic import repeated_random_tokens, repeated_span_batch
 from interp.core.errors import DataError
+from interp.text.synthetic import repeated_random_tokens, repeated_span_batch
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,12 @@ class InductionProbe:
 
     repeated: Int[Tensor, "batch pos"]
     spans: Int[Tensor, "batch pos"]
-    span_first: Int[Tensor, "batch"]  # where the span starts in each `spans` row (BOS counted)
-    span_second: Int[Tensor, "batch"]  # where its copy starts
-    span_length: Int[Tensor, "batch"]
+    span_first: Int[Tensor, " batch"]  # where the span starts in each `spans` row (BOS counted)
+    span_second: Int[Tensor, " batch"]  # where its copy starts
+    span_length: Int[Tensor, " batch"]
     half: int
     offset: int  # 1 when rows start with BOS, else 0: where r begins
-    vocab: Int[Tensor, "pool"]
+    vocab: Int[Tensor, " pool"]
     text: Int[Tensor, "row text_pos"] | None = None
 
     @property
@@ -107,7 +107,7 @@ def prefix_match_keys(tokens: Int[Tensor, "batch pos"]) -> Bool[Tensor, "batch q
 
 def make_probe(
     *,
-    vocab: Int[Tensor, "pool"],
+    vocab: Int[Tensor, " pool"],
     n_ctx: int,
     batch: int,
     generator: torch.Generator,
@@ -171,7 +171,7 @@ class InductionLoss:
     `per_position`: mean over rows of `token_losses`, entry k = loss at token k+1.
     """
 
-    per_position: Float[Tensor, "prediction"]
+    per_position: Float[Tensor, " prediction"]
     first_half: float
     repeated_half: float
 

@@ -28,9 +28,9 @@ torch.Size([2, 4])
 """
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from jaxtyping import Float
@@ -39,18 +39,18 @@ from torch import Tensor
 from interp.analysis.circuits.qk_ov import circuit_weights, ov_copying_scores
 from interp.analysis.induction.head_scores import HeadScores, score_heads
 from interp.analysis.induction.pattern_forward import pattern_forward
+from interp.analysis.induction.phase import PhaseChange, detect_phase_change
 from interp.analysis.induction.probes import (
+    ICLPositions,
     InductionLoss,
     InductionProbe,
-    ICLPositions,
     icl_score_from_losses,
     induction_loss_from_logits,
     make_probe,
     token_losses,
 )
-from interp.analysis.induction.phase import PhaseChange, detect_phase_change
-from interp.model.checkpoints import Checkpoint, load_into
 from interp.core.errors import CheckpointError
+from interp.model.checkpoints import Checkpoint, load_into
 
 
 @dataclass(frozen=True)
@@ -124,9 +124,9 @@ class InductionSeries:
     heads: HeadScores
     ov_copying: Float[Tensor, "checkpoint layer head"]
     per_position_loss: Float[Tensor, "checkpoint prediction"]
-    first_half_loss: Float[Tensor, "checkpoint"]
-    repeated_half_loss: Float[Tensor, "checkpoint"]
-    icl_score: Float[Tensor, "checkpoint"]
+    first_half_loss: Float[Tensor, " checkpoint"]
+    repeated_half_loss: Float[Tensor, " checkpoint"]
+    icl_score: Float[Tensor, " checkpoint"]
 
     def phase_change(self, *, min_rise: float = 0.25) -> PhaseChange:
         """Where the induction scores of this series jump (see `interp.analysis.induction.phase.detect_phase_change`)."""

@@ -2,19 +2,19 @@ import json
 
 import pytest
 import torch
-
 from helpers.factories import tiny_config
+
+from interp.core.errors import CheckpointError
 from interp.model.build import build_model
 from interp.model.checkpoints import (
+    from_hooked_state_dict,
     list_checkpoints,
     load_model,
     read_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
     to_hooked_state_dict,
-    from_hooked_state_dict,
 )
-from interp.core.errors import CheckpointError
 
 CONFIGS = {
     "attn-only": tiny_config(),

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from helpers.factories import tiny_config
+
+from interp.core.errors import CheckpointError
 from interp.model.build import build_model
 from interp.model.checkpoints import load_state_dict_file, save_checkpoint
-from interp.core.errors import CheckpointError
 
 PACKAGE = Path(__file__).resolve().parents[3] / "interp"
 UNSAFE_MODULES = {"pickle", "_pickle", "cPickle", "cloudpickle", "dill", "joblib", "shelve", "marshal"}
