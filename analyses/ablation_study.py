@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from interp.analysis.ablation.study import ablation_study
 from interp.analysis.ablation.files import save_ablation
+from interp.analysis.ablation.study import ablation_study
 from interp.analysis.core.eval_tokens import evaluation_tokens
 from interp.analysis.core.interventions import MeanAblation, run_with
 from interp.analysis.core.metrics import mean_loss

@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from interp.tasks.birthplace.training import BirthplaceData, format_table, run_setting, write_results
 from interp.tasks.birthplace.config import BirthplaceConfig
+from interp.tasks.birthplace.training import BirthplaceData, format_table, run_setting, write_results
 
 args = [a for a in sys.argv[1:] if not a.startswith("-")]
 out = Path(args[0]) if args else Path("models/runs/birthplace")

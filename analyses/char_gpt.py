@@ -31,6 +31,7 @@ from interp.text.tokenizers import tokenizer_from_dict
 from interp.train.baseline import bigram_loss, unigram_loss
 from interp.train.data import TrainingData
 from interp.train.loop import read_run_file, train
+from interp.train.presets import parse_override, run_config
 
 CACHE = Path("models/cache")
 TEMPERATURES = (0.5, 0.8, 1.0)

@@ -35,8 +35,10 @@ from interp.core.errors import ConfigError
 from figures import experiment as experiment_figures
 from interp.report import training_figures
 from interp.report.html import Page
+from interp.text.config import DataConfig
 from interp.text.tokenizers import tokenizer_from_dict
 from interp.train.baseline import bigram_loss, unigram_loss
+from interp.train.config import RunConfig, TrainConfig
 from interp.train.data import TrainingData
 from interp.train.loop import train
 

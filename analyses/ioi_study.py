@@ -17,12 +17,9 @@ from pathlib import Path
 
 import torch
 
-from interp.analysis.patching.attribution import attribution_patching, spearman
-from interp.tasks.ioi.evaluation import evaluate_ioi, format_scores, per_name_scores, per_template_scores
-from interp.tasks.ioi.patching import ioi_model, patching_prompts, top_cells
 from interp.analysis.core.patch_metric import LogitDiff
 from interp.analysis.patching.activation import activation_patching
-from interp.analysis.patching.path import path_patching
+from interp.analysis.patching.attribution import attribution_patching, spearman
 from interp.analysis.patching.partial_forward import capture_run
 from interp.model.engine.weights import Weights
 from interp.train.checkpoints import resolve_checkpoint
@@ -31,6 +28,10 @@ from interp.tasks.ioi.templates import IOI_TEMPLATES
 from interp.train.presets import run_config
 from interp.report.html import Page
 from interp.report.patching_figures import attribution_scatter, patching_heatmap
+from interp.tasks.ioi.evaluation import evaluate_ioi, format_scores, per_name_scores, per_template_scores
+from interp.tasks.ioi.patching import ioi_model, patching_prompts, top_cells
+from interp.tasks.ioi.templates import IOI_TEMPLATES
+from interp.train.presets import run_config
 
 PRESET = "ioi-attn-only-4l"
 args = [a for a in sys.argv[1:] if not a.startswith("-")]
@@ -145,7 +146,7 @@ if name_movers:
         into_effect = 1 - into.normalised
         ranked = into_effect.flatten().argsort(descending=True)
         print(f"path to name movers' {component}:", ", ".join(f"L{i // n_heads}H{i % n_heads} {into_effect.flatten()[i]:.2f}" for i in ranked[:4].tolist()))
-        page.figure(patching_heatmap(into, title=f"path sender -> {component} of {', '.join(f'L{l}H{h}' for l, h in name_movers)}"))
+        page.figure(patching_heatmap(into, title=f"path sender -> {component} of {', '.join(f'L{layer}H{head}' for layer, head in name_movers)}"))
         for i in ranked[:2].tolist():
             head = (i // n_heads, i % n_heads)
             if into_effect.flatten()[i] > 0.05 and head not in name_movers:
@@ -172,7 +173,7 @@ rho_pos = spearman(heads_by_pos.values, estimates["z_by_pos"].values)
 print(f"attribution vs exact: Spearman {rho:.3f} per head, {rho_pos:.3f} per head and position")
 page.heading("Attribution patching")
 page.figure(attribution_scatter(heads.normalised, estimates["z"].normalised, title=f"per head: Spearman {rho:.3f}",
-                                labels=[f"L{l}H{h}" for l in range(model.cfg.n_layers) for h in range(n_heads)]))
+                                labels=[f"L{layer}H{head}" for layer in range(model.cfg.n_layers) for head in range(n_heads)]))
 
 # %%
 out = page.write(Path("reports/patching") / ("ioi-study.html" if not args else f"ioi-study-{run_label(run)}.html"))

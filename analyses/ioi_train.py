@@ -109,8 +109,9 @@ from interp.train.config import RunConfig
 from interp.core.config import apply_overrides
 from interp.tasks.ioi.prompts import HALVES
 from interp.tasks.ioi.training_data import ioi_setup
-from interp.train.presets import parse_override, run_config
+from interp.train.config import RunConfig
 from interp.train.loop import read_run_config, train
+from interp.train.presets import parse_override, run_config
 
 TARGET_LOGIT_DIFF, TARGET_ACCURACY = 2.0, 0.9
 N_EVAL = 1024  # prompts per split (and per half): a standard error of about 1.2 points per name order at 92%

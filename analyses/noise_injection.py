@@ -50,9 +50,9 @@ from interp.train.checkpoints import list_checkpoints, load_model
 from interp.train.presets import run_config
 from figures.noise import noise_page
 from interp.train.data import TrainingData
-from interp.model.engine.fast_forward import fast_forward
 from interp.train.loop import METRICS_FILE, read_run_config, train
 from interp.train.noise import loss_and_accuracy, row_loss_and_accuracy
+from interp.train.presets import run_config
 
 # name -> [noise] section. Scales against what they perturb (2l-mlp on char text, measured on a trained model):
 # resid_pre1 has a standard deviation of about 0.7, weight matrices about 0.05-0.13.

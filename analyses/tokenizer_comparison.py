@@ -41,10 +41,12 @@ from interp.text.corpora import load_corpus
 from interp.train.presets import run_config
 from figures import experiment as experiment_figures
 from interp.report.html import Page
+from interp.text.corpora import load_corpus
 from interp.text.tokenizers import load_tokenizer, tokenizer_from_dict
 from interp.train.baseline import bigram_loss
 from interp.train.data import TrainingData
 from interp.train.loop import read_run_file, train
+from interp.train.presets import run_config
 
 CACHE = Path("models/cache")
 CORPORA = {"imdb": 300, "shakespeare": 3}  # max_documents: ~0.4 M characters each

@@ -7,6 +7,7 @@ models (the presets with a 65-symbol vocabulary), 64 rows x n_ctx tokens, mean a
     python benchmarks/bench_ablation_speed.py        # prints a table, writes benchmarks/results/ablation_speed.json
 """
 
+import functools
 import itertools
 import json
 import time
@@ -17,8 +18,8 @@ import torch
 from interp.analysis.ablation.study import ablation_study
 from interp.analysis.core.cache import cache_activations
 from interp.analysis.core.metrics import loss_metric
-from interp.model.sites import Site
 from interp.model.build import build_model
+from interp.model.sites import Site
 from interp.train.presets import run_config
 
 RESULTS = Path(__file__).parent / "results" / "ablation_speed.json"
@@ -38,8 +39,9 @@ def naive(model, tokens, over: str) -> torch.Tensor:
             chunk = tokens[start : start + BATCH]
             hooks = []
             for layer, head in unit:
+                mean = means[Site.z(layer)]
 
-                def hook(z, hook, head=head, mean=means[Site.z(layer)]):
+                def hook(z, hook, head=head, mean=mean):
                     z = z.clone()
                     z[:, :, head] = mean[: z.shape[1], head]
                     return z
@@ -66,8 +68,8 @@ def main() -> None:
         model = build_model(run_config(preset).model.with_vocab(VOCAB))
         tokens = torch.randint(VOCAB, (ROWS, model.cfg.n_ctx), generator=torch.Generator().manual_seed(0))
         for over in ("heads", "pairs"):
-            fast_seconds, fast = timed(lambda: ablation_study(model, tokens, method="mean", over=over, batch_size=BATCH))
-            naive_seconds, reference = timed(lambda: naive(model, tokens, over), repeats=1 if over == "pairs" else 3)
+            fast_seconds, fast = timed(functools.partial(ablation_study, model, tokens, method="mean", over=over, batch_size=BATCH))
+            naive_seconds, reference = timed(functools.partial(naive, model, tokens, over), repeats=1 if over == "pairs" else 3)
             n = model.cfg.n_layers * model.cfg.n_heads
             ours = fast.values.flatten() if over == "heads" else torch.cat([torch.diagonal(fast.values.view(n, n)), fast.values.view(n, n)[tuple(zip(*itertools.combinations(range(n), 2)))]])
             difference = float((ours - reference).abs().max())

@@ -8,13 +8,14 @@ all kinds at once) against exact batched patching and against TransformerLens's 
 """
 
 import contextlib
+import functools
 import io
 import json
 import sys
 from pathlib import Path
 
-from interp.analysis.patching.attribution import attribution_patching, spearman
 from interp.analysis.patching.activation import activation_patching
+from interp.analysis.patching.attribution import attribution_patching, spearman
 from interp.analysis.patching.reference import reference_patching
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -32,9 +33,9 @@ def main() -> None:
     print(f"{'kind':15s} {'cells':>5s} {'spearman':>8s} {'exact s':>8s} {'TL loop s':>9s} {'vs exact':>9s} {'vs TL':>8s}")
     rows = []
     for kind in KINDS:
-        exact_s, exact = best_of(lambda: activation_patching(model, clean, corrupted, metric, kind), 3)
+        exact_s, exact = best_of(functools.partial(activation_patching, model, clean, corrupted, metric, kind), 3)
         with contextlib.redirect_stderr(io.StringIO()):
-            loop_s, _ = best_of(lambda: reference_patching(model, clean, corrupted, metric, kind), 1)
+            loop_s, _ = best_of(functools.partial(reference_patching, model, clean, corrupted, metric, kind), 1)
         rho = spearman(exact.values, estimates[kind].values)
         row = {"kind": kind, "cells": exact.values.numel(), "spearman": rho, "attribution_s": attribution_s, "exact_batched_s": exact_s,
                "transformer_lens_loop_s": loop_s, "speedup_vs_exact_batched": exact_s / attribution_s, "speedup_vs_transformer_lens_loop": loop_s / attribution_s}

@@ -68,7 +68,7 @@ def main() -> None:
 
     evaluate_series(checkpoints[:1], probe)  # warm-up: imports, allocator, first-call overheads
     started = time.perf_counter()
-    fast = evaluate_series(checkpoints, probe)
+    evaluate_series(checkpoints, probe)
     fast_seconds = (time.perf_counter() - started) / len(checkpoints)
 
     subset = checkpoints[-args.reference_checkpoints :]

@@ -13,6 +13,7 @@ full forward per cell): the speed-up is reported for both IOI models.
 """
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -86,9 +87,9 @@ def measure(run: Path | None, preset: str) -> dict:
     print(f"{'kind':15s} {'cells':>5s} {'batched s':>10s} {'TL loop s':>10s} {'speed-up':>9s} {'max |diff|':>11s}")
     rows = []
     for kind in KINDS:
-        ours_s, ours = best_of(lambda: activation_patching(model, clean, corrupted, metric, kind), 3)
+        ours_s, ours = best_of(functools.partial(activation_patching, model, clean, corrupted, metric, kind), 3)
         with contextlib.redirect_stderr(io.StringIO()):
-            theirs_s, theirs = best_of(lambda: reference_patching(model, clean, corrupted, metric, kind), 2)
+            theirs_s, theirs = best_of(functools.partial(reference_patching, model, clean, corrupted, metric, kind), 2)
         diff = float((ours.values - theirs).abs().max())
         row = {"kind": kind, "cells": ours.values.numel(), "batched_s": ours_s, "transformer_lens_s": theirs_s, "speedup": theirs_s / ours_s, "max_abs_diff": diff}
         rows.append(row)

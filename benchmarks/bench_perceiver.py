@@ -68,7 +68,7 @@ def run(lengths: list[int], latents: int, batch: int, reps: int, layers: int, d_
         }
         tokens = torch.randint(VOCAB, (batch, n + 1), generator=torch.Generator().manual_seed(n))
         times: dict[str, list[float]] = {name: [] for name in models}
-        for name, model in models.items():  # warm-up
+        for model in models.values():  # warm-up
             step_seconds(model, tokens)
         for _ in range(reps):
             for name, model in models.items():

@@ -85,9 +85,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from interp.model.build import build_model
-    from interp.train.presets import run_config
     from interp.model.engine.fast_forward import fast_forward
     from interp.train.loop import next_token_loss
+    from interp.train.presets import run_config
 
     run = run_config("attn-only-2l")
     cfg = run.model.with_vocab(80)

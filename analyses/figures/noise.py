@@ -7,8 +7,14 @@ saw).
 Curves are each run's metrics.jsonl records; comparisons are `HeadComparison`s of the clean model (A) and a noisy
 one (B).
 
->>> page = noise_page(rows, curves, comparisons, description="2l-mlp on char Shakespeare")   # doctest: +SKIP
->>> page.write(Path("reports/noise_injection/index.html"))                                   # doctest: +SKIP
+>>> import tempfile
+>>> from pathlib import Path
+>>> row = dict(train_loss=2.0, val_loss=2.1, val_change=0.0, val_change_se=0.01, gap=0.1, val_accuracy=0.4)
+>>> rows = [dict(row, name="clean", where="none"), dict(row, name="tokens 10%", where="tokens", val_loss=2.2, val_change=0.1)]
+>>> curves = {"clean": [{"step": 10, "val": 2.1, "train_loss": 2.0}], "tokens 10%": [{"step": 10, "val": 2.2}]}
+>>> page = noise_page(rows, curves, {}, description="2l-mlp on char Shakespeare")   # no head comparisons here
+>>> page.write(Path(tempfile.mkdtemp()) / "noise_injection" / "index.html").name
+'index.html'
 """
 
 from typing import Sequence

@@ -3,16 +3,26 @@ circuits and an ablation study at one checkpoint, and attention patterns on exam
 
 Analysis only: `interp.report.run_report` renders the result.
 
->>> analysis = analyse_run(Path("models/runs/demo"))      # doctest: +SKIP
->>> analysis.phase.message                                 # doctest: +SKIP
-'induction scores jump between steps 2721 and 4040 ...'
+>>> import tempfile
+>>> from pathlib import Path
+>>> from interp.train.config import RunConfig
+>>> from interp.train.loop import train
+>>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
+...     "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=2, span_max=4),
+...     "train": dict(steps=10, batch_size=4, eval_every=5, n_checkpoints=3)})
+>>> run_dir = train(run, Path(tempfile.mkdtemp()) / "run", progress=False).run_dir     # a tiny run, 1 s
+>>> analysis = analyse_run(run_dir, progress=False, log=lambda line: None)
+>>> analysis.series.steps, analysis.ablation.effects.shape
+((0, 1, 10), torch.Size([2, 2]))
+>>> analysis.phase.message                                 # ten steps teach no induction head
+'...'
 """
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from jaxtyping import Float
@@ -27,6 +37,7 @@ from interp.analysis.induction.series import CheckpointEvaluation, InductionSeri
 from interp.train.checkpoints import Checkpoint, list_checkpoints, load_model, resolve_checkpoint
 from interp.train.config import RunConfig
 from interp.text.tokenizers import Tokenizer, tokenizer_from_dict
+from interp.train.config import RunConfig
 from interp.train.loop import RUN_FILE, read_metrics
 
 CACHE_DIR = Path("models/cache")

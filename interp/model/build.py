@@ -4,13 +4,13 @@ Every model is a `TransformerBridge` booted natively (transformer-lens 4.x, no h
 HookedTransformer hook names, `run_with_cache`, `run_with_hooks`, `hooks()` and the weight views
 `W_Q`, `W_O`, `OV`, `QK`.
 
->>> from interp.train.config import ModelConfig
+>>> import torch
+>>> from interp.model.config import ModelConfig
 >>> model = build_model(ModelConfig(n_layers=1, d_model=32, n_ctx=16, d_head=8, n_heads=4, d_vocab=10, attn_only=True))
 >>> model(torch.zeros(1, 5, dtype=torch.long)).shape
 torch.Size([1, 5, 10])
 """
 
-import torch
 from transformer_lens.config import TransformerBridgeConfig
 from transformer_lens.model_bridge import TransformerBridge
 from transformer_lens.model_bridge.sources import native

@@ -215,8 +215,10 @@ class Site:
     def shape(self, cfg: Any, pos: int) -> tuple[int, ...]:
         """Shape of one row of the activation (no batch axis) for a model config and sequence length.
 
-        >>> Site.pattern(0).shape(model.cfg, pos=10)   # doctest: +SKIP
-        (4, 10, 10)
+        >>> from interp.model.config import ModelConfig
+        >>> cfg = ModelConfig(n_layers=2, d_model=32, n_ctx=16, d_head=8, n_heads=4, d_vocab=11, attn_only=True)
+        >>> Site.pattern(0).shape(cfg, pos=10), Site.z(1).shape(cfg, pos=10)   # [head query key], [pos head d_head]
+        ((4, 10, 10), (10, 4, 8))
         """
         sizes = {
             "pos": pos,

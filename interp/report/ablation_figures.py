@@ -3,8 +3,18 @@
 Effects use a diverging scale centred on zero (red: the ablation raises the metric — for loss, the head
 mattered); pattern distances a sequential scale from 0 to 1.
 
->>> fig = ablation_heatmap(result)                               # doctest: +SKIP
->>> fig.write_html("heatmap.html", include_plotlyjs=True)        # doctest: +SKIP
+>>> import tempfile
+>>> from pathlib import Path
+>>> from interp.analysis.ablation.study import ablation_study
+>>> import torch
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> fig = ablation_heatmap(ablation_study(model, tokens, method="zero"))
+>>> fig.data[0].type, len(fig.data[0].z)                        # one row per layer
+('heatmap', 2)
+>>> fig.write_html(Path(tempfile.mkdtemp()) / "heatmap.html", include_plotlyjs=True)
 """
 
 import plotly.graph_objects as go

@@ -1,7 +1,15 @@
 """Plotly figures for QK/OV circuits and composition scores. Rendering only: matrices come from `interp.analysis.circuits.qk_ov`.
 
->>> fig = composition_heatmap(composition_scores(w, "K"), "K", baseline=0.12)     # doctest: +SKIP
->>> fig = circuit_heatmap(full_ov_circuit(w).AB[1, 2], x_labels=chars, y_labels=chars, title="L1H2 OV")   # doctest: +SKIP
+>>> from interp.analysis.circuits.qk_ov import circuit_weights, composition_scores, full_ov_circuit
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> w = circuit_weights(model)
+>>> fig = composition_heatmap(composition_scores(w, "K"), "K", baseline=0.12)
+>>> chars = list("abcdefghijk")                                 # one label per token of the vocabulary
+>>> fig = circuit_heatmap(full_ov_circuit(w).AB[1, 0], x_labels=chars, y_labels=chars, title="L1H0 OV")
+>>> fig.layout.title.text
+'L1H0 OV'
 """
 
 from typing import Sequence

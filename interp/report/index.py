@@ -1,7 +1,11 @@
 """The index page of `reports/`: every run report with its headline numbers, and every other page found there.
 
->>> write_index(Path("reports"))      # doctest: +SKIP
-PosixPath('reports/index.html')
+>>> import tempfile
+>>> reports = Path(tempfile.mkdtemp())
+>>> (reports / "ioi").mkdir()
+>>> _ = (reports / "ioi" / "patching.html").write_text("<html><title>IOI patching</title></html>")
+>>> write_index(reports) == reports / "index.html", "ioi/patching.html" in (reports / "index.html").read_text()
+(True, True)
 """
 
 from pathlib import Path

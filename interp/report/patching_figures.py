@@ -1,7 +1,20 @@
 """Plotly figures for patching results (rendering only: every number was computed by interp.analysis).
 
->>> fig = patching_heatmap(result, title="head outputs")          # doctest: +SKIP
->>> Page("IOI patching").figure(fig)                             # doctest: +SKIP
+>>> from interp.analysis.core.patch_metric import LogitDiff
+>>> from interp.analysis.patching.activation import activation_patching
+>>> from interp.report.html import Page
+>>> import torch
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> clean = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> corrupted = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(1))
+>>> metric = LogitDiff(correct=clean[:, -1], wrong=corrupted[:, -1], positions=torch.full((4,), 7))
+>>> result = activation_patching(model, clean, corrupted, metric, kind="z")
+>>> fig = patching_heatmap(result, title="head outputs")
+>>> fig.data[0].y                                                 # layers down, heads across
+('L0', 'L1')
+>>> page = Page("IOI patching").figure(fig)
 """
 
 from collections.abc import Sequence

@@ -1,7 +1,17 @@
 """Plotly figures and the offline page of a sweep (rendering only: the numbers come from interp.sweep.results).
 
->>> page = sweep_page(collect_results(spec, trials))        # doctest: +SKIP
->>> page.write(spec.out / "sweep.html")                     # doctest: +SKIP
+>>> import tempfile
+>>> from interp.sweep.spec import SweepSpec
+>>> from interp.sweep.results import collect_results
+>>> from interp.sweep.trials import expand_trials
+>>> tiny = {"model.d_model": 16, "model.n_heads": 2, "model.d_head": 8, "model.n_ctx": 16, "data.corpus": "none",
+...     "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 4, "train.steps": 10, "train.batch_size": 4,
+...     "train.eval_every": 5, "train.n_checkpoints": 3, "train.checkpoint_every": 0}
+>>> spec = SweepSpec.from_dict({"preset": "attn-only-1l", "fixed": tiny, "sweep": {"train.lr": [3e-3, 1e-3]},
+...     "metric": "val_repeated", "out": tempfile.mkdtemp()}, name="lr")
+>>> page = sweep_page(collect_results(spec, expand_trials(spec)))      # trials not run yet: an empty table
+>>> page.write(spec.out / "sweep.html").name
+'sweep.html'
 """
 
 from pathlib import Path

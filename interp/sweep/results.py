@@ -3,9 +3,17 @@
 Numbers come from each trial's own files: the last record of metrics.jsonl (the final metrics) and trial.json
 (status, error, tokens/s, wall time), so the table always agrees with the run directories.
 
->>> results = collect_results(spec, trials)            # doctest: +SKIP
->>> [row["trial"] for row in results.rows()][:1]       # doctest: +SKIP
-['lr=0.003,width=64']
+>>> import tempfile
+>>> from interp.sweep.spec import SweepSpec
+>>> from interp.sweep.trials import expand_trials
+>>> tiny = {"model.d_model": 16, "model.n_heads": 2, "model.d_head": 8, "model.n_ctx": 16, "data.corpus": "none",
+...     "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 4, "train.steps": 10, "train.batch_size": 4,
+...     "train.eval_every": 5, "train.n_checkpoints": 3, "train.checkpoint_every": 0}
+>>> spec = SweepSpec.from_dict({"preset": "attn-only-1l", "fixed": tiny, "sweep": {"train.lr": [3e-3, 1e-3]},
+...     "metric": "val_repeated", "out": tempfile.mkdtemp()}, name="lr")
+>>> results = collect_results(spec, expand_trials(spec))       # before the sweep ran
+>>> [(row["trial"], row["status"]) for row in results.rows()]
+[('lr=0.003', 'not run'), ('lr=0.001', 'not run')]
 """
 
 import json

@@ -5,9 +5,19 @@ Running the same spec again skips finished trials and resumes interrupted or fai
 checkpoint (`train(resume=True)`), so the results are those of uninterrupted runs. A trial that raises is recorded
 as failed with its one-line error; the others go on.
 
->>> outcome = run_sweep(SweepSpec.from_toml(Path("analyses/sweeps/lr_width.toml")))    # doctest: +SKIP
->>> outcome.paths["csv"]                                                               # doctest: +SKIP
-PosixPath('models/runs/sweeps/lr_width/results.csv')
+>>> import tempfile
+>>> from interp.sweep.spec import SweepSpec
+>>> from interp.sweep.trials import expand_trials
+>>> tiny = {"model.d_model": 16, "model.n_heads": 2, "model.d_head": 8, "model.n_ctx": 16, "data.corpus": "none",
+...     "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 4, "train.steps": 10, "train.batch_size": 4,
+...     "train.eval_every": 5, "train.n_checkpoints": 3, "train.checkpoint_every": 0}
+>>> spec = SweepSpec.from_dict({"preset": "attn-only-1l", "fixed": tiny, "sweep": {"train.lr": [3e-3, 1e-3]},
+...     "metric": "val_repeated", "out": tempfile.mkdtemp()}, name="lr")
+>>> outcome = run_sweep(spec, progress=False, log=lambda line: None)   # two tiny trials, in this process
+>>> outcome.ran, outcome.failed, sorted(path.name for path in outcome.paths.values())
+(['lr=0.003', 'lr=0.001'], [], ['results.csv', 'results.json', 'sweep.html'])
+>>> run_sweep(spec, progress=False, log=lambda line: None).skipped      # finished trials are not run again
+['lr=0.003', 'lr=0.001']
 """
 
 import json

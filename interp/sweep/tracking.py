@@ -2,9 +2,19 @@
 
 wandb is never a dependency of interp: it is imported only when asked for, and its absence is a one-line error.
 
->>> tracker = WandbTracker.start(project="interp-sweep-lr", directory=Path("models/runs/sweeps/lr"),   # doctest: +SKIP
-...                              name="lr=0.001", config=run.to_dict())
->>> train(run, run_dir, on_log=tracker.log); tracker.finish()                                        # doctest: +SKIP
+    tracker = WandbTracker.start(project="interp-sweep-lr", directory=Path("models/runs/sweeps/lr"),
+                                 name="lr=0.001", config=run.to_dict())
+    train(run, run_dir, on_log=tracker.log); tracker.finish()
+
+What the tracker sends to the wandb run it wraps (here a stand-in that prints):
+
+>>> class PrintingRun:
+...     def log(self, data, step): print(step, data)
+...     def finish(self, exit_code=0): print("finished, exit code", exit_code)
+>>> tracker = WandbTracker(PrintingRun())
+>>> tracker.log({"step": 10, "train_loss": 2.5}); tracker.finish(failed=True)
+10 {'step': 10, 'train_loss': 2.5}
+finished, exit code 1
 """
 
 import importlib

@@ -3,9 +3,17 @@ Kaddour 2022). At a constant learning rate the last checkpoints scatter around a
 any single one of them move by several points between neighbouring checkpoints; their mean sits nearer the
 middle. Only floating-point tensors are averaged; everything else (masks, integer buffers) must agree.
 
->>> ckpt = save_average(Path("models/runs/ioi-2l-mlp-seed0"), fraction=0.2)    # doctest: +SKIP
->>> ckpt.path.name, ckpt.metrics["averaged_checkpoints"]                      # doctest: +SKIP
-('average-last-20pct', 5.0)
+>>> import tempfile
+>>> from pathlib import Path
+>>> from interp.train.config import RunConfig
+>>> from interp.train.loop import train
+>>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
+...     "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=2, span_max=4),
+...     "train": dict(steps=10, batch_size=4, eval_every=5, n_checkpoints=3)})
+>>> run_dir = train(run, Path(tempfile.mkdtemp()) / "run", progress=False).run_dir     # a tiny run, 1 s
+>>> ckpt = save_average(run_dir, fraction=0.95)          # checkpoints at steps >= 0.05 * 10: steps 1 and 10
+>>> ckpt.path.name, ckpt.metrics["averaged_checkpoints"]
+('average-last-95pct', 2.0)
 """
 
 from collections.abc import Sequence
@@ -15,6 +23,7 @@ import torch
 
 from interp.train.checkpoints import Checkpoint, list_checkpoints, load_model, load_weights, save_checkpoint
 from interp.core.errors import CheckpointError
+from interp.model.checkpoints import Checkpoint, list_checkpoints, load_model, load_weights, save_checkpoint
 
 
 def tail_checkpoints(run_dir: Path, fraction: float) -> list[Checkpoint]:

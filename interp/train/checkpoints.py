@@ -11,8 +11,16 @@ Loading converts the HookedTransformer layout with TransformerLens's own `conver
 is ever unpickled: a `.pt`/`.pth` file a user points at goes through `torch.load(weights_only=True)` only
 (`interp.model.layout.load_state_dict_file`), which refuses anything but tensors and plain containers.
 
->>> ckpt = save_checkpoint(tmp / "step_000010", model, cfg, step=10, tokens_seen=640)  # doctest: +SKIP
->>> model = load_model(ckpt.path)                                                     # doctest: +SKIP
+>>> import tempfile
+>>> from interp.model.build import build_model
+>>> cfg = ModelConfig(n_layers=1, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True)
+>>> model, tmp = build_model(cfg), Path(tempfile.mkdtemp())
+>>> ckpt = save_checkpoint(tmp / "step_000010", model, cfg, step=10, tokens_seen=640)
+>>> sorted(path.name for path in ckpt.path.iterdir())
+['config.json', 'model.safetensors', 'training.json']
+>>> tokens = torch.arange(8)[None]
+>>> torch.equal(load_model(ckpt.path)(tokens), model(tokens))
+True
 """
 
 import json
@@ -26,6 +34,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from interp.core.errors import CheckpointError
 from interp.model.config import ModelConfig
 from interp.model.layout import from_hooked_state_dict, to_hooked_state_dict
 from interp.train.config import RunConfig

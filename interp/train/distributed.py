@@ -6,8 +6,14 @@ gradients, so each optimizer step is the single-process step on the whole batch,
 Rank 0 alone reads and writes the run directory; on resume it sends the step, optimizer and RNG state to the
 others (DDP sends the weights), so the other machines need no copy of the run.
 
->>> with process_group(run) as world:            # doctest: +SKIP
-...     result = train(run, Path("models/runs/a1"))  # interp.train.loop asks current_world() for the rank
+    with process_group(run) as world:
+        result = train(run, Path("models/runs/a1"))  # interp.train.loop asks current_world() for the rank
+
+Alone (no torchrun in the environment) the group is a world of one and there is nothing to join:
+
+>>> with process_group() as world:
+...     world.size, world.is_main
+(1, True)
 
 Launch (see README, "Training on several processes or machines"):
 
@@ -16,16 +22,17 @@ Launch (see README, "Training on several processes or machines"):
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from interp.train.config import RunConfig
 from interp.core.errors import ConfigError, InterpError
+from interp.train.config import RunConfig
 
 
 def _env_int(name: str, default: int) -> int:

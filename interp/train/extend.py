@@ -14,8 +14,8 @@ uses: a constant-rate run trained for longer, or given a final decay ("wsd") aft
 
 from pathlib import Path
 
-from interp.train.config import RunConfig
 from interp.core.errors import ConfigError
+from interp.train.config import RunConfig
 from interp.train.schedule import learning_rate
 
 CHANGEABLE = ("train.steps", "train.schedule", "train.decay_steps", "train.min_lr_ratio")

@@ -1,17 +1,21 @@
 """One plain training loop (nanoGPT style) with log-spaced checkpoints and exact resume.
 
->>> result = train(RunConfig.from_dict(preset("attn-only-2l")), Path("models/runs/demo"))   # doctest: +SKIP
->>> [c.step for c in result.checkpoints][:4]                                                # doctest: +SKIP
-[0, 1, 2, 3]
+>>> import tempfile
+>>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
+...     "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=2, span_max=4),
+...     "train": dict(steps=20, batch_size=4, eval_every=10, n_checkpoints=4)})
+>>> result = train(run, Path(tempfile.mkdtemp()) / "demo", progress=False)
+>>> [c.step for c in result.checkpoints], sorted(path.name for path in result.run_dir.iterdir())
+([0, 1, 4, 20], ['checkpoints', 'metrics.jsonl', 'run.json'])
 """
 
 import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -19,15 +23,16 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from interp.core.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.model.build import build_model
 from interp.train.checkpoints import CHECKPOINTS_DIR, Checkpoint, list_checkpoints, load_optimizer_state, load_into, load_training_state, remove_partial_checkpoints, save_checkpoint
 from interp.train.config import RunConfig
 from interp.core.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.train.baseline import bigram_loss
+from interp.train.config import RunConfig
 from interp.train.data import TrainingData
 from interp.train.distributed import current_world
 from interp.train.extend import check_continuation, continues
-from interp.model.engine.fast_forward import fast_forward
 from interp.train.noise import TrainingNoise
 from interp.train.schedule import checkpoint_steps, learning_rate
 

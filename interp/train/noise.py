@@ -16,14 +16,21 @@ Where the noise goes (`NoiseConfig.where`):
   vocabulary; the targets stay the clean next tokens;
 - "labels": the same replacement applied to the targets only; the model reads clean inputs.
 
->>> noise = TrainingNoise(run.noise, model, forward, vocab=data.synthetic_vocab)   # doctest: +SKIP
->>> inputs, targets, step_forward = noise.begin(step, tokens)                       # doctest: +SKIP
->>> next_token_loss(step_forward(inputs), targets).backward()                       # doctest: +SKIP
->>> noise.end()   # restores perturbed weights; then clip and optimizer.step()      # doctest: +SKIP
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> noise = TrainingNoise(NoiseConfig(where="weights", scale=0.1), model, model, vocab=torch.arange(11))
+>>> before = [parameter.clone() for parameter in model.parameters()]
+>>> inputs, targets, step_forward = noise.begin(3, tokens)
+>>> per_token_loss(step_forward(inputs), targets).mean().backward()    # on this step's perturbed weights
+>>> noise.end()   # restores perturbed weights; then clip and optimizer.step()
+>>> all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+True
 """
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from jaxtyping import Float, Int
@@ -34,6 +41,8 @@ from interp.model.sites import Site, SiteError
 from interp.train.noise_config import NoiseConfig
 from interp.core.errors import ConfigError, DataError
 from interp.model.engine.fast_forward import FastForward
+from interp.model.sites import Site, SiteError
+from interp.train.noise_config import NoiseConfig
 
 NOISE_SALT = 0x6E6F697365  # "noise": keeps noise seeds apart from the data seeds of interp.train.data
 _MASK64 = 2**64 - 1
@@ -117,7 +126,7 @@ class WeightNoise:
 
 
 def corrupt_tokens(
-    tokens: Int[Tensor, "batch pos"], probability: float, vocab: Int[Tensor, "vocab"], generator: torch.Generator
+    tokens: Int[Tensor, "batch pos"], probability: float, vocab: Int[Tensor, " vocab"], generator: torch.Generator
 ) -> Int[Tensor, "batch pos"]:
     """A copy of `tokens` with each one replaced, with `probability`, by a token drawn uniformly from `vocab`
     (which may draw the original token back)."""
@@ -167,10 +176,14 @@ class TrainingNoise:
 
 
 @torch.no_grad()
-def row_loss_and_accuracy(forward: Forward, batches: list[Tensor]) -> tuple[Float[Tensor, "row"], Float[Tensor, "row"]]:
+def row_loss_and_accuracy(forward: Forward, batches: list[Tensor]) -> tuple[Float[Tensor, " row"], Float[Tensor, " row"]]:
     """Mean next-token loss and top-1 next-token accuracy of every row of `batches`, without noise.
 
-    >>> losses, accuracies = row_loss_and_accuracy(fast_forward(model, cfg), val_batches)   # doctest: +SKIP
+    >>> uniform = lambda tokens: torch.zeros(*tokens.shape, 11)         # a forward: tokens -> logits
+    >>> val_batches = [torch.randint(1, 11, (4, 8)), torch.randint(1, 11, (2, 8))]
+    >>> losses, accuracies = row_loss_and_accuracy(uniform, val_batches)
+    >>> losses.shape, accuracies.sum().item()          # uniform logits pick token 0, which never comes
+    (torch.Size([6]), 0.0)
     """
     if not batches:
         raise DataError("row_loss_and_accuracy needs at least one batch of tokens")
@@ -186,8 +199,9 @@ def loss_and_accuracy(forward: Forward, batches: list[Tensor]) -> dict[str, floa
     """Mean next-token loss and accuracy over `batches` (rows of one length, so the mean over rows is the mean over
     tokens).
 
-    >>> loss_and_accuracy(fast_forward(model, cfg), data.val_batches()["val"])   # doctest: +SKIP
-    {'loss': 2.01, 'accuracy': 0.41}
+    >>> uniform = lambda tokens: torch.zeros(*tokens.shape, 11)         # a forward: tokens -> logits
+    >>> loss_and_accuracy(uniform, [torch.randint(1, 11, (4, 8))])      # loss log(11)
+    {'loss': 2.3978..., 'accuracy': 0.0}
     """
     losses, accuracies = row_loss_and_accuracy(forward, batches)
     return {"loss": float(losses.mean()), "accuracy": float(accuracies.mean())}

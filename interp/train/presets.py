@@ -17,9 +17,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from interp.core.config import apply_overrides
 from interp.core.errors import ConfigError
 from interp.train.config import RunConfig
-from interp.core.config import apply_overrides
 
 PRESETS_ENV = "INTERP_PRESETS"
 

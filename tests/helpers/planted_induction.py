@@ -73,8 +73,8 @@ def save_planted_run(run_dir, *, mix=(0.0, 0.1, 0.3, 1.0), steps=(0, 10, 20, 100
     """
     from interp.train.checkpoints import CHECKPOINTS_DIR, save_checkpoint
     from interp.text.config import DataConfig
-    from interp.train.config import RunConfig, TrainConfig
     from interp.text.tokenizers import CharTokenizer
+    from interp.train.config import RunConfig, TrainConfig
 
     cfg = planted_config()
     run = RunConfig(

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import typer
+from helpers.factories import tiny_config
 from typer.testing import CliRunner
 
 from interp.analysis.ablation.files import load_ablation
@@ -15,11 +16,12 @@ from interp.model.build import build_model
 from interp.train.checkpoints import read_checkpoint, save_checkpoint
 from interp.cli.commands import ablate as ablate_command
 from interp.cli.commands import compare as compare_command
+from interp.core.errors import CheckpointError, DataError
+from interp.model.build import build_model
+from interp.model.checkpoints import save_checkpoint
 from interp.text.config import DataConfig
 from interp.train.config import RunConfig, TrainConfig
-from interp.core.errors import CheckpointError, DataError
 from interp.train.data import SYNTHETIC_ALPHABET
-from helpers.factories import tiny_config
 
 runner = CliRunner()
 

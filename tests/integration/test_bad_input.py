@@ -12,18 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers.cli_run import TINY_TRAIN, run_cli, tree_digest
+from helpers.factories import tiny_config
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save_file
 
-from helpers.cli_run import TINY_TRAIN, run_cli, tree_digest
-from helpers.factories import tiny_config
+from interp.core.errors import CheckpointError, ConfigError, DataError
 from interp.model.build import build_model
 from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
 from interp.text.config import DataConfig
 from interp.model.config import ModelConfig
+from interp.text.config import DataConfig
 from interp.train.config import RunConfig, TrainConfig
-from interp.core.errors import CheckpointError, ConfigError, DataError
 
 
 @pytest.fixture(scope="module")

@@ -131,11 +131,11 @@ def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_p
             launcher.start(args + ["--out", killed] + resume, tmp_path / f"attempt{attempt}.log")
             if plan == "early":
                 deadline = time.monotonic() + rng.uniform(0.0, 0.6)
-                code = _kill_when(launcher, folder, lambda names: time.monotonic() >= deadline)
+                code = _kill_when(launcher, folder, lambda names, deadline=deadline: time.monotonic() >= deadline)
             elif plan == "write":
                 nth, writes = rng.randint(1, 3), set()
 
-                def inside_nth_write(names):
+                def inside_nth_write(names, writes=writes, nth=nth, before=before):
                     writes.update(n for n in names if ".tmp-" in n and n not in before)
                     return len(writes) >= nth and any(n in writes for n in names if ".tmp-" in n)
 
@@ -143,7 +143,7 @@ def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_p
             else:
                 delay, started = rng.uniform(0.0, 0.3), []
 
-                def later(names):
+                def later(names, started=started, delay=delay, before=before):
                     if not started and set(names) - before - {n for n in names if n.startswith(".")}:
                         started.append(time.monotonic())  # the resumed run has made progress
                     return bool(started) and time.monotonic() >= started[0] + delay
@@ -215,8 +215,9 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_scratch(tmp_path)
 
 
 def test_divergence_through_the_cli_is_one_line_exit_2_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    import interp.train.loop as loop
     from helpers.cli_run import TINY_TRAIN, run_cli
+
+    import interp.train.loop as loop
 
     real, calls = loop.next_token_loss, [0]
 

@@ -21,10 +21,11 @@ import torch
 
 from interp.train.checkpoints import list_checkpoints, load_model
 from interp.core.errors import ConfigError
-from interp.train.presets import parse_override, run_config
+from interp.model.checkpoints import list_checkpoints, load_model
 from interp.train.data import TrainingData
 from interp.train.distributed import World
 from interp.train.loop import METRICS_FILE, train
+from interp.train.presets import parse_override, run_config
 
 REPO = Path(__file__).resolve().parents[2]
 # 8-row batches of 16 tokens, 24 steps: a few seconds of training at most, checkpoints at steps 0, 1, 5, 24.

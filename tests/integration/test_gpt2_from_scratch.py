@@ -12,6 +12,12 @@ from interp.train.loop import next_token_loss
 
 from helpers.factories import analysis_script
 
+from interp.analysis.core.text_eval import corpus_loss
+from interp.core.errors import ConfigError, DataError
+from interp.model.build import build_model
+from interp.model.checkpoints import read_checkpoint, save_checkpoint
+from interp.model.engine.fast_forward import fast_forward
+from interp.train.loop import next_token_loss
 
 
 @pytest.fixture(scope="module")

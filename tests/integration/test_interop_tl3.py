@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.factories import tiny_config
 from safetensors.torch import load_file, save_file
 
-from helpers.factories import tiny_config
 from interp.model.build import build_model
 from interp.train.checkpoints import save_checkpoint
 

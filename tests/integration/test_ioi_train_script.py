@@ -4,8 +4,8 @@ half only, rescoring reproduces the training-time scores, and extending a run tr
 import json
 
 import pytest
-
 from helpers.factories import analysis_script
+
 from interp.tasks.ioi.evaluation import worst_heldout_accuracy
 
 TINY = {"model.n_layers": 1, "model.d_model": 16, "model.n_heads": 2, "model.d_head": 8, "model.d_mlp": 16,

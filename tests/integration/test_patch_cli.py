@@ -7,6 +7,7 @@ import typer
 from typer.testing import CliRunner
 
 from interp.analysis.patching.files import load_result
+from interp.cli.commands import patch
 from interp.model.build import build_model
 from interp.train.checkpoints import save_checkpoint
 from interp.cli.commands import patch

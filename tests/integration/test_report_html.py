@@ -4,8 +4,8 @@ import re
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-
 from helpers.browser import outside_requests, screenshot_is_not_blank, visit
+
 from interp.report.html import Page, escape_json_for_script
 
 HOSTILE = "</script><script>alert(1)</script>"

@@ -3,10 +3,10 @@
 import json
 
 import pytest
-
 from helpers.browser import outside_requests, screenshot_is_not_blank, visit
-from interp.train.config import RunConfig
+
 from interp.report.build import build_report
+from interp.train.config import RunConfig
 from interp.train.loop import train
 
 

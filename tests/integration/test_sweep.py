@@ -11,18 +11,18 @@ import types
 from pathlib import Path
 
 import pytest
+from helpers.cli_run import run_cli, tree_digest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interp.train.config import RunConfig
 from interp.core.errors import ConfigError
 from interp.sweep import runner
 from interp.sweep.results import TRIAL_FILE, collect_results
 from interp.sweep.runner import TrialJob, _run_in_workers, plan_trials, run_sweep
 from interp.sweep.spec import SweepSpec
 from interp.sweep.trials import expand_trials, trial_name
+from interp.train.config import RunConfig
 from interp.train.loop import read_metrics
-from helpers.cli_run import run_cli, tree_digest
 
 # The tiny run of tests/helpers/cli_run.py: synthetic repeated spans, a 1-layer 32-wide model, 12 steps (well under a second).
 TINY = {

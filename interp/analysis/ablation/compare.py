@@ -4,9 +4,16 @@ For every head: its ablation effect in each model, side by side, and how differe
 distance between the two models' attention patterns, averaged over rows and query positions. Distances:
 "js" (Jensen-Shannon divergence in bits, 0 = same pattern, 1 = disjoint) or "tv" (total variation, same range).
 
->>> comparison = compare_heads(model_step_500, model_step_6000, tokens, labels=("step 500", "step 6000"))   # doctest: +SKIP
->>> comparison.pattern_distance.shape                                                                   # doctest: +SKIP
-torch.Size([2, 4])
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> tiny = dict(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True)
+>>> early, late = build_model(ModelConfig(**tiny, seed=0)), build_model(ModelConfig(**tiny, seed=1))
+>>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> comparison = compare_heads(early, late, tokens, labels=("step 500", "step 6000"))
+>>> comparison.pattern_distance.shape, comparison.rows[0]["name"]       # [layer head]
+(torch.Size([2, 2]), 'L0H0')
+>>> compare_heads(early, early, tokens).pattern_distance.abs().max().item() < 1e-6    # a model against itself
+True
 """
 
 import itertools
@@ -20,8 +27,8 @@ from torch import Tensor
 from interp.analysis.ablation.study import Method, ablation_study
 from interp.analysis.core.cache import cache_activations, check_tokens
 from interp.analysis.core.metrics import Metric
-from interp.model.sites import Site
 from interp.core.errors import DataError
+from interp.model.sites import Site
 
 Distance = Literal["js", "tv"]
 

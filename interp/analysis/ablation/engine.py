@@ -17,13 +17,19 @@ For mean ablation over the data itself, the clean pass also yields the means (wh
 Stacks hold about `STACK_ROWS` rows (at least one mini-batch) and at most `LOGIT_BUDGET` logit entries: on a CPU
 the per-row cost rises once a forward's activations outgrow the caches, so wider stacks measured slower.
 
->>> baseline, values = evaluate_units(model, tokens, [frozenset([Cell("head", 1, 2)])], method="zero")   # doctest: +SKIP
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> units = [frozenset([Cell("head", 1, 0)]), frozenset([Cell("head", 0, 1), Cell("head", 1, 1)])]
+>>> baseline, values = evaluate_units(model, tokens, units, method="zero")    # clean loss, loss per unit ablated
+>>> values.shape
+torch.Size([2])
 """
 
+import math
 from dataclasses import dataclass
 from typing import Literal
-
-import math
 
 import einops
 import torch
@@ -33,8 +39,8 @@ from torch import Tensor
 from interp.analysis.core.cache import cache_activations, check_tokens
 from interp.analysis.core.interventions import resample_rows
 from interp.analysis.core.metrics import Metric, resolve_metric
-from interp.model.sites import Site
 from interp.core.errors import DataError
+from interp.model.sites import Site
 
 Method = Literal["zero", "mean", "resample"]
 METHODS = ("zero", "mean", "resample")
@@ -245,7 +251,7 @@ def evaluate_units(
     seed: int = 0,
     batch_size: int = 32,
     max_stacked_rows: int | None = None,
-) -> tuple[float, Float[Tensor, "unit"]]:
+) -> tuple[float, Float[Tensor, " unit"]]:
     """Clean metric and the metric with each unit ablated, both averaged over all rows of `tokens`."""
     check_tokens(tokens, model)
     if method not in METHODS:

@@ -1,8 +1,15 @@
 """Save ablation results as results.csv (the table) and results.json (everything, loadable again).
 
->>> paths = save_ablation(result, Path("reports/ablation/demo-step6000"))   # doctest: +SKIP
->>> load_ablation(paths["json"]).effects.shape                              # doctest: +SKIP
-torch.Size([2, 4])
+>>> import tempfile
+>>> from interp.analysis.ablation.study import ablation_study
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> result = ablation_study(model, tokens, method="zero")
+>>> paths = save_ablation(result, Path(tempfile.mkdtemp()) / "demo-step6000")
+>>> sorted(paths), load_ablation(paths["json"]).effects.equal(result.effects)
+(['csv', 'json'], True)
 """
 
 import json

@@ -6,9 +6,13 @@ default the data). Heads are ablated at hook_z (a head's z @ W_O is its output),
 hook_attn_out / hook_mlp_out. The effect of an ablation is its metric minus the clean metric. How the
 ablations share forward passes (and skip the layers before the ablated one) is in `ablation_engine`.
 
->>> result = ablation_study(model, tokens, method="mean", over="heads")   # doctest: +SKIP
->>> result.effects.shape, result.top(3)                                   # doctest: +SKIP
-(torch.Size([2, 4]), [{'name': 'L1H2', 'layer': 1, 'head': 2, 'value': 3.1, 'effect': 0.9}, ...])
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> result = ablation_study(model, tokens, method="mean", over="heads")
+>>> result.effects.shape, sorted(result.top(1)[0])        # [layer head]; top() ranks by |effect|
+(torch.Size([2, 2]), ['effect', 'head', 'layer', 'name', 'value'])
 """
 
 import itertools
@@ -117,9 +121,13 @@ def ablation_study(
     `metric` is "loss" or a row metric `(logits, tokens, rows) -> [batch]` (see interp.analysis.core.metrics).
     On a PerceiverAR model "loss" is the loss on the positions it predicts, its last n_latents.
 
-    >>> study = ablation_study(model, val_tokens, method="zero", over="pairs")   # doctest: +SKIP
-    >>> study.effects.shape                                                     # doctest: +SKIP
-    torch.Size([2, 4, 2, 4])
+    >>> from interp.model.build import build_model
+    >>> from interp.model.config import ModelConfig
+    >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+    >>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+    >>> study = ablation_study(model, tokens, method="zero", over="pairs")
+    >>> study.effects.shape, study.effects.equal(study.effects.permute(2, 3, 0, 1))   # symmetric
+    (torch.Size([2, 2, 2, 2]), True)
     """
     if over not in OVERS:
         raise DataError(f"over must be one of {OVERS}, got {over!r}")

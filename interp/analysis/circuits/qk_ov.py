@@ -17,7 +17,7 @@ With `fold_layernorm=False` the circuits are the raw, unfolded weight products (
 give), for comparison with TransformerLens's utilities.
 
 >>> from interp.model.build import build_model
->>> from interp.train.config import ModelConfig
+>>> from interp.model.config import ModelConfig
 >>> w = circuit_weights(build_model(ModelConfig(n_layers=2, d_model=32, n_ctx=16, d_head=8, n_heads=4, d_vocab=20, attn_only=True)))
 >>> ov_copying_scores(w).shape, composition_scores(w, "K").shape    # [layer head], [source_layer source_head layer head]
 (torch.Size([2, 4]), torch.Size([2, 4, 2, 4]))
@@ -94,11 +94,11 @@ def circuit_weights(model: torch.nn.Module, *, fold_layernorm: bool = True) -> C
     return CircuitWeights(W_E=W_E, W_pos=W_pos, W_Q=W_Q, W_K=W_K, W_V=W_V, W_O=W_O, W_U=W_U, folded=fold_layernorm)
 
 
-def _rows(W_E: Tensor, vocab: Int[Tensor, "pool"] | None) -> Tensor:
+def _rows(W_E: Tensor, vocab: Int[Tensor, " pool"] | None) -> Tensor:
     return W_E if vocab is None else W_E[vocab]
 
 
-def full_ov_circuit(w: CircuitWeights, *, vocab: Int[Tensor, "pool"] | None = None) -> FactoredMatrix:
+def full_ov_circuit(w: CircuitWeights, *, vocab: Int[Tensor, " pool"] | None = None) -> FactoredMatrix:
     """W_E W_V W_O W_U per head, as a FactoredMatrix [layer head vocab vocab] (rows: source token attended to,
     columns: logit). `vocab` restricts both sides to a pool of token ids (untrained tokens add noise)."""
     W_E = _rows(w.W_E, vocab)
@@ -108,7 +108,7 @@ def full_ov_circuit(w: CircuitWeights, *, vocab: Int[Tensor, "pool"] | None = No
     return FactoredMatrix(left, right)
 
 
-def full_qk_circuit(w: CircuitWeights, *, vocab: Int[Tensor, "pool"] | None = None) -> FactoredMatrix:
+def full_qk_circuit(w: CircuitWeights, *, vocab: Int[Tensor, " pool"] | None = None) -> FactoredMatrix:
     """W_E W_Q W_K^T W_E^T per head [layer head query_token key_token]: token-only attention scores (before scaling)."""
     W_E = _rows(w.W_E, vocab)
     query = einops.einsum(W_E, w.W_Q, "vocab d_model, layer head d_model d_head -> layer head vocab d_head")
@@ -254,8 +254,9 @@ def composition_partners(
 ) -> list[tuple[int, int, float]]:
     """The heads of earlier layers ranked by their composition score with head (layer, head), strongest first.
 
-    >>> composition_partners(composition_scores(w, "K"), layer=1, head=2)[0]     # doctest: +SKIP
-    (0, 3, 0.41)
+    >>> scores = torch.zeros(2, 2, 2, 2); scores[0, 1, 1, 0] = 0.5; scores[0, 0, 1, 0] = 0.25
+    >>> composition_partners(scores, layer=1, head=0)      # (source layer, source head, score)
+    [(0, 1, 0.5), (0, 0, 0.25)]
     """
     if not 0 <= layer < scores.shape[2] or not 0 <= head < scores.shape[3]:
         raise CircuitError(f"no head L{layer}H{head}: the scores cover {scores.shape[2]} layers of {scores.shape[3]} heads")

@@ -12,9 +12,13 @@ Memory of the result, exactly (see `estimate_bytes`):
 where `site.shape` excludes the batch axis, `itemsize` is that of `dtype` (default: the model's), and
 `rows` is the number of token rows — or 1 with a reduction.
 
->>> acts = cache_activations(model, tokens, [Site.z(0), "pattern1"], batch_size=16)   # doctest: +SKIP
->>> acts[Site.z(0)].shape, acts["pattern1"].shape                                    # doctest: +SKIP
-(torch.Size([64, 32, 4, 16]), torch.Size([64, 4, 32, 32]))
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> acts = cache_activations(model, tokens, [Site.z(0), "pattern1"], batch_size=2)
+>>> acts[Site.z(0)].shape, acts["pattern1"].shape          # [batch pos head d_head], [batch head query key]
+(torch.Size([4, 8, 2, 8]), torch.Size([4, 2, 8, 8]))
 """
 
 import math
@@ -27,9 +31,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.model.sites import Site, SiteError
 from interp.core import validate
 from interp.core.errors import DataError
+from interp.model.sites import Site, SiteError
 
 Reduction = Literal["mean", "sum"]
 SiteLike = Site | str
@@ -112,8 +116,11 @@ def estimate_bytes(
 ) -> int:
     """Bytes `cache_activations` will hold for these sites: sum of prod(shape) * itemsize * rows.
 
-    >>> estimate_bytes(model, [Site.z(0)], n_rows=64, pos=32)   # doctest: +SKIP
-    524288
+    >>> from interp.model.build import build_model
+    >>> from interp.model.config import ModelConfig
+    >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+    >>> estimate_bytes(model, [Site.z(0)], n_rows=64, pos=8)      # 64 rows * 8 pos * 2 heads * 8 d_head * 4 bytes
+    32768
     """
     itemsize = torch.empty((), dtype=dtype or model_dtype(model)).element_size()
     rows = 1 if reduce else n_rows
@@ -141,9 +148,13 @@ def cache_activations(
 
     `reduce="mean"` averages over all rows (accumulating in float64), so the result has no batch axis.
 
-    >>> means = cache_activations(model, tokens, ["z0"], batch_size=32, reduce="mean")   # doctest: +SKIP
-    >>> means["z0"].shape                                                               # doctest: +SKIP
-    torch.Size([32, 4, 16])
+    >>> from interp.model.build import build_model
+    >>> from interp.model.config import ModelConfig
+    >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+    >>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+    >>> means = cache_activations(model, tokens, ["z0"], batch_size=2, reduce="mean")
+    >>> means["z0"].shape                                     # no batch axis
+    torch.Size([8, 2, 8])
     """
     check_tokens(tokens, model)
     wanted = unique_sites(model, sites)

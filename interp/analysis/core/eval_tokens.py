@@ -5,9 +5,18 @@ batches of the run that produced the checkpoint (`TrainingData.prepare(ckpt.run)
 the checkpoint records no run or its data cannot be prepared here, random sequences repeated once
 (first half = second half), which every language model of the vocabulary can be scored on.
 
->>> tokens, source = evaluation_tokens(resolve_checkpoint(Path("models/runs/demo")), n_rows=64)   # doctest: +SKIP
->>> tokens.shape, source                                                                         # doctest: +SKIP
-(torch.Size([64, 64]), 'validation data of the run (val, val_repeated)')
+>>> import tempfile
+>>> from pathlib import Path
+>>> from interp.model.checkpoints import resolve_checkpoint
+>>> from interp.train.config import RunConfig
+>>> from interp.train.loop import train
+>>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
+...     "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=2, span_max=4),
+...     "train": dict(steps=10, batch_size=4, eval_every=5, n_checkpoints=3)})
+>>> run_dir = train(run, Path(tempfile.mkdtemp()) / "run", progress=False).run_dir     # a tiny run, 1 s
+>>> tokens, source = evaluation_tokens(resolve_checkpoint(run_dir), n_rows=8)
+>>> tokens.shape, source
+(torch.Size([8, 16]), 'validation data of the run (val_repeated)')
 """
 
 from pathlib import Path
@@ -18,6 +27,7 @@ from torch import Tensor
 
 from interp.train.checkpoints import Checkpoint
 from interp.core.errors import DataError, InterpError
+from interp.model.checkpoints import Checkpoint
 
 CACHE_DIR = Path("models/cache")
 

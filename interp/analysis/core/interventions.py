@@ -16,23 +16,32 @@ residual stream (edit `attn_out` or the next layer's `resid_pre`).
 `apply` computes what each intervention needs (means, source activations) before adding any hook, adds
 the hooks, and removes them on exit — also when the body raises.
 
->>> with apply(model, ZeroAblation(Site.head_out(1), heads=[2]), MeanAblation(Site.mlp_out(0), tokens)):  # doctest: +SKIP
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, d_mlp=32))
+>>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> corrupted_tokens = tokens.flip(0)
+>>> with apply(model, ZeroAblation(Site.head_out(1), heads=[1]), MeanAblation(Site.mlp_out(0), tokens)):
 ...     logits = model(tokens)
->>> logits = run_with(model, tokens, Patch(Site.resid_pre(1), corrupted_tokens, positions=[-1]))        # doctest: +SKIP
+>>> torch.equal(logits, model(tokens))                       # the hooks are gone after the block
+False
+>>> patched = run_with(model, tokens, Patch(Site.resid_pre(1), corrupted_tokens, positions=[-1]))
+>>> torch.equal(patched[:, :-1], model(tokens)[:, :-1])      # only the last position saw the corrupted run
+True
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.analysis.core.cache import Activations, cache_activations, check_tokens
-from interp.model.sites import KINDS, Site, SiteError
 from interp.core.errors import InterpError
+from interp.model.sites import KINDS, Site, SiteError
 
 Index = Sequence[int] | int | Tensor | None
 Values = Callable[[Tensor], Tensor]  # activation -> replacement values broadcastable to it
@@ -155,7 +164,13 @@ def _source_activations(model, site: Site, source: Any) -> Tensor:
 class ZeroAblation:
     """Set the selected activation entries to zero.
 
-    >>> logits = run_with(model, tokens, ZeroAblation(Site.head_out(0), heads=[1, 3]))   # doctest: +SKIP
+    >>> from interp.model.build import build_model
+    >>> from interp.model.config import ModelConfig
+    >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+    >>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+    >>> logits = run_with(model, tokens, ZeroAblation(Site.head_out(0), heads=[0, 1]))
+    >>> logits.shape
+    torch.Size([4, 8, 11])
     """
 
     site: Site
@@ -177,7 +192,14 @@ class MeanAblation:
     `over="batch"` keeps one mean per position; `over="batch_pos"` also averages over (query) positions.
     A precomputed mean has the hook activation's shape without the batch axis (for head_out: hook_z's).
 
-    >>> logits = run_with(model, tokens, MeanAblation(Site.z(1), reference=val_tokens, heads=[0]))   # doctest: +SKIP
+    >>> from interp.model.build import build_model
+    >>> from interp.model.config import ModelConfig
+    >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+    >>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+    >>> val_tokens = torch.randint(11, (16, 8), generator=torch.Generator().manual_seed(1))
+    >>> logits = run_with(model, tokens, MeanAblation(Site.z(1), reference=val_tokens, heads=[0]))
+    >>> MeanAblation(Site.z(1), reference=val_tokens, over="batch_pos").mean(model).shape   # [pos head d_head]
+    torch.Size([1, 2, 8])
     """
 
     site: Site
@@ -214,7 +236,7 @@ class MeanAblation:
         return self.site.hook_name, _make_hook(self.site, self.heads, self.positions, values)
 
 
-def resample_rows(n_source: int, n_rows: int, seed: int) -> Int[Tensor, "batch"]:
+def resample_rows(n_source: int, n_rows: int, seed: int) -> Int[Tensor, " batch"]:
     """The source row each input row takes its activation from (uniform with replacement, seeded)."""
     return torch.randint(n_source, (n_rows,), generator=torch.Generator().manual_seed(seed))
 
@@ -223,7 +245,14 @@ def resample_rows(n_source: int, n_rows: int, seed: int) -> Int[Tensor, "batch"]
 class ResampleAblation:
     """Replace the selected entries by those of a random row of `source_tokens` (`resample_rows`), seeded.
 
-    >>> logits = run_with(model, tokens, ResampleAblation(Site.z(0), other_tokens, heads=[2], seed=1))   # doctest: +SKIP
+    >>> from interp.model.build import build_model
+    >>> from interp.model.config import ModelConfig
+    >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+    >>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+    >>> other_tokens = torch.randint(11, (16, 8), generator=torch.Generator().manual_seed(1))
+    >>> logits = run_with(model, tokens, ResampleAblation(Site.z(0), other_tokens, heads=[1], seed=1))
+    >>> torch.equal(logits, run_with(model, tokens, ResampleAblation(Site.z(0), other_tokens, heads=[1], seed=1)))
+    True
     """
 
     site: Site
@@ -253,7 +282,14 @@ class Patch:
     """Replace the selected entries by a source run's: source tokens, an `Activations` / TransformerLens
     cache holding the hook's activation, or that activation as a tensor. Source batch must match or be 1.
 
-    >>> logits = run_with(model, clean, Patch(Site.z(1), corrupted, heads=[0], positions=[-1]))   # doctest: +SKIP
+    >>> from interp.model.build import build_model
+    >>> from interp.model.config import ModelConfig
+    >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+    >>> clean = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+    >>> corrupted = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(1))
+    >>> logits = run_with(model, clean, Patch(Site.z(1), corrupted, heads=[0], positions=[-1]))
+    >>> torch.equal(run_with(model, clean, Patch(Site.z(1), clean)), model(clean))   # patching in itself: no change
+    True
     """
 
     site: Site
@@ -291,8 +327,14 @@ Intervention = ZeroAblation | MeanAblation | ResampleAblation | Patch
 def apply(model, *interventions: Intervention) -> Iterator[Any]:
     """Run the body with `interventions` hooked into `model`; the hooks are removed on exit, always.
 
-    >>> with apply(model, ZeroAblation(Site.attn_out(0))):   # doctest: +SKIP
+    >>> from interp.model.build import build_model
+    >>> from interp.model.config import ModelConfig
+    >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+    >>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+    >>> with apply(model, ZeroAblation(Site.attn_out(0))):
     ...     ablated = model(tokens)
+    >>> len(model.hook_dict["blocks.0.hook_attn_out"].fwd_hooks)       # removed on exit
+    0
     """
     for intervention in interventions:
         if not hasattr(intervention, "hook") or not hasattr(intervention, "site"):
@@ -306,7 +348,12 @@ def apply(model, *interventions: Intervention) -> Iterator[Any]:
 def run_with(model, tokens: Int[Tensor, "batch pos"], *interventions: Intervention) -> Float[Tensor, "batch pos vocab"]:
     """Logits of `model` on `tokens` with `interventions` applied (and removed afterwards).
 
-    >>> logits = run_with(model, tokens, ZeroAblation(Site.head_out(1, 0)))   # doctest: +SKIP
+    >>> from interp.model.build import build_model
+    >>> from interp.model.config import ModelConfig
+    >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+    >>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+    >>> run_with(model, tokens, ZeroAblation(Site.head_out(1, 0))).shape
+    torch.Size([4, 8, 11])
     """
     check_tokens(tokens, model)
     with apply(model, *interventions):

@@ -4,13 +4,18 @@ Row metrics (`Metric`) take `(logits, tokens, rows)` and return one value per ro
 correctly over mini-batches and over ablations stacked along the batch axis; `rows` are the indices of these
 rows in the whole dataset, which a task metric uses to look up its per-row answers.
 
->>> per_token_loss(logits, tokens).shape        # doctest: +SKIP
+>>> tokens = torch.randint(11, (8, 32), generator=torch.Generator().manual_seed(0))
+>>> logits = torch.zeros(8, 32, 11)                   # uniform predictions
+>>> per_token_loss(logits, tokens).shape              # the last position predicts nothing
 torch.Size([8, 31])
->>> normalise(metric_value, clean=3.2, corrupted=-0.1)   # clean -> 1, corrupted -> 0   # doctest: +SKIP
+>>> round(mean_loss(logits, tokens).item(), 4)        # log(11)
+2.3979
+>>> normalise(torch.tensor([3.2, -0.1, 1.55]), clean=3.2, corrupted=-0.1)   # clean -> 1, corrupted -> 0
+tensor([1.0000, 0.0000, 0.5000])
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from jaxtyping import Bool, Float, Int
@@ -40,21 +45,24 @@ def _at_positions(logits: Tensor, position: int | Tensor) -> Float[Tensor, "batc
 
 def logit_diff(
     logits: Float[Tensor, "batch pos vocab"],
-    correct: Int[Tensor, "batch"],
-    incorrect: Int[Tensor, "batch"],
-    position: int | Int[Tensor, "batch"] = -1,
-) -> Float[Tensor, "batch"]:
+    correct: Int[Tensor, " batch"],
+    incorrect: Int[Tensor, " batch"],
+    position: int | Int[Tensor, " batch"] = -1,
+) -> Float[Tensor, " batch"]:
     """logit(correct) - logit(incorrect) at `position` of each row (e.g. IO minus S at the last real token).
 
-    >>> logit_diff(logits, io_ids, s_ids, position=last_index).mean()   # doctest: +SKIP
+    >>> logits = torch.zeros(2, 5, 11); logits[0, 4, 3] = 2.0; logits[1, 2, 7] = -1.0
+    >>> io_ids, s_ids, last_index = torch.tensor([3, 7]), torch.tensor([4, 5]), torch.tensor([4, 2])
+    >>> logit_diff(logits, io_ids, s_ids, position=last_index)
+    tensor([ 2., -1.])
     """
     final = _at_positions(logits, position)
     return final.gather(-1, correct[:, None]).squeeze(-1) - final.gather(-1, incorrect[:, None]).squeeze(-1)
 
 
 def answer_accuracy(
-    logits: Float[Tensor, "batch pos vocab"], answers: Int[Tensor, "batch"], position: int | Int[Tensor, "batch"] = -1
-) -> Float[Tensor, "batch"]:
+    logits: Float[Tensor, "batch pos vocab"], answers: Int[Tensor, " batch"], position: int | Int[Tensor, " batch"] = -1
+) -> Float[Tensor, " batch"]:
     """1.0 where the top logit at `position` is the answer token, else 0.0 (mean it for accuracy)."""
     return (_at_positions(logits, position).argmax(-1) == answers).float()
 
@@ -87,7 +95,7 @@ def normalise(value: Tensor | float, clean: Tensor | float, corrupted: Tensor | 
 # ---- row metrics for ablation studies ---------------------------------------------------------------------
 
 
-def loss_metric(logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, "batch"]:
+def loss_metric(logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, " batch"]:
     """Mean next-token loss of each row."""
     return per_token_loss(logits, tokens).mean(dim=-1)
 
@@ -96,11 +104,11 @@ def loss_metric(logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, "
 class LogitDiffMetric:
     """Row metric: logit difference with per-row answers and read positions (indexed by dataset row)."""
 
-    correct: Int[Tensor, "row"]
-    incorrect: Int[Tensor, "row"]
-    position: int | Int[Tensor, "row"] = -1
+    correct: Int[Tensor, " row"]
+    incorrect: Int[Tensor, " row"]
+    position: int | Int[Tensor, " row"] = -1
 
-    def __call__(self, logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, "batch"]:
+    def __call__(self, logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, " batch"]:
         position = self.position if isinstance(self.position, int) else self.position[rows]
         return logit_diff(logits, self.correct[rows], self.incorrect[rows], position)
 
@@ -109,10 +117,10 @@ class LogitDiffMetric:
 class AccuracyMetric:
     """Row metric: 1.0 where the answer token is the top prediction at the read position."""
 
-    answers: Int[Tensor, "row"]
-    position: int | Int[Tensor, "row"] = -1
+    answers: Int[Tensor, " row"]
+    position: int | Int[Tensor, " row"] = -1
 
-    def __call__(self, logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, "batch"]:
+    def __call__(self, logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, " batch"]:
         position = self.position if isinstance(self.position, int) else self.position[rows]
         return answer_accuracy(logits, self.answers[rows], position)
 

@@ -3,9 +3,10 @@
 `LogitDiff` says which positions the metric reads, so batched patching computes (and unembeds) only those, and
 is also a plain scalar metric on full logits for TransformerLens's patching functions.
 
->>> metric = LogitDiff.ioi(prompts)              # IO minus S at each prompt's end position   # doctest: +SKIP
->>> metric(model(prompts.clean))                 # mean over rows                                # doctest: +SKIP
-tensor(3.21)
+>>> metric = LogitDiff(correct=torch.tensor([3, 7]), wrong=torch.tensor([4, 5]), positions=torch.tensor([4, 2]))
+>>> logits = torch.zeros(2, 5, 11); logits[0, 4, 3] = 2.0; logits[1, 2, 5] = -2.0
+>>> metric.per_row(logits), metric(logits)       # IO minus S at each prompt's end position; the mean over rows
+(tensor([2., 2.]), tensor(2.))
 >>> normalised(torch.tensor(1.6), clean=3.2, corrupted=0.0)
 tensor(0.5000)
 """
@@ -23,9 +24,9 @@ from interp.core.errors import DataError
 class LogitDiff:
     """Per row: logit(correct) - logit(wrong) at `positions`. Calling it on logits gives the mean over rows."""
 
-    correct: Int[Tensor, "batch"]
-    wrong: Int[Tensor, "batch"]
-    positions: Int[Tensor, "batch"]
+    correct: Int[Tensor, " batch"]
+    wrong: Int[Tensor, " batch"]
+    positions: Int[Tensor, " batch"]
 
     def __post_init__(self) -> None:
         shapes = {tuple(t.shape) for t in (self.correct, self.wrong, self.positions)}
@@ -53,7 +54,7 @@ class LogitDiff:
         """Per-row values from the logits at the read positions (any leading axes, e.g. stacked patches)."""
         return self.from_columns(final.gather(-1, self.columns.expand(*final.shape[:-1], 2)))
 
-    def per_row(self, logits: Float[Tensor, "batch pos vocab"]) -> Float[Tensor, "batch"]:
+    def per_row(self, logits: Float[Tensor, "batch pos vocab"]) -> Float[Tensor, " batch"]:
         return self.from_final(logits[torch.arange(logits.shape[0]), self.positions])
 
     def __call__(self, logits: Float[Tensor, "batch pos vocab"]) -> Float[Tensor, ""]:

@@ -1,7 +1,20 @@
 """A trained checkpoint on text: its loss over every held-out row, and samples at several temperatures.
 
->>> loss = corpus_loss(checkpoint, packed.val)                                          # doctest: +SKIP
->>> texts = sample_texts(checkpoint, "ROMEO:", temperatures=(0.5, 1.0), n_tokens=200)   # doctest: +SKIP
+>>> from interp.model.checkpoints import resolve_checkpoint
+>>> import tempfile
+>>> from pathlib import Path
+>>> from interp.train.config import RunConfig
+>>> from interp.train.loop import train
+>>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
+...     "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=2, span_max=4),
+...     "train": dict(steps=10, batch_size=4, eval_every=5, n_checkpoints=3)})
+>>> run_dir = train(run, Path(tempfile.mkdtemp()) / "run", progress=False).run_dir     # a tiny run, 1 s
+>>> checkpoint = resolve_checkpoint(run_dir)                         # the last one
+>>> 0 < corpus_loss(checkpoint, torch.randint(64, (4, 16))) < 10
+True
+>>> texts = sample_texts(checkpoint, "ROMEO", temperatures=(0.5, 1.0), n_tokens=5)
+>>> sorted(texts), len(texts[0.5])
+([0.5, 1.0], 10)
 """
 
 import torch
@@ -11,9 +24,10 @@ from torch import Tensor
 from interp.analysis.induction.probes import token_losses
 from interp.train.checkpoints import Checkpoint, load_model
 from interp.core.errors import DataError
+from interp.model.checkpoints import Checkpoint, load_model
+from interp.model.engine.fast_forward import fast_forward
 from interp.model.sampling import sample
 from interp.text.tokenizers import tokenizer_from_dict
-from interp.model.engine.fast_forward import fast_forward
 
 
 @torch.no_grad()

@@ -15,11 +15,21 @@ score of `interp.analysis.circuits.qk_ov`):
 
 >>> head_labels({"previous_token": 0.05, "induction": 0.9, "prefix_matching": 0.85, "duplicate_token": 0.02, "copying": 0.95})
 ('induction', 'copying')
->>> rows = classify_heads(series.heads, steps=series.steps, ov_copying=series.ov_copying)   # doctest: +SKIP
+>>> import torch
+>>> from interp.analysis.induction.probes import make_probe
+>>> from interp.analysis.induction.series import evaluate_model
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> probe = make_probe(vocab=torch.arange(11), n_ctx=8, batch=4, generator=torch.Generator().manual_seed(0))
+>>> evaluation = evaluate_model(model, probe)
+>>> rows = classify_heads(evaluation.heads, steps=[0], ov_copying=evaluation.ov_copying)
+>>> [(row.layer, row.head) for row in rows]                       # one row per (checkpoint, layer, head)
+[(0, 0), (0, 1), (1, 0), (1, 1)]
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from jaxtyping import Float
 from torch import Tensor

@@ -109,7 +109,7 @@ def copying_scores(
     z: Float[Tensor, "layer batch query head d_head"],
     unembed: Float[Tensor, "layer head d_head pool"],
     tokens: Int[Tensor, "batch pos"],
-    vocab: Int[Tensor, "pool"],
+    vocab: Int[Tensor, " pool"],
     queries: slice,
 ) -> Float[Tensor, "layer head"]:
     """Does the head's direct output raise the logit of the token it attends to? In [-1, 1].

@@ -6,6 +6,7 @@ largest rise of that signal between consecutive checkpoints, widened to the neig
 also rise steeply (at least `spread` times the largest rise), so a jump split across two log-spaced
 checkpoints is seen whole. A series whose total rise over that range is below `min_rise` has none.
 
+>>> import torch
 >>> phase = detect_phase_change(steps=[0, 10, 100, 1000], tokens_seen=[0, 1e3, 1e4, 1e5],
 ...     induction_scores=torch.tensor([0.02, 0.03, 0.85, 0.9])[:, None, None].expand(4, 2, 1))
 >>> phase.detected, phase.start_step, phase.end_step
@@ -13,10 +14,9 @@ checkpoints is seen whole. A series whose total rise over that range is below `m
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-import torch
 from jaxtyping import Float
 from torch import Tensor
 

@@ -3,11 +3,25 @@
 Written straight from the definitions in `head_scores` and `induction` with Python loops and no shared
 helpers, so that the fast series evaluation can be tested against it and benchmarked beside it.
 
->>> naive = reference_series(list_checkpoints(run_dir), probe)    # doctest: +SKIP
+>>> from interp.analysis.induction.probes import make_probe
+>>> from interp.analysis.induction.series import evaluate_series
+>>> from interp.model.checkpoints import list_checkpoints
+>>> import tempfile
+>>> from pathlib import Path
+>>> from interp.train.config import RunConfig
+>>> from interp.train.loop import train
+>>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
+...     "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=2, span_max=4),
+...     "train": dict(steps=10, batch_size=4, eval_every=5, n_checkpoints=3)})
+>>> run_dir = train(run, Path(tempfile.mkdtemp()) / "run", progress=False).run_dir     # a tiny run, 1 s
+>>> probe = make_probe(vocab=torch.arange(64), n_ctx=16, batch=4, generator=torch.Generator().manual_seed(0))
+>>> naive, fast = reference_series(list_checkpoints(run_dir), probe), evaluate_series(list_checkpoints(run_dir), probe)
+>>> torch.allclose(naive.heads.induction, fast.heads.induction, atol=1e-5)
+True
 """
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -7,20 +7,30 @@ scores, the induction loss and the weight-based OV copying score come from that.
 the ICL score) take a second forward that keeps nothing but logits.
 
 >>> from interp.model.build import build_model
->>> from interp.train.config import ModelConfig
+>>> from interp.model.config import ModelConfig
 >>> model = build_model(ModelConfig(n_layers=2, d_model=32, n_ctx=16, d_head=8, n_heads=4, d_vocab=20, attn_only=True))
 >>> probe = make_probe(vocab=torch.arange(20), n_ctx=16, batch=4, generator=torch.Generator().manual_seed(0))
 >>> evaluate_model(model, probe).heads.induction.shape             # [layer head]
 torch.Size([2, 4])
->>> series = evaluate_series(list_checkpoints(run_dir), probe_for_run(list_checkpoints(run_dir)[-1]))  # doctest: +SKIP
->>> series.heads.induction.shape                                   # doctest: +SKIP
-torch.Size([24, 2, 4])
+>>> import tempfile
+>>> from pathlib import Path
+>>> from interp.model.checkpoints import list_checkpoints
+>>> from interp.train.config import RunConfig
+>>> from interp.train.loop import train
+>>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
+...     "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=2, span_max=4),
+...     "train": dict(steps=10, batch_size=4, eval_every=5, n_checkpoints=3)})
+>>> run_dir = train(run, Path(tempfile.mkdtemp()) / "run", progress=False).run_dir     # a tiny run, 1 s
+>>> checkpoints = list_checkpoints(run_dir)
+>>> series = evaluate_series(checkpoints, probe_for_run(checkpoints[-1]))
+>>> series.steps, series.heads.induction.shape                    # [checkpoint layer head]
+((0, 1, 10), torch.Size([3, 2, 2]))
 """
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from jaxtyping import Float
@@ -29,7 +39,9 @@ from torch import Tensor
 from interp.analysis.circuits.qk_ov import circuit_weights, ov_copying_scores
 from interp.analysis.induction.head_scores import HeadScores, score_heads
 from interp.analysis.induction.pattern_forward import pattern_forward
+from interp.analysis.induction.phase import PhaseChange, detect_phase_change
 from interp.analysis.induction.probes import (
+    ICLPositions,
     InductionLoss,
     InductionError,
     InductionProbe,
@@ -44,6 +56,7 @@ from interp.analysis.induction.phase import PhaseChange, detect_phase_change
 from interp.train.checkpoints import Checkpoint, load_into
 from interp.variants.perceiver_ar_io import is_perceiver_checkpoint
 from interp.core.errors import CheckpointError
+from interp.model.checkpoints import Checkpoint, load_into
 
 
 @dataclass(frozen=True)
@@ -118,9 +131,9 @@ class InductionSeries:
     heads: HeadScores
     ov_copying: Float[Tensor, "checkpoint layer head"]
     per_position_loss: Float[Tensor, "checkpoint prediction"]
-    first_half_loss: Float[Tensor, "checkpoint"]
-    repeated_half_loss: Float[Tensor, "checkpoint"]
-    icl_score: Float[Tensor, "checkpoint"]
+    first_half_loss: Float[Tensor, " checkpoint"]
+    repeated_half_loss: Float[Tensor, " checkpoint"]
+    icl_score: Float[Tensor, " checkpoint"]
 
     def phase_change(self, *, min_rise: float = 0.25) -> PhaseChange:
         """Where the induction scores of this series jump (see `interp.analysis.induction.phase.detect_phase_change`)."""

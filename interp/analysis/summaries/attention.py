@@ -30,8 +30,8 @@ from torch import Tensor
 from interp.analysis.core.cache import cache_activations, check_tokens
 from interp.analysis.induction.head_scores import attention_mass_on, attention_to
 from interp.analysis.induction.probes import duplicate_keys
-from interp.model.sites import Site
 from interp.core.errors import DataError
+from interp.model.sites import Site
 
 SUMMARY_NAMES = ("entropy", "previous_token", "first_token", "same_token")
 
@@ -117,9 +117,13 @@ def summarise_patterns(
 def attention_summary(model, tokens: Int[Tensor, "batch pos"], *, batch_size: int = 32) -> AttentionSummary:
     """Run `model` over `tokens` in mini-batches, caching only the attention patterns, and summarise every head.
 
-    >>> summary = attention_summary(model.eval(), val_rows[:256], batch_size=32)   # doctest: +SKIP
-    >>> summary.previous_token.shape                                              # doctest: +SKIP
-    torch.Size([2, 4])
+    >>> from interp.model.build import build_model
+    >>> from interp.model.config import ModelConfig
+    >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+    >>> tokens = torch.randint(11, (4, 8), generator=torch.Generator().manual_seed(0))
+    >>> summary = attention_summary(model, tokens, batch_size=2)
+    >>> summary.previous_token.shape                  # [layer head]
+    torch.Size([2, 2])
     """
     check_tokens(tokens, model)
     if not isinstance(batch_size, int) or batch_size < 1:

@@ -1,8 +1,15 @@
 """One checkpoint's circuits in a few numbers: OV copying, Q/K/V composition, and the best induction head's partners.
 
->>> summary = summarise_circuits(model, evaluation, probe)          # doctest: +SKIP
->>> summary.selected, summary.k_partners[0]                          # doctest: +SKIP
-((1, 2), (0, 3, 0.41))
+>>> import torch
+>>> from interp.analysis.induction.probes import make_probe
+>>> from interp.analysis.induction.series import evaluate_model
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True))
+>>> probe = make_probe(vocab=torch.arange(11), n_ctx=8, batch=4, generator=torch.Generator().manual_seed(0))
+>>> summary = summarise_circuits(model, evaluate_model(model, probe), probe)
+>>> summary.selected[0], len(summary.k_partners)     # a layer-1 head, ranked against both layer-0 heads
+(1, 2)
 """
 
 from dataclasses import dataclass

@@ -6,12 +6,12 @@ import json
 import pytest
 import torch
 
-from interp.analysis.ablation.study import AblationResult, ablation_study, ablation_units
 from interp.analysis.ablation.files import load_ablation, save_ablation
+from interp.analysis.ablation.study import AblationResult, ablation_study, ablation_units
 from interp.analysis.core.interventions import MeanAblation, ResampleAblation, ZeroAblation, resample_rows, run_with
 from interp.analysis.core.metrics import LogitDiffMetric, logit_diff, mean_loss
-from interp.model.sites import Site
 from interp.core.errors import DataError
+from interp.model.sites import Site
 
 TOLERANCE = 1e-5
 

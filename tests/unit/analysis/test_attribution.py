@@ -2,12 +2,12 @@
 
 import pytest
 import torch
-
-from interp.analysis.patching.attribution import attribution_patching, rank, spearman
-from interp.analysis.patching.activation import AXES, activation_patching
-from interp.model.build import build_model
 from helpers.factories import tiny_config
 from helpers.patching_pairs import pair
+
+from interp.analysis.patching.activation import AXES, activation_patching
+from interp.analysis.patching.attribution import attribution_patching, rank, spearman
+from interp.model.build import build_model
 
 
 def test_exact_when_the_metric_is_linear_in_the_patched_activation():

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from interp.analysis.core.cache import Activations, cache_activations, estimate_bytes, head_out_from_z
-from interp.model.sites import Site, SiteError
 from interp.core.errors import DataError
+from interp.model.sites import Site, SiteError
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from helpers.factories import tiny_config
 from helpers.planted_induction import planted_model
 from transformer_lens.utilities.matrix import composition_scores as tl_composition_scores
 
 from interp.analysis.circuits import qk_ov as c
-from helpers.factories import tiny_config
 from interp.model.build import build_model
 
 

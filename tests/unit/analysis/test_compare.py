@@ -5,13 +5,13 @@ import math
 import plotly.graph_objects as go
 import pytest
 import torch
-
-from interp.analysis.ablation.study import ablation_study
-from interp.analysis.ablation.compare import compare_heads, comparison_to_dict, mean_pattern_distance, pattern_distance
-from interp.model.build import build_model
-from interp.core.errors import DataError
-from interp.report.ablation_figures import ablation_heatmap, comparison_heatmap
 from helpers.factories import tiny_config
+
+from interp.analysis.ablation.compare import compare_heads, comparison_to_dict, mean_pattern_distance, pattern_distance
+from interp.analysis.ablation.study import ablation_study
+from interp.core.errors import DataError
+from interp.model.build import build_model
+from interp.report.ablation_figures import ablation_heatmap, comparison_heatmap
 
 
 @pytest.fixture
@@ -23,9 +23,14 @@ def test_distances_against_hand_computations():
     p = torch.tensor([0.5, 0.5, 0.0])
     q = torch.tensor([0.0, 0.5, 0.5])
     m = (p + q) / 2
-    kl = lambda a, b: sum(float(x) * math.log2(float(x) / float(y)) for x, y in zip(a, b) if x > 0)
+
+    def kl(a, b):
+        return sum(float(x) * math.log2(float(x) / float(y)) for x, y in zip(a, b) if x > 0)
+
+    def shaped(t):
+        return t.view(1, 1, 1, 3)
+
     js = 0.5 * kl(p, m) + 0.5 * kl(q, m)
-    shaped = lambda t: t.view(1, 1, 1, 3)
     assert pattern_distance(shaped(p), shaped(q)).item() == pytest.approx(js)
     assert pattern_distance(shaped(p), shaped(q), "tv").item() == pytest.approx(0.5)
     assert pattern_distance(shaped(p), shaped(p)).item() == 0.0

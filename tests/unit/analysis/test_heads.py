@@ -4,8 +4,8 @@ import pytest
 import torch
 from helpers.planted_induction import planted_model
 
-from interp.analysis.induction.head_scores import SCORE_NAMES, HeadScores
 from interp.analysis.induction.head_classes import HeadThresholds, classify_heads, head_labels
+from interp.analysis.induction.head_scores import SCORE_NAMES, HeadScores
 from interp.core.errors import InterpError
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from helpers.factories import tiny_config
+
 from interp.model.build import build_model
 
 TOKENS = torch.randint(11, (3, 12), generator=torch.Generator().manual_seed(0))

@@ -9,12 +9,12 @@ from interp.analysis.induction import head_scores as hs
 from interp.analysis.induction.probes import (
     ICLPositions,
     duplicate_keys,
-    prefix_match_keys,
-    previous_occurrence,
     icl_score,
     icl_score_from_losses,
     induction_loss,
     make_probe,
+    prefix_match_keys,
+    previous_occurrence,
     token_losses,
 )
 from interp.core.errors import DataError

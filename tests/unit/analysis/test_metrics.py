@@ -16,7 +16,6 @@ from interp.analysis.core.metrics import (
     mean_loss,
     next_token_accuracy,
     normalise,
-    per_token_loss,
     resolve_metric,
 )
 from interp.core.errors import DataError

@@ -2,12 +2,12 @@
 
 import pytest
 import torch
-
-from interp.analysis.patching.path import path_patching
-from interp.analysis.patching.activation import PatchingError
-from interp.model.build import build_model
 from helpers.factories import tiny_config
 from helpers.patching_pairs import pair
+
+from interp.analysis.patching.activation import PatchingError
+from interp.analysis.patching.path import path_patching
+from interp.model.build import build_model
 
 
 def naive_path_patching(model, clean, corrupted, metric, receivers, component):
@@ -20,7 +20,7 @@ def naive_path_patching(model, clean, corrupted, metric, receivers, component):
     for sender_layer in range(n_layers):
         for sender_head in range(n_heads):
 
-            def freeze(activation, hook):
+            def freeze(activation, hook, sender_layer=sender_layer, sender_head=sender_head):
                 new = clean_cache[hook.name].clone()
                 if int(hook.name.split(".")[1]) == sender_layer:
                     new[:, :, sender_head] = corrupted_cache[hook.name][:, :, sender_head]
@@ -33,12 +33,12 @@ def naive_path_patching(model, clean, corrupted, metric, receivers, component):
                 names = sorted({f"blocks.{layer}.attn.hook_{component}" for layer, _ in receivers})
                 kept = {}
 
-                def keep(activation, hook):
+                def keep(activation, hook, kept=kept):
                     kept[hook.name] = activation.detach().clone()
 
                 model.run_with_hooks(clean, fwd_hooks=frozen + [(name, keep) for name in names])
 
-                def patch(activation, hook):
+                def patch(activation, hook, kept=kept):
                     activation = activation.clone()
                     for layer, head in receivers:
                         if int(hook.name.split(".")[1]) == layer:

@@ -5,14 +5,15 @@ import math
 
 import pytest
 import torch
+from helpers.factories import tiny_config
 from helpers.planted_induction import save_planted_run
 
 import interp.model.build
-from helpers.factories import tiny_config
+from interp.analysis.induction.pattern_forward import pattern_forward
 from interp.analysis.induction.probes import icl_score, make_probe
 from interp.analysis.induction.reference import reference_series
-from interp.analysis.induction.pattern_forward import pattern_forward
 from interp.analysis.induction.series import evaluate_series, hooked_forward, probe_for_run
+from interp.core.errors import CheckpointError
 from interp.model.build import build_model
 from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
 from interp.core.errors import CheckpointError

@@ -4,11 +4,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interp.text.config import DataConfig
-from interp.model.config import ModelConfig
-from interp.train.noise_config import NoiseConfig
-from interp.train.config import RunConfig, TrainConfig
 from interp.core.errors import ConfigError
+from interp.model.config import ModelConfig
+from interp.text.config import DataConfig
+from interp.train.config import RunConfig, TrainConfig
+from interp.train.noise_config import NoiseConfig
 from interp.train.presets import list_presets, parse_override, run_config
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from helpers.factories import tiny_config
 
 from interp.train.averaging import average_checkpoints, save_average, tail_checkpoints
 from interp.model.build import build_model

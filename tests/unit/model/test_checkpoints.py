@@ -2,8 +2,9 @@ import json
 
 import pytest
 import torch
-
 from helpers.factories import tiny_config
+
+from interp.core.errors import CheckpointError
 from interp.model.build import build_model
 from interp.model.layout import to_hooked_state_dict, from_hooked_state_dict
 from interp.train.checkpoints import list_checkpoints, load_model, read_checkpoint, resolve_checkpoint, save_checkpoint

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from helpers.factories import tiny_config
+
 from interp.model.build import build_model
 from interp.model.engine.fast_forward import FastForward, fast_forward
 from interp.train.loop import next_token_loss

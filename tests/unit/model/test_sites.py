@@ -79,8 +79,9 @@ def test_missing_hook_on_attention_only_model(tiny_model):
 
 
 def test_missing_positional_embedding_on_a_rotary_model():
-    from interp.model.build import build_model
     from helpers.factories import tiny_config
+
+    from interp.model.build import build_model
 
     with pytest.raises(SiteError, match="rotary"):
         Site.pos_embed().check(build_model(tiny_config(positional_embedding_type="rotary")))

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from helpers.factories import tiny_config
+
+from interp.core.errors import CheckpointError
 from interp.model.build import build_model
 from interp.model.layout import load_state_dict_file
 from interp.train.checkpoints import save_checkpoint

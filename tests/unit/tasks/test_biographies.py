@@ -1,5 +1,6 @@
 import pytest
 
+from interp.core.errors import DataError
 from interp.tasks.birthplace.biographies import (
     CITIES,
     census_names,
@@ -9,7 +10,6 @@ from interp.tasks.birthplace.biographies import (
     qa_tsv,
     question,
 )
-from interp.core.errors import DataError
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from interp.train.config import TrainConfig
+from interp.tasks.birthplace.config import BirthplaceConfig
+from interp.tasks.birthplace.finetune import masked_loss, train_on_rows
+from interp.tasks.birthplace.qa_eval import constant_answer_accuracy, exact_match
 from interp.tasks.birthplace.span_corruption import IGNORE, MASK_CHAR
 from interp.tasks.birthplace.training import (
     BirthplaceData,
@@ -12,9 +14,6 @@ from interp.tasks.birthplace.training import (
     pretraining_batches,
     run_setting,
 )
-from interp.tasks.birthplace.config import BirthplaceConfig
-from interp.tasks.birthplace.finetune import masked_loss, train_on_rows
-from interp.tasks.birthplace.qa_eval import constant_answer_accuracy, exact_match
 
 TINY = {
     "corpus": {"n_people": 40, "dev_fraction": 0.2, "docs_per_person": 2, "block_size": 64},

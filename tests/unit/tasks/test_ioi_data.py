@@ -5,10 +5,10 @@ import random
 import pytest
 import torch
 
+from interp.core.errors import DataError
 from interp.tasks.ioi.prompts import CORRUPTIONS, SPLITS, IOISetup, ioi_corpus
 from interp.tasks.ioi.templates import IOI_TEMPLATES, compile_ioi_template
 from interp.tasks.ioi.vocab import NOT_NAMES, CompactTokenizer, census_names, ioi_tokenizer_from_dict
-from interp.core.errors import DataError
 from interp.text.tokenizers import GPT2Tokenizer
 
 
@@ -120,8 +120,8 @@ def test_compact_tokenizer_round_trips(corpus):
 
 
 def test_training_data_for_the_preset_is_a_pure_function_of_step():
-    from interp.train.presets import run_config
     from interp.train.data import TrainingData
+    from interp.train.presets import run_config
 
     data = TrainingData.prepare(run_config("ioi-attn-only-3l", overrides={"train.batch_size": 8}))
     assert data.vocab_size == ioi_corpus().tokenizer.vocab_size and data.packed is None
@@ -155,9 +155,11 @@ def test_extra_training_names_leave_the_held_out_sets_alone(corpus, tmp_path):
     from interp.model.build import build_model
     from interp.train.checkpoints import resolve_checkpoint
     from interp.core.errors import ConfigError
-    from interp.train.presets import run_config
+    from interp.model.checkpoints import resolve_checkpoint
+    from interp.tasks.ioi.patching import ioi_model
     from interp.train.data import TrainingData
     from interp.train.loop import train
+    from interp.train.presets import run_config
 
     more = ioi_corpus(IOISetup(n_extra_train_names=100))
     assert more.heldout_names == corpus.heldout_names and more.heldout_templates == corpus.heldout_templates

@@ -2,12 +2,18 @@
 
 
 import pytest
-
-from interp.tasks.ioi.evaluation import EVAL_SEED, choose_run, per_name_scores, per_template_scores, score_prompts, worst_heldout_accuracy
-from interp.model.build import build_model
-from interp.tasks.ioi.prompts import ioi_corpus
-
 from helpers.factories import tiny_config
+
+from interp.model.build import build_model
+from interp.tasks.ioi.evaluation import (
+    EVAL_SEED,
+    choose_run,
+    per_name_scores,
+    per_template_scores,
+    score_prompts,
+    worst_heldout_accuracy,
+)
+from interp.tasks.ioi.prompts import ioi_corpus
 
 
 @pytest.fixture(scope="module")

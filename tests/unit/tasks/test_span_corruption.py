@@ -6,6 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from interp.core.errors import DataError
 from interp.tasks.birthplace.qa import answer_from, qa_rows
 from interp.tasks.birthplace.span_corruption import (
     IGNORE,
@@ -17,7 +18,6 @@ from interp.tasks.birthplace.span_corruption import (
     span_corrupt,
     span_corruption_rows,
 )
-from interp.core.errors import DataError
 
 ALPHABET = "abcdefghij XYZ.,()0123"
 TOKENIZER = char_vocabulary(ALPHABET)

@@ -6,12 +6,10 @@ import torch
 from interp.text.compact_tokenizer import compact_packed
 from interp.text.tokenizers import CompactTokenizer
 from interp.text.config import DataConfig
-from interp.model.config import ModelConfig
-from interp.train.config import RunConfig, TrainConfig
 from interp.text.packing import PackedTokens
-from interp.core.errors import ConfigError, DataError
 from interp.text.tokenizers import load_tokenizer, tokenizer_from_dict
 from interp.train.baseline import bigram_log_probs, bigram_loss
+from interp.train.config import RunConfig, TrainConfig
 from interp.train.data import TrainingData
 
 TEXTS = ["The film was great, and the cast was great too.", "A dull film; the plot made no sense."]

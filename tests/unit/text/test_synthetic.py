@@ -24,7 +24,7 @@ def _spans(*, batch=64, n_ctx=64, vocab=None, span_min=8, span_max=32, seed=0) -
 def _check_invariants(s: RepeatedSpans, *, batch, n_ctx, vocab, span_min, span_max) -> None:
     assert isinstance(s.tokens, Int[Tensor, "batch pos"]) and s.tokens.shape == (batch, n_ctx)
     for field in (s.first_start, s.second_start, s.length):
-        assert isinstance(field, Int[Tensor, "batch"]) and field.shape == (batch,)
+        assert isinstance(field, Int[Tensor, " batch"]) and field.shape == (batch,)
     assert s.tokens.dtype == torch.int64
     assert ((span_min <= s.length) & (s.length <= span_max)).all()
     assert (s.first_start >= 0).all()

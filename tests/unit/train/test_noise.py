@@ -5,10 +5,10 @@ import math
 
 import pytest
 import torch
-
 from helpers.cli_run import TINY_TRAIN, run_cli
 from helpers.factories import assert_same_weights, tiny_config, train_interrupted
-from interp.model.sites import Site
+
+from interp.core.errors import ConfigError
 from interp.model.build import build_model
 from interp.train.checkpoints import list_checkpoints, load_model
 from interp.train.noise_config import NOISE_ACTIVATION_KINDS, NoiseConfig
@@ -16,8 +16,12 @@ from interp.train.config import RunConfig
 from interp.core.errors import ConfigError
 from interp.train.data import TrainingData
 from interp.model.engine.fast_forward import FastForward
+from interp.model.sites import Site
+from interp.train.config import RunConfig
+from interp.train.data import TrainingData
 from interp.train.loop import METRICS_FILE, RUN_FILE, evaluate, next_token_loss, read_run_config, train
 from interp.train.noise import ActivationNoise, TrainingNoise, corrupt_tokens, loss_and_accuracy, step_generator
+from interp.train.noise_config import NOISE_ACTIVATION_KINDS, NoiseConfig
 
 
 def noisy_run(noise: dict | None = None, *, attn_only: bool = True, **train_changes) -> RunConfig:
@@ -169,15 +173,15 @@ def test_the_forward_offers_noise_at_every_supported_site_and_only_at_real_hooks
         model = build_model(cfg)
 
         class Recorder:
-            def __init__(self):
-                self.hooks = frozenset(Site.attn_scores(layer).hook_name for layer in range(cfg.n_layers))
+            def __init__(self, n_layers: int):
+                self.hooks = frozenset(Site.attn_scores(layer).hook_name for layer in range(n_layers))
                 self.seen: list[str] = []
 
             def at(self, name, activation):
                 self.seen.append(name)
                 return activation
 
-        recorder = Recorder()
+        recorder = Recorder(cfg.n_layers)
         FastForward(model, cfg)(torch.zeros(1, 4, dtype=torch.long), perturb=recorder)
         expected = {"hook_embed", "hook_pos_embed"} | recorder.hooks
         for kind in NOISE_ACTIVATION_KINDS:

@@ -5,8 +5,8 @@ from torch import Tensor
 
 from interp.analysis.core.cache import cache_activations
 from interp.analysis.core.interventions import MeanAblation, ZeroAblation, apply, run_with
-from interp.model.sites import Site
 from interp.core.errors import CheckpointError, ConfigError, DataError
+from interp.model.sites import Site
 from interp.variants.perceiver_ar import PerceiverAR, PerceiverARConfig
 from interp.variants.perceiver_ar_io import load_any_model, load_perceiver, save_perceiver
 

@@ -1,0 +1,20 @@
+"""pytest collection for the doctests of interp/ (run with the suite: `testpaths` includes interp)."""
+
+import torch
+
+# Doctests build tiny models, where per-op overhead dominates: one thread is faster and immune to a busy machine.
+torch.set_num_threads(1)
+
+# NOT YET COLLECTED: modules being rewritten by the restructuring (issue 17) while their doctests were made to run.
+# Remove an entry once its module's examples run; `pytest interp/<path>` then checks them.
+collect_ignore_glob = [
+    "__init__.py",  # interp/__init__.py (the public API is being written)
+    "analysis/__init__.py",
+    "model/engine/*",
+    "analysis/induction/pattern_forward.py",
+    "analysis/patching/*",
+    "variants/layers.py",
+    "tasks/*",
+    "tasks/**/*",
+    "train/data.py",
+]
