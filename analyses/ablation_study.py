@@ -18,8 +18,8 @@ from interp.analysis.core.eval_tokens import evaluation_tokens
 from interp.analysis.core.interventions import MeanAblation, run_with
 from interp.analysis.core.metrics import mean_loss
 from interp.model.sites import Site
-from interp.train.checkpoints import load_model, resolve_checkpoint
 from interp.report.ablation_figures import ablation_heatmap
+from interp.train.checkpoints import load_model, resolve_checkpoint
 
 args = [a for a in sys.argv[1:] if not a.startswith("-")]
 run = Path(args[0]) if args else Path("models/runs/demo")

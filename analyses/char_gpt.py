@@ -21,14 +21,14 @@ import json
 import time
 from pathlib import Path
 
-from interp.analysis.core.text_eval import corpus_loss, sample_texts
-from interp.train.checkpoints import list_checkpoints
-from interp.train.presets import parse_override, run_config
 from figures import experiment as experiment_figures
+
+from interp.analysis.core.text_eval import corpus_loss, sample_texts
 from interp.report import training_figures
 from interp.report.html import Page
 from interp.text.tokenizers import tokenizer_from_dict
 from interp.train.baseline import bigram_loss, unigram_loss
+from interp.train.checkpoints import list_checkpoints
 from interp.train.data import TrainingData
 from interp.train.loop import read_run_file, train
 from interp.train.presets import parse_override, run_config

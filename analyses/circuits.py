@@ -14,8 +14,8 @@ import torch
 
 from interp.analysis.circuits import qk_ov as circuits
 from interp.analysis.induction.series import evaluate_model, probe_for_run
-from interp.train.checkpoints import load_model, resolve_checkpoint
 from interp.report import circuits_figures
+from interp.train.checkpoints import load_model, resolve_checkpoint
 
 args = [a for a in sys.argv[1:] if not a.startswith("-")]
 run_dir = Path(args[0]) if args else Path("models/runs/demo")

@@ -26,18 +26,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from interp.analysis.core.text_eval import corpus_loss, sample_texts
-from interp.train.checkpoints import list_checkpoints
-from interp.text.config import DataConfig
-from interp.model.config import ModelConfig
-from interp.train.config import RunConfig, TrainConfig
-from interp.core.errors import ConfigError
 from figures import experiment as experiment_figures
+
+from interp.analysis.core.text_eval import corpus_loss, sample_texts
+from interp.core.errors import ConfigError
+from interp.model.config import ModelConfig
 from interp.report import training_figures
 from interp.report.html import Page
 from interp.text.config import DataConfig
 from interp.text.tokenizers import tokenizer_from_dict
 from interp.train.baseline import bigram_loss, unigram_loss
+from interp.train.checkpoints import list_checkpoints
 from interp.train.config import RunConfig, TrainConfig
 from interp.train.data import TrainingData
 from interp.train.loop import train

@@ -14,8 +14,8 @@ import torch
 
 from interp.analysis.induction.head_classes import classify_heads
 from interp.analysis.induction.series import evaluate_series, probe_for_run
-from interp.train.checkpoints import list_checkpoints
 from interp.report import induction_figures
+from interp.train.checkpoints import list_checkpoints
 
 run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else Path("models/runs/demo")
 checkpoints = list_checkpoints(run_dir)

@@ -21,16 +21,15 @@ from interp.analysis.core.patch_metric import LogitDiff
 from interp.analysis.patching.activation import activation_patching
 from interp.analysis.patching.attribution import attribution_patching, spearman
 from interp.analysis.patching.partial_forward import capture_run
-from interp.model.engine.weights import Weights
-from interp.train.checkpoints import resolve_checkpoint
+from interp.analysis.patching.path import path_patching
 from interp.cli.common import run_label
-from interp.tasks.ioi.templates import IOI_TEMPLATES
-from interp.train.presets import run_config
+from interp.model.engine.weights import Weights
 from interp.report.html import Page
 from interp.report.patching_figures import attribution_scatter, patching_heatmap
 from interp.tasks.ioi.evaluation import evaluate_ioi, format_scores, per_name_scores, per_template_scores
 from interp.tasks.ioi.patching import ioi_model, patching_prompts, top_cells
 from interp.tasks.ioi.templates import IOI_TEMPLATES
+from interp.train.checkpoints import resolve_checkpoint
 from interp.train.presets import run_config
 
 PRESET = "ioi-attn-only-4l"

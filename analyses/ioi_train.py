@@ -101,14 +101,13 @@ import sys
 import time
 from pathlib import Path
 
+from interp.core.config import apply_overrides
 from interp.tasks.ioi.evaluation import choose_run, evaluate_ioi, format_scores, worst_heldout_accuracy
 from interp.tasks.ioi.patching import ioi_model
-from interp.train.averaging import save_average
-from interp.train.checkpoints import list_checkpoints
-from interp.train.config import RunConfig
-from interp.core.config import apply_overrides
 from interp.tasks.ioi.prompts import HALVES
 from interp.tasks.ioi.training_data import ioi_setup
+from interp.train.averaging import save_average
+from interp.train.checkpoints import list_checkpoints
 from interp.train.config import RunConfig
 from interp.train.loop import read_run_config, train
 from interp.train.presets import parse_override, run_config

@@ -43,12 +43,12 @@ import time
 from pathlib import Path
 
 import torch
+from figures.noise import noise_page
 from tqdm.auto import tqdm
 
 from interp.analysis.ablation.compare import HeadComparison, compare_heads, comparison_to_dict
+from interp.model.engine.fast_forward import fast_forward
 from interp.train.checkpoints import list_checkpoints, load_model
-from interp.train.presets import run_config
-from figures.noise import noise_page
 from interp.train.data import TrainingData
 from interp.train.loop import METRICS_FILE, read_run_config, train
 from interp.train.noise import loss_and_accuracy, row_loss_and_accuracy

@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from interp.sweep.results import format_table
 from interp.report.sweep_figures import write_sweep_page
+from interp.sweep.results import format_table
 from interp.sweep.runner import plan_trials, run_sweep
 from interp.sweep.spec import SweepSpec
 from interp.sweep.trials import expand_trials

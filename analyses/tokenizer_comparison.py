@@ -32,18 +32,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from interp.analysis.summaries.attention import attention_summary
-from interp.analysis.induction.series import evaluate_series, probe_for_run
-from interp.analysis.core.text_eval import corpus_loss
-from interp.train.checkpoints import list_checkpoints, load_model
-from interp.text.corpora import load_corpus
-from interp.train.presets import run_config
 from figures import experiment as experiment_figures
+
+from interp.analysis.core.text_eval import corpus_loss
+from interp.analysis.induction.series import evaluate_series, probe_for_run
+from interp.analysis.summaries.attention import attention_summary
 from interp.report.html import Page
 from interp.text.corpora import load_corpus
 from interp.text.tokenizers import load_tokenizer, tokenizer_from_dict
 from interp.train.baseline import bigram_loss
+from interp.train.checkpoints import list_checkpoints, load_model
 from interp.train.data import TrainingData
 from interp.train.loop import read_run_file, train
 from interp.train.presets import run_config

@@ -26,8 +26,8 @@ import torch
 from interp.analysis.induction.reference import reference_series
 from interp.analysis.induction.series import evaluate_series, probe_for_run
 from interp.model.build import build_model
-from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, save_checkpoint
 from interp.model.config import ModelConfig
+from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "induction_series.json"

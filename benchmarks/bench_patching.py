@@ -44,8 +44,8 @@ def default_run(preset: str) -> Path:
 def load(run: Path, preset: str):
     """The trained IOI model and aligned prompts (a fresh preset-shaped model if the run does not exist)."""
     from interp.tasks.ioi.patching import ioi_model, patching_prompts
-    from interp.train.checkpoints import resolve_checkpoint
     from interp.tasks.ioi.prompts import ioi_corpus
+    from interp.train.checkpoints import resolve_checkpoint
 
     if run.exists():
         ckpt = resolve_checkpoint(run)

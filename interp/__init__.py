@@ -58,11 +58,11 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each name loads on first use
     from interp import analysis, tasks
     from interp.core.errors import InterpError
-    from interp.train.checkpoints import Checkpoint, list_checkpoints
     from interp.model.build import build_model
     from interp.model.config import ModelConfig
     from interp.model.sites import Site
     from interp.text.config import DataConfig
+    from interp.train.checkpoints import Checkpoint, list_checkpoints
     from interp.train.config import RunConfig, TrainConfig
     from interp.train.loop import TrainResult
     from interp.train.noise_config import NoiseConfig

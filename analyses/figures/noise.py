@@ -17,7 +17,7 @@ one (B).
 'index.html'
 """
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots

@@ -70,7 +70,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each name loads on first use
     from interp.analysis.ablation.compare import compare_heads
     from interp.analysis.ablation.study import AblationResult, ablation_study
-    from interp.analysis.summaries.attention import attention_summary
     from interp.analysis.circuits.qk_ov import (
         CircuitWeights,
         circuit_weights,
@@ -91,4 +90,5 @@ if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each 
     from interp.analysis.patching.activation import PatchingResult, activation_patching
     from interp.analysis.patching.attribution import attribution_patching
     from interp.analysis.patching.path import PathPatchingResult, path_patching
+    from interp.analysis.summaries.attention import attention_summary
     from interp.model.sites import Site, SiteError

@@ -30,13 +30,12 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.analysis.ablation.study import AblationResult, ablation_study
-from interp.analysis.summaries.circuits import CircuitSummary, summarise_circuits
 from interp.analysis.core.eval_tokens import evaluation_tokens
 from interp.analysis.induction.phase import PhaseChange
 from interp.analysis.induction.series import CheckpointEvaluation, InductionSeries, evaluate_model, evaluate_series, probe_for_run
-from interp.train.checkpoints import Checkpoint, list_checkpoints, load_model, resolve_checkpoint
-from interp.train.config import RunConfig
+from interp.analysis.summaries.circuits import CircuitSummary, summarise_circuits
 from interp.text.tokenizers import Tokenizer, tokenizer_from_dict
+from interp.train.checkpoints import Checkpoint, list_checkpoints, load_model, resolve_checkpoint
 from interp.train.config import RunConfig
 from interp.train.loop import RUN_FILE, read_metrics
 

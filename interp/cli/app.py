@@ -2,7 +2,6 @@
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -41,9 +40,9 @@ def presets() -> None:
 @app.command()
 def train(
     preset: str = typer.Option("attn-only-2l", "--preset", "-p", help="Preset name (see `interp presets`)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file whose [model]/[data]/[train] fields override the preset."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="TOML file whose [model]/[data]/[train] fields override the preset."),
     set_: list[str] = typer.Option([], "--set", "-s", help="Override one field, e.g. --set train.lr=3e-4 --set model.n_layers=3."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default models/runs/PRESET)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default models/runs/PRESET)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint, exactly, with the config in its run.json; --set train.steps=N trains it for longer (also train.schedule=wsd with train.decay_steps, to end with a decay)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
@@ -58,10 +57,10 @@ def train(
     On several processes or machines: torchrun --nproc_per_node 2 -m interp.train --preset attn-only-1l ...
     (same options; each process trains on a slice of every batch, rank 0 writes the run directory).
     """
-    from interp.train.config import RunConfig
     from interp.core.config import apply_overrides
-    from interp.train.presets import parse_override, run_config
+    from interp.train.config import RunConfig
     from interp.train.distributed import process_group
+    from interp.train.presets import parse_override, run_config
 
     run_dir = out or DEFAULT_RUNS / preset
     overrides = dict(parse_override(s) for s in set_)
@@ -97,8 +96,8 @@ def generate(
     prompt: str = typer.Option("", "--prompt", help="Text to continue (empty: start from a newline or BOS)."),
     tokens: int = typer.Option(200, "--tokens", "-n", help="How many tokens to sample."),
     temperature: float = typer.Option(1.0, help="Softmax temperature; 0 is greedy."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample only from the k most likely tokens."),
-    checkpoint: Optional[int] = typer.Option(None, "--checkpoint", help="Step to load (default: the last)."),
+    top_k: int | None = typer.Option(None, "--top-k", help="Sample only from the k most likely tokens."),
+    checkpoint: int | None = typer.Option(None, "--checkpoint", help="Step to load (default: the last)."),
     seed: int = typer.Option(0, help="Sampling seed."),
 ) -> None:
     """Sample text from a trained model.
@@ -107,10 +106,10 @@ def generate(
     """
     import torch
 
-    from interp.train.checkpoints import load_model, resolve_checkpoint
+    from interp.core.validate import check_tokens
     from interp.model.sampling import sample
     from interp.text.tokenizers import tokenizer_from_dict
-    from interp.core.validate import check_tokens
+    from interp.train.checkpoints import load_model, resolve_checkpoint
 
     for option, value, low in (("--tokens", tokens, 0), ("--temperature", temperature, 0), ("--top-k", top_k, 1)):
         if value is not None and not value >= low:  # `not >=` also catches nan

@@ -20,7 +20,6 @@ from interp.core.errors import CheckpointError
 from interp.model.config import ModelConfig
 
 
-
 def to_hooked_state_dict(bridge_state: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tensor]:
     """Bridge parameter names (`blocks.0.attn.q.weight`) -> HookedTransformer names and shapes."""
     heads = cfg.n_heads

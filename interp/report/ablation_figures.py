@@ -20,8 +20,8 @@ mattered); pattern distances a sequential scale from 0 to 1.
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from interp.analysis.ablation.study import AblationResult
 from interp.analysis.ablation.compare import HeadComparison
+from interp.analysis.ablation.study import AblationResult
 
 DIVERGING = "RdBu_r"
 SEQUENTIAL = "Viridis"

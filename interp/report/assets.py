@@ -26,7 +26,7 @@ def _plotly_source() -> str:
 SOURCES = {"plotly": _plotly_source, "circuitsvis": _circuitsvis_source}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compressed_bundle(name: str) -> str:
     """Base64 of the gzip of the named JavaScript bundle (computed once per process)."""
     if name not in SOURCES:

@@ -17,8 +17,8 @@
 
 import datetime
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from interp.report.index import write_index, write_summary
 

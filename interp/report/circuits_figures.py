@@ -12,7 +12,7 @@
 'L1H0 OV'
 """
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 from jaxtyping import Float

@@ -12,9 +12,10 @@ strings inside plotly figures HTML-escaped because plotly interprets a subset of
 
 import html as html_lib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

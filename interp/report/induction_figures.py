@@ -5,7 +5,7 @@ The detected phase change is shaded.
 
 >>> import tempfile
 >>> from interp.analysis.induction.series import evaluate_series, probe_for_run
->>> from interp.model.checkpoints import list_checkpoints
+>>> from interp.train.checkpoints import list_checkpoints
 >>> from pathlib import Path
 >>> from interp.train.config import RunConfig
 >>> from interp.train.loop import train
@@ -21,7 +21,7 @@ The detected phase change is shaded.
 >>> fig.write_html(Path(tempfile.mkdtemp()) / "induction.html", include_plotlyjs=True)
 """
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative

@@ -3,7 +3,7 @@
 >>> fig = training_curves([{"step": 0, "tokens_seen": 0, "val": 4.2}, {"step": 10, "tokens_seen": 640, "val": 3.1}])
 """
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 

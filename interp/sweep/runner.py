@@ -15,7 +15,7 @@ as failed with its one-line error; the others go on.
 ...     "metric": "val_repeated", "out": tempfile.mkdtemp()}, name="lr")
 >>> outcome = run_sweep(spec, progress=False, log=lambda line: None)   # two tiny trials, in this process
 >>> outcome.ran, outcome.failed, sorted(path.name for path in outcome.paths.values())
-(['lr=0.003', 'lr=0.001'], [], ['results.csv', 'results.json', 'sweep.html'])
+(['lr=0.003', 'lr=0.001'], [], ['results.csv', 'results.json'])
 >>> run_sweep(spec, progress=False, log=lambda line: None).skipped      # finished trials are not run again
 ['lr=0.003', 'lr=0.001']
 """
@@ -27,15 +27,15 @@ import sys
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from interp.core.io import write_json
-from interp.train.config import RunConfig
 from interp.core.errors import ConfigError, InterpError
+from interp.core.io import write_json
 from interp.sweep.results import (
     TRIAL_FILE,
     SweepResults,
@@ -48,6 +48,7 @@ from interp.sweep.results import (
 from interp.sweep.spec import SweepSpec
 from interp.sweep.tracking import WandbTracker, import_wandb
 from interp.sweep.trials import Trial, expand_trials
+from interp.train.config import RunConfig
 from interp.train.loop import RUN_FILE, read_metrics, read_run_config, train
 
 DEFAULT_CACHE = Path("models/cache")

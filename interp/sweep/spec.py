@@ -29,8 +29,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from interp.train.config import RunConfig
 from interp.core.errors import ConfigError
+from interp.train.config import RunConfig
 from interp.train.presets import preset as load_preset
 from interp.train.presets import read_toml
 

@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from interp.train.config import RunConfig
 from interp.core.errors import ConfigError
-from interp.train.presets import run_config
 from interp.sweep.spec import SweepSpec
+from interp.train.config import RunConfig
+from interp.train.presets import run_config
 
 MAX_NAME = 120
 RANDOM_ATTEMPTS = 100  # draws per wanted trial before a small random space is reported

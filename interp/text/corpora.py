@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
+
 from interp.core.errors import DataError
 
 CORPORA: tuple[str, ...] = ("shakespeare", "imdb", "prose")

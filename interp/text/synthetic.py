@@ -18,6 +18,7 @@ import datasets
 import torch
 from jaxtyping import Int
 from torch import Tensor
+
 from interp.core.errors import DataError
 
 
@@ -26,9 +27,9 @@ class RepeatedSpans:
     """A batch of random rows, each holding one span and, later in the row, an exact copy of it."""
 
     tokens: Int[Tensor, "batch pos"]
-    first_start: Int[Tensor, "batch"]  # position where the span first appears
-    second_start: Int[Tensor, "batch"]  # position where its copy starts
-    length: Int[Tensor, "batch"]
+    first_start: Int[Tensor, " batch"]  # position where the span first appears
+    second_start: Int[Tensor, " batch"]  # position where its copy starts
+    length: Int[Tensor, " batch"]
 
 
 def repeated_span_batch(

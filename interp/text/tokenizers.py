@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
 from tokenizers.implementations import BaseTokenizer
+
 from interp.core.errors import DataError
 
 TOKENIZER_KINDS: tuple[str, ...] = ("char", "gpt2", "bert")

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import torch
 
-from interp.train.checkpoints import Checkpoint, list_checkpoints, load_model, load_weights, save_checkpoint
 from interp.core.errors import CheckpointError
-from interp.model.checkpoints import Checkpoint, list_checkpoints, load_model, load_weights, save_checkpoint
+from interp.train.checkpoints import Checkpoint, list_checkpoints, load_model, load_weights, save_checkpoint
 
 
 def tail_checkpoints(run_dir: Path, fraction: float) -> list[Checkpoint]:

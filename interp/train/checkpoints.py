@@ -35,11 +35,10 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from interp.core.errors import CheckpointError
+from interp.core.io import atomic_directory, commit_directory, read_json, write_json
 from interp.model.config import ModelConfig
 from interp.model.layout import from_hooked_state_dict, to_hooked_state_dict
 from interp.train.config import RunConfig
-from interp.core.errors import CheckpointError
-from interp.core.io import atomic_directory, commit_directory, read_json, write_json
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"

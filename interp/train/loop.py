@@ -25,10 +25,18 @@ from tqdm.auto import tqdm
 
 from interp.core.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.model.build import build_model
-from interp.train.checkpoints import CHECKPOINTS_DIR, Checkpoint, list_checkpoints, load_optimizer_state, load_into, load_training_state, remove_partial_checkpoints, save_checkpoint
-from interp.train.config import RunConfig
-from interp.core.errors import CheckpointError, ConfigError, TrainingDiverged
+from interp.model.engine.fast_forward import fast_forward
 from interp.train.baseline import bigram_loss
+from interp.train.checkpoints import (
+    CHECKPOINTS_DIR,
+    Checkpoint,
+    list_checkpoints,
+    load_into,
+    load_optimizer_state,
+    load_training_state,
+    remove_partial_checkpoints,
+    save_checkpoint,
+)
 from interp.train.config import RunConfig
 from interp.train.data import TrainingData
 from interp.train.distributed import current_world

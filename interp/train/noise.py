@@ -36,11 +36,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.model.losses import per_token_loss
-from interp.model.sites import Site, SiteError
-from interp.train.noise_config import NoiseConfig
 from interp.core.errors import ConfigError, DataError
 from interp.model.engine.fast_forward import FastForward
+from interp.model.losses import per_token_loss
 from interp.model.sites import Site, SiteError
 from interp.train.noise_config import NoiseConfig
 

@@ -34,8 +34,8 @@ from torch import Tensor, nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
-from interp.model.config import ModelConfig
 from interp.core.errors import ConfigError, DataError
+from interp.model.config import ModelConfig
 from interp.variants.layers import Block, LayerNorm
 
 ARCHITECTURE = "perceiver_ar"
@@ -212,5 +212,5 @@ class PerceiverAR(HookedRootModule):
         return self.unembed.W_U
 
     @property
-    def b_U(self) -> Float[Tensor, "d_vocab"]:
+    def b_U(self) -> Float[Tensor, " d_vocab"]:
         return self.unembed.b_U

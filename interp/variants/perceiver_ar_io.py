@@ -20,9 +20,17 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from interp.core.io import atomic_directory, commit_directory
-from interp.train.checkpoints import CONFIG_FILE, FORMAT_VERSION, TRAINING_FILE, WEIGHTS_FILE, Checkpoint, load_model, resolve_checkpoint
 from interp.core.errors import CheckpointError
+from interp.core.io import atomic_directory, commit_directory
+from interp.train.checkpoints import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    TRAINING_FILE,
+    WEIGHTS_FILE,
+    Checkpoint,
+    load_model,
+    resolve_checkpoint,
+)
 from interp.variants.perceiver_ar import ARCHITECTURE, PerceiverAR, PerceiverARConfig
 
 

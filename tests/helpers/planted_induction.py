@@ -13,8 +13,8 @@ one-hot (16..31) and "previous token" (32..47).
 import torch
 
 from interp.model.build import build_model
-from interp.model.layout import from_hooked_state_dict, to_hooked_state_dict
 from interp.model.config import ModelConfig
+from interp.model.layout import from_hooked_state_dict, to_hooked_state_dict
 
 N_CTX = 16
 D_VOCAB = 16
@@ -71,9 +71,9 @@ def save_planted_run(run_dir, *, mix=(0.0, 0.1, 0.3, 1.0), steps=(0, 10, 20, 100
 
     Saved with a 16-letter char tokenizer and a synthetic-only RunConfig, so commands can rebuild its data.
     """
-    from interp.train.checkpoints import CHECKPOINTS_DIR, save_checkpoint
     from interp.text.config import DataConfig
     from interp.text.tokenizers import CharTokenizer
+    from interp.train.checkpoints import CHECKPOINTS_DIR, save_checkpoint
     from interp.train.config import RunConfig, TrainConfig
 
     cfg = planted_config()

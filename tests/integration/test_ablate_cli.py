@@ -12,14 +12,12 @@ from typer.testing import CliRunner
 
 from interp.analysis.ablation.files import load_ablation
 from interp.analysis.core.eval_tokens import evaluation_tokens, synthetic_repeats
-from interp.model.build import build_model
-from interp.train.checkpoints import read_checkpoint, save_checkpoint
 from interp.cli.commands import ablate as ablate_command
 from interp.cli.commands import compare as compare_command
 from interp.core.errors import CheckpointError, DataError
 from interp.model.build import build_model
-from interp.model.checkpoints import save_checkpoint
 from interp.text.config import DataConfig
+from interp.train.checkpoints import save_checkpoint
 from interp.train.config import RunConfig, TrainConfig
 from interp.train.data import SYNTHETIC_ALPHABET
 

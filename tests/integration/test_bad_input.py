@@ -20,10 +20,9 @@ from safetensors.torch import save_file
 
 from interp.core.errors import CheckpointError, ConfigError, DataError
 from interp.model.build import build_model
-from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
-from interp.text.config import DataConfig
 from interp.model.config import ModelConfig
 from interp.text.config import DataConfig
+from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
 from interp.train.config import RunConfig, TrainConfig
 
 

@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.train.checkpoints import list_checkpoints, load_model
 from interp.core.errors import ConfigError
-from interp.model.checkpoints import list_checkpoints, load_model
+from interp.train.checkpoints import list_checkpoints, load_model
 from interp.train.data import TrainingData
 from interp.train.distributed import World
 from interp.train.loop import METRICS_FILE, train

@@ -2,21 +2,13 @@
 
 import pytest
 import torch
-
-from interp.analysis.core.text_eval import corpus_loss
-from interp.train.checkpoints import save_checkpoint, read_checkpoint
-from interp.model.build import build_model
-from interp.core.errors import ConfigError, DataError
-from interp.model.engine.fast_forward import fast_forward
-from interp.train.loop import next_token_loss
-
 from helpers.factories import analysis_script
 
 from interp.analysis.core.text_eval import corpus_loss
 from interp.core.errors import ConfigError, DataError
 from interp.model.build import build_model
-from interp.model.checkpoints import read_checkpoint, save_checkpoint
 from interp.model.engine.fast_forward import fast_forward
+from interp.train.checkpoints import read_checkpoint, save_checkpoint
 from interp.train.loop import next_token_loss
 
 

@@ -9,10 +9,9 @@ from typer.testing import CliRunner
 from interp.analysis.patching.files import load_result
 from interp.cli.commands import patch
 from interp.model.build import build_model
-from interp.train.checkpoints import save_checkpoint
-from interp.cli.commands import patch
 from interp.model.config import ModelConfig
 from interp.tasks.ioi.prompts import ioi_corpus
+from interp.train.checkpoints import save_checkpoint
 
 
 @pytest.fixture(scope="module")

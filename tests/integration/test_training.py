@@ -4,12 +4,10 @@ import pytest
 import torch
 from helpers.factories import assert_same_weights, train_interrupted
 
-from interp.train.checkpoints import list_checkpoints, load_model
-from interp.train.config import RunConfig
 from interp.core.errors import ConfigError, TrainingDiverged
-from interp.model.checkpoints import list_checkpoints, load_model
 from interp.model.sampling import sample
 from interp.train.baseline import bigram_loss
+from interp.train.checkpoints import list_checkpoints, load_model
 from interp.train.config import RunConfig
 from interp.train.data import TrainingData
 from interp.train.loop import METRICS_FILE, train

@@ -7,7 +7,7 @@ the checkpoint records no run or its data cannot be prepared here, random sequen
 
 >>> import tempfile
 >>> from pathlib import Path
->>> from interp.model.checkpoints import resolve_checkpoint
+>>> from interp.train.checkpoints import resolve_checkpoint
 >>> from interp.train.config import RunConfig
 >>> from interp.train.loop import train
 >>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
@@ -25,9 +25,8 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from interp.train.checkpoints import Checkpoint
 from interp.core.errors import DataError, InterpError
-from interp.model.checkpoints import Checkpoint
+from interp.train.checkpoints import Checkpoint
 
 CACHE_DIR = Path("models/cache")
 

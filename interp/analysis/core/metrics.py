@@ -24,7 +24,7 @@ from torch import Tensor
 from interp.core.errors import DataError
 from interp.model.losses import per_token_loss
 
-Metric = Callable[[Tensor, Tensor, Tensor], Tensor]  # (logits, tokens, rows) -> Float[Tensor, "batch"]
+Metric = Callable[[Tensor, Tensor, Tensor], Tensor]  # (logits, tokens, rows) -> Float[Tensor, " batch"]
 
 
 def mean_loss(logits: Float[Tensor, "batch pos vocab"], tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, ""]:

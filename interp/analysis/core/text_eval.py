@@ -1,6 +1,6 @@
 """A trained checkpoint on text: its loss over every held-out row, and samples at several temperatures.
 
->>> from interp.model.checkpoints import resolve_checkpoint
+>>> from interp.train.checkpoints import resolve_checkpoint
 >>> import tempfile
 >>> from pathlib import Path
 >>> from interp.train.config import RunConfig
@@ -22,12 +22,11 @@ from jaxtyping import Int
 from torch import Tensor
 
 from interp.analysis.induction.probes import token_losses
-from interp.train.checkpoints import Checkpoint, load_model
 from interp.core.errors import DataError
-from interp.model.checkpoints import Checkpoint, load_model
 from interp.model.engine.fast_forward import fast_forward
 from interp.model.sampling import sample
 from interp.text.tokenizers import tokenizer_from_dict
+from interp.train.checkpoints import Checkpoint, load_model
 
 
 @torch.no_grad()

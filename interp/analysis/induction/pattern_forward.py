@@ -10,7 +10,7 @@ induction scores need. tests/unit/analysis/test_series.py checks it against the 
 """
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

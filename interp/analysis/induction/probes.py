@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from interp.text.synthetic import repeated_random_tokens, repeated_span_batch
 from interp.core.errors import DataError, InterpError
+from interp.text.synthetic import repeated_random_tokens, repeated_span_batch
 
 
 class InductionError(InterpError, ValueError):

@@ -5,7 +5,7 @@ helpers, so that the fast series evaluation can be tested against it and benchma
 
 >>> from interp.analysis.induction.probes import make_probe
 >>> from interp.analysis.induction.series import evaluate_series
->>> from interp.model.checkpoints import list_checkpoints
+>>> from interp.train.checkpoints import list_checkpoints
 >>> import tempfile
 >>> from pathlib import Path
 >>> from interp.train.config import RunConfig

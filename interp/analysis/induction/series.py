@@ -14,7 +14,7 @@ the ICL score) take a second forward that keeps nothing but logits.
 torch.Size([2, 4])
 >>> import tempfile
 >>> from pathlib import Path
->>> from interp.model.checkpoints import list_checkpoints
+>>> from interp.train.checkpoints import list_checkpoints
 >>> from interp.train.config import RunConfig
 >>> from interp.train.loop import train
 >>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
@@ -42,21 +42,18 @@ from interp.analysis.induction.pattern_forward import pattern_forward
 from interp.analysis.induction.phase import PhaseChange, detect_phase_change
 from interp.analysis.induction.probes import (
     ICLPositions,
-    InductionLoss,
     InductionError,
+    InductionLoss,
     InductionProbe,
-    ICLPositions,
     check_every_position,
     icl_score_from_losses,
     induction_loss_from_logits,
     make_probe,
     token_losses,
 )
-from interp.analysis.induction.phase import PhaseChange, detect_phase_change
+from interp.core.errors import CheckpointError
 from interp.train.checkpoints import Checkpoint, load_into
 from interp.variants.perceiver_ar_io import is_perceiver_checkpoint
-from interp.core.errors import CheckpointError
-from interp.model.checkpoints import Checkpoint, load_into
 
 
 @dataclass(frozen=True)

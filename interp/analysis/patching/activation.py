@@ -33,8 +33,8 @@ torch.Size([3, 4])
 """
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import einops
 import torch
@@ -44,9 +44,18 @@ from torch import Tensor
 from interp.analysis.core.cache import check_tokens
 from interp.analysis.core.patch_metric import LogitDiff, normalised
 from interp.analysis.core.task import Task, task_inputs
-from interp.analysis.patching.partial_forward import OneChange, RunCache, attention_scale, causal_z, forward_cache, check_supported, mixed_z, tail_logits
-from interp.model.engine.weights import Weights
+from interp.analysis.patching.partial_forward import (
+    OneChange,
+    RunCache,
+    attention_scale,
+    causal_z,
+    check_supported,
+    forward_cache,
+    mixed_z,
+    tail_logits,
+)
 from interp.core.errors import InterpError
+from interp.model.engine.weights import Weights
 
 AXES: dict[str, tuple[str, ...]] = {
     "resid_pre": ("layer", "pos"),
@@ -134,7 +143,7 @@ def prepare(
     model,
     clean_tokens: Int[Tensor, "batch pos"] | Task,
     corrupted_tokens: Int[Tensor, "batch pos"] | None = None,
-    read: Int[Tensor, "batch"] | None = None,
+    read: Int[Tensor, " batch"] | None = None,
 ) -> Prepared:
     """Snapshot the weights and cache the clean and corrupted runs (checks the model is supported). With `read`
     (the metric's positions), the cached runs hold logits only there: all patching reads. Given a `Task`, its

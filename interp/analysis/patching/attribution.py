@@ -99,7 +99,7 @@ def _cell_shape(model, kind: str, pos: int) -> tuple[int, ...]:
     return tuple(sizes[a] for a in AXES[kind][1:])
 
 
-def rank(values: Tensor) -> Float[Tensor, "n"]:
+def rank(values: Tensor) -> Float[Tensor, " n"]:
     """Ranks 1..n of a flat tensor, ties sharing their average rank."""
     flat = values.flatten().double()
     order = flat.argsort()

@@ -25,8 +25,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.model.engine.weights import ACTIVATIONS, Weights
 from interp.core.errors import InterpError
+from interp.model.engine.weights import ACTIVATIONS, Weights
 
 
 class SuffixError(InterpError, ValueError):
@@ -161,7 +161,7 @@ def _heads_first(x: Float[Tensor, "... pos head d_head"]) -> Float[Tensor, "... 
 
 
 def forward_cache(
-    w: Weights, tokens: Int[Tensor, "batch pos"], scale: float, *, track: bool = False, read: Int[Tensor, "batch"] | None = None
+    w: Weights, tokens: Int[Tensor, "batch pos"], scale: float, *, track: bool = False, read: Int[Tensor, " batch"] | None = None
 ) -> RunCache:
     """The forward pass of the model computed from its weight snapshot, keeping what patching restarts from.
     Same activations as `capture_run` (to float32 rounding), without the bridge's hook machinery. Builds an
@@ -201,7 +201,7 @@ class OneChange:
 
     base: Float[Tensor, "batch tail d_model"]
     rows: Float[Tensor, "unit batch d_model"]
-    changed: Int[Tensor, "unit"]
+    changed: Int[Tensor, " unit"]
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -218,7 +218,7 @@ class OneChange:
         out[units, :, self.changed] += self.rows - self.base[:, self.changed].transpose(0, 1)
         return out
 
-    def at(self, index: Int[Tensor, "batch"]) -> Float[Tensor, "unit batch d_model"]:
+    def at(self, index: Int[Tensor, " batch"]) -> Float[Tensor, "unit batch d_model"]:
         """Each unit's stream at tail position index[row] of each row."""
         batch = torch.arange(self.base.shape[0], device=self.base.device)
         here = (index[None, :] == self.changed[:, None])[..., None]  # unit batch 1
@@ -347,7 +347,7 @@ def tail_logits(
     start: int,
     first: int,
     prefix: RunCache,
-    read: Int[Tensor, "batch"],
+    read: Int[Tensor, " batch"],
     scale: float,
     *,
     columns: Int[Tensor, "batch column"] | None = None,

@@ -6,7 +6,6 @@ Writes results.csv, results.json and heatmap.html (plotly inlined: opens offline
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -32,13 +31,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def ablate(
         run: Path = typer.Argument(..., help="Run directory (holds checkpoints/) or a checkpoint directory."),
-        checkpoint: Optional[int] = typer.Option(None, "--checkpoint", help="Step to load (default: the last)."),
+        checkpoint: int | None = typer.Option(None, "--checkpoint", help="Step to load (default: the last)."),
         method: MethodChoice = typer.Option(MethodChoice.mean, "--method", help="What an ablated activation becomes."),
         over: OverChoice = typer.Option(OverChoice.heads, "--over", help="Ablate every head, every pair of heads, or every layer's attention/MLP."),
         metric: str = typer.Option("loss", "--metric", help="Metric to compare with the clean run (loss: mean next-token loss)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default reports/ablation/<run-name>-step<STEP>/)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Output directory (default reports/ablation/<run-name>-step<STEP>/)."),
         tokens: int = typer.Option(64, "--tokens", "-n", help="Number of evaluation rows."),
-        tokens_file: Optional[Path] = typer.Option(None, "--tokens-file", help="Token rows (.npy or .safetensors) instead of the run's validation data."),
+        tokens_file: Path | None = typer.Option(None, "--tokens-file", help="Token rows (.npy or .safetensors) instead of the run's validation data."),
         split: str = typer.Option("all", "--split", help="Validation set of the run to use (e.g. val, val_repeated) or all."),
         batch_size: int = typer.Option(32, "--batch-size", help="Rows per forward pass (ablations are stacked on top)."),
         seed: int = typer.Option(0, help="Seed for resampling (and for synthetic rows)."),
@@ -50,12 +49,12 @@ def register(app: typer.Typer) -> None:
         """
         import time
 
-        from interp.analysis.ablation.study import ablation_study
         from interp.analysis.ablation.files import save_ablation
+        from interp.analysis.ablation.study import ablation_study
         from interp.analysis.core.eval_tokens import evaluation_tokens
         from interp.core.io import write_text
-        from interp.train.checkpoints import load_model, resolve_checkpoint
         from interp.report.ablation_figures import ablation_heatmap
+        from interp.train.checkpoints import load_model, resolve_checkpoint
 
         ckpt = resolve_checkpoint(run, checkpoint)
         rows, source = evaluation_tokens(ckpt, n_rows=tokens, tokens_file=tokens_file, split=split, seed=seed)

@@ -6,7 +6,6 @@ to `interp patch`, `interp ablate`, `interp circuits` and the Python API like an
 """
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,7 +17,7 @@ def register(app: typer.Typer) -> None:
     def average(
         run: Path = typer.Argument(..., help="Run directory (holds checkpoints/)."),
         fraction: float = typer.Option(0.2, "--fraction", help="Average the checkpoints of this last fraction of training (0 < f <= 1)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Checkpoint directory to write (default RUN/average-last-<pct>pct)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Checkpoint directory to write (default RUN/average-last-<pct>pct)."),
     ) -> None:
         """Average the weights of a run's last checkpoints into one checkpoint.
 

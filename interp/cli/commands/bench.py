@@ -1,7 +1,6 @@
 """`interp bench`: run the benchmark scripts in benchmarks/ and collect their JSON results into one table."""
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def bench(
-        only: Optional[list[str]] = typer.Option(None, "--only", help="Run only these benchmarks (e.g. --only training --only report)."),
+        only: list[str] | None = typer.Option(None, "--only", help="Run only these benchmarks (e.g. --only training --only report)."),
         list_: bool = typer.Option(False, "--list", help="List the benchmarks and exit."),
         summary_only: bool = typer.Option(False, "--summary", help="Do not run anything; print the table of the last results."),
     ) -> None:

@@ -12,14 +12,13 @@ Settings come from the defaults (`interp.tasks.birthplace.config`), a TOML file 
 """
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 
-def _config(config: Optional[Path], sets: list[str], architecture: Optional[str], base=None):
-    from interp.train.presets import parse_override, read_toml
+def _config(config: Path | None, sets: list[str], architecture: str | None, base=None):
     from interp.tasks.birthplace.config import BirthplaceConfig
+    from interp.train.presets import parse_override, read_toml
 
     cfg = base or BirthplaceConfig()
     if config is not None:
@@ -44,7 +43,7 @@ def register(app: typer.Typer) -> None:
     @group.command()
     def corpus(
         out: Path = typer.Option(..., "--out", "-o", help="Directory for documents.txt and the QA .tsv files."),
-        config: Optional[Path] = config_opt,
+        config: Path | None = config_opt,
         set_: list[str] = set_opt,
     ) -> None:
         """Write the biography corpus (one document per line) and the train/dev question-answer files."""
@@ -66,9 +65,9 @@ def register(app: typer.Typer) -> None:
     @group.command()
     def pretrain(
         out: Path = typer.Option(..., "--out", "-o", help="Checkpoint directory to write."),
-        config: Optional[Path] = config_opt,
+        config: Path | None = config_opt,
         set_: list[str] = set_opt,
-        arch: Optional[str] = arch_opt,
+        arch: str | None = arch_opt,
     ) -> None:
         """Pretrain a fresh model with span corruption on every biography (train and dev people)."""
         from interp.tasks.birthplace.training import BirthplaceData, build_birthplace_model, save_stage
@@ -84,10 +83,10 @@ def register(app: typer.Typer) -> None:
     @group.command()
     def finetune(
         out: Path = typer.Option(..., "--out", "-o", help="Checkpoint directory to write."),
-        from_: Optional[Path] = typer.Option(None, "--from", help="Pretrained checkpoint (default: a fresh model)."),
-        config: Optional[Path] = config_opt,
+        from_: Path | None = typer.Option(None, "--from", help="Pretrained checkpoint (default: a fresh model)."),
+        config: Path | None = config_opt,
         set_: list[str] = set_opt,
-        arch: Optional[str] = arch_opt,
+        arch: str | None = arch_opt,
     ) -> None:
         """Finetune on "Where was X born?" for the train people, then report dev accuracy.
 
@@ -120,8 +119,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Exact-match accuracy of greedy answers, next to the always-London baseline."""
         from interp.tasks.birthplace.biographies import most_common_birthplace
-        from interp.tasks.birthplace.training import BirthplaceData, evaluate, load_stage
         from interp.tasks.birthplace.qa_eval import constant_answer_accuracy
+        from interp.tasks.birthplace.training import BirthplaceData, evaluate, load_stage
 
         model, _, cfg = load_stage(checkpoint)
         data = BirthplaceData.prepare(cfg.corpus)
@@ -134,9 +133,9 @@ def register(app: typer.Typer) -> None:
     @group.command()
     def experiment(
         out: Path = typer.Option(Path("models/runs/birthplace"), "--out", "-o", help="Run directory."),
-        config: Optional[Path] = config_opt,
+        config: Path | None = config_opt,
         set_: list[str] = set_opt,
-        arch: Optional[str] = arch_opt,
+        arch: str | None = arch_opt,
         settings: list[str] = typer.Option([], "--setting", help="Run only these settings (london, finetune_only, pretrain_finetune)."),
     ) -> None:
         """Run the three settings and print the accuracy table (results.json in --out)."""

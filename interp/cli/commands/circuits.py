@@ -5,7 +5,6 @@ unless --out says otherwise.
 """
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -45,9 +44,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def circuits(
         run: Path = typer.Argument(..., help="Run directory or checkpoint directory."),
-        checkpoint: Optional[int] = typer.Option(None, "--checkpoint", help="Step to analyse (default: the last)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default reports/circuits/<run-name>-step<STEP>/)."),
-        head: Optional[str] = typer.Option(None, "--head", help="Head to draw circuits for, e.g. 1.2 (default: the best layer>=1 induction head)."),
+        checkpoint: int | None = typer.Option(None, "--checkpoint", help="Step to analyse (default: the last)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Output directory (default reports/circuits/<run-name>-step<STEP>/)."),
+        head: str | None = typer.Option(None, "--head", help="Head to draw circuits for, e.g. 1.2 (default: the best layer>=1 induction head)."),
         raw: bool = typer.Option(False, "--raw", help="Unfolded weight products instead of folding LayerNorm approximately."),
         batch: int = typer.Option(32, help="Rows in the probe used for the head scores."),
     ) -> None:
@@ -56,13 +55,13 @@ def register(app: typer.Typer) -> None:
         Example: interp circuits models/runs/demo --checkpoint 6000
         """
         from interp.analysis.circuits import qk_ov as c
-        from interp.analysis.summaries.circuits import summarise_circuits
         from interp.analysis.induction.series import evaluate_model, probe_for_run
-        from interp.train.checkpoints import load_model, resolve_checkpoint
+        from interp.analysis.summaries.circuits import summarise_circuits
         from interp.core.io import json_ready, write_json
         from interp.report import circuits_figures as cf
         from interp.report.figures_page import write_figures_page
         from interp.report.induction_figures import head_score_heatmaps
+        from interp.train.checkpoints import load_model, resolve_checkpoint
 
         ckpt = resolve_checkpoint(run, checkpoint)
         model = load_model(ckpt)

@@ -6,7 +6,6 @@ points of training). Writes comparison.csv, comparison.json and comparison.html 
 """
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -22,14 +21,14 @@ def register(app: typer.Typer) -> None:
     def compare(
         run_a: Path = typer.Argument(..., help="First run directory or checkpoint directory."),
         run_b: Path = typer.Argument(..., help="Second run directory or checkpoint directory."),
-        step_a: Optional[int] = typer.Option(None, "--step-a", help="Checkpoint step of A (default: the last)."),
-        step_b: Optional[int] = typer.Option(None, "--step-b", help="Checkpoint step of B (default: the last)."),
+        step_a: int | None = typer.Option(None, "--step-a", help="Checkpoint step of A (default: the last)."),
+        step_b: int | None = typer.Option(None, "--step-b", help="Checkpoint step of B (default: the last)."),
         method: MethodChoice = typer.Option(MethodChoice.mean, "--method", help="Ablation method for the per-head effects."),
         metric: str = typer.Option("loss", "--metric", help="Metric (loss: mean next-token loss)."),
         distance: str = typer.Option("js", "--distance", help="Pattern distance: js (Jensen-Shannon, bits) or tv (total variation)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Output directory."),
         tokens: int = typer.Option(64, "--tokens", "-n", help="Number of evaluation rows (from A's run)."),
-        tokens_file: Optional[Path] = typer.Option(None, "--tokens-file", help="Token rows (.npy or .safetensors)."),
+        tokens_file: Path | None = typer.Option(None, "--tokens-file", help="Token rows (.npy or .safetensors)."),
         seed: int = typer.Option(0, help="Seed for resampling (and for synthetic rows)."),
     ) -> None:
         """Compare every head of two checkpoints on the same inputs.
@@ -39,8 +38,8 @@ def register(app: typer.Typer) -> None:
         from interp.analysis.ablation.compare import compare_heads, comparison_to_dict
         from interp.analysis.core.eval_tokens import evaluation_tokens
         from interp.core.io import write_csv, write_json, write_text
-        from interp.train.checkpoints import load_model, resolve_checkpoint
         from interp.report.ablation_figures import comparison_heatmap
+        from interp.train.checkpoints import load_model, resolve_checkpoint
 
         ckpt_a, ckpt_b = resolve_checkpoint(run_a, step_a), resolve_checkpoint(run_b, step_b)
         label_a, label_b = f"{run_label(run_a)}-step{ckpt_a.step}", f"{run_label(run_b)}-step{ckpt_b.step}"

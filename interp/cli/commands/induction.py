@@ -5,7 +5,6 @@ opens offline) to `reports/induction/<run-name>/` unless --out says otherwise.
 """
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,7 +19,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def induction(
         run: Path = typer.Argument(..., help="Run directory (holds checkpoints/)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default reports/induction/<run-name>/)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Output directory (default reports/induction/<run-name>/)."),
         batch: int = typer.Option(32, help="Rows of r+r (and of repeated-span) random tokens in the probe."),
         seed: int = typer.Option(0, help="Seed for drawing the probe tokens."),
         min_rise: float = typer.Option(0.25, help="Smallest rise of the best layer>=1 induction score that counts as a phase change."),
@@ -34,10 +33,10 @@ def register(app: typer.Typer) -> None:
 
         from interp.analysis.induction.head_classes import classify_heads
         from interp.analysis.induction.series import evaluate_series, probe_for_run
-        from interp.train.checkpoints import list_checkpoints
         from interp.core.io import json_ready, write_json
         from interp.report import induction_figures as figures
         from interp.report.figures_page import write_figures_page
+        from interp.train.checkpoints import list_checkpoints
 
         checkpoints = list_checkpoints(run)
         out_dir = out or DEFAULT_OUT / run_label(run)

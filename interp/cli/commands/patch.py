@@ -6,7 +6,6 @@ Writes `<result>.safetensors` + `<result>.json` per sweep and `<kind>.html` (plo
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -42,7 +41,7 @@ def register(app: typer.Typer) -> None:
         run: Path = typer.Argument(..., help="Run directory (holds checkpoints/) or a checkpoint directory."),
         task: TaskChoice = typer.Option(TaskChoice.ioi, "--task", help="The task whose clean/corrupted prompts are patched."),
         kind: KindChoice = typer.Option(KindChoice.heads, "--kind", help="heads: z per head (all positions and by position); resid: residual stream by layer x position; attn: attention (and MLP) outputs; qkv; pattern; path: path patching; attribution: gradient estimate vs exact."),
-        checkpoint: Optional[int] = typer.Option(None, "--checkpoint", help="Step to load (default: the last)."),
+        checkpoint: int | None = typer.Option(None, "--checkpoint", help="Step to load (default: the last)."),
         split: str = typer.Option("train", "--split", help="Prompt split: train, names, templates or both (held out)."),
         corruption: str = typer.Option("abc", "--corruption", help="abc (all three names replaced), swap (IO and S exchanged) or s2_io."),
         n: int = typer.Option(64, "--n", "-n", help="Number of prompts (one template layout, ABBA and BABA alternating)."),
@@ -50,7 +49,7 @@ def register(app: typer.Typer) -> None:
         component: str = typer.Option("q", "--component", help="Path patching into heads: their q, k or v input."),
         direction: DirectionChoice = typer.Option(DirectionChoice.denoising, "--direction", help="denoising: clean cells into the corrupted run (what suffices to restore the answer); noising: corrupted cells into the clean run (what the answer cannot do without)."),
         seed: int = typer.Option(0, help="Seed of the prompts."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default reports/patching/<run-name>-step<STEP>/)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Output directory (default reports/patching/<run-name>-step<STEP>/)."),
         top: int = typer.Option(5, "--top", help="How many cells to print per result."),
         threads: int = typer.Option(1, "--threads", help="Torch threads (0: torch's default). Partial forwards are many small operations: one thread is fastest on a shared CPU."),
     ) -> None:
@@ -60,10 +59,18 @@ def register(app: typer.Typer) -> None:
         """
         import torch
 
-        from interp.tasks.ioi.patching import direction_suffix, ioi_model, parse_receivers, patching_prompts, run_kind, save_kind, top_cells
-        from interp.train.checkpoints import resolve_checkpoint
         from interp.report.html import Page
         from interp.report.patching_figures import patching_heatmap
+        from interp.tasks.ioi.patching import (
+            direction_suffix,
+            ioi_model,
+            parse_receivers,
+            patching_prompts,
+            run_kind,
+            save_kind,
+            top_cells,
+        )
+        from interp.train.checkpoints import resolve_checkpoint
 
         if threads > 0:
             torch.set_num_threads(threads)

@@ -1,7 +1,6 @@
 """`interp report RUN` and `interp demo`: the self-contained HTML report, and the whole story in one command."""
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,8 +13,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def report(
         run: Path = typer.Argument(..., help="Run directory (holds checkpoints/)."),
-        checkpoint: Optional[int] = typer.Option(None, "--checkpoint", help="Step analysed in depth (default: the last)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write (default reports/<run-name>.html)."),
+        checkpoint: int | None = typer.Option(None, "--checkpoint", help="Step analysed in depth (default: the last)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="HTML file to write (default reports/<run-name>.html)."),
         progress: bool = typer.Option(True, help="Show progress bars."),
     ) -> None:
         """Write one HTML report that opens offline: training curves, induction heads forming across checkpoints with the
@@ -31,7 +30,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         out: Path = typer.Option(DEMO_RUN, "--out", "-o", help="Run directory for the demo model."),
-        steps: Optional[int] = typer.Option(None, help="Training steps (default: the preset's 6000)."),
+        steps: int | None = typer.Option(None, help="Training steps (default: the preset's 6000)."),
         fresh: bool = typer.Option(False, "--fresh", help="Delete an earlier demo run in --out and train again."),
     ) -> None:
         """The whole story on the default model, in about 3 minutes on 2 CPU cores (longer on a busy machine): train attn-only-2l with log-spaced
@@ -41,11 +40,11 @@ def register(app: typer.Typer) -> None:
         import shutil
         import time
 
-        from interp.train.checkpoints import list_checkpoints
         from interp.core.errors import CheckpointError
-        from interp.train.presets import run_config
         from interp.report.build import build_report
+        from interp.train.checkpoints import list_checkpoints
         from interp.train.loop import train as run_training
+        from interp.train.presets import run_config
 
         started = time.perf_counter()
         run = run_config("attn-only-2l", overrides={"train.steps": steps} if steps else {})

@@ -5,7 +5,6 @@ analyses/sweeps/lr_width.toml. Writes results.csv, results.json and sweep.html t
 """
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,10 +15,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def sweep(
         spec_file: Path = typer.Argument(..., help="Sweep spec (TOML): preset, method, metric, out, the fixed and sweep tables; see analyses/sweeps/lr_width.toml."),
-        parallel: Optional[int] = typer.Option(None, "--parallel", "-j", help="Trials trained at once, each in its own process with cores // N threads (default: the spec's, else 1)."),
+        parallel: int | None = typer.Option(None, "--parallel", "-j", help="Trials trained at once, each in its own process with cores // N threads (default: the spec's, else 1)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the trials (name, overrides, state) and train nothing."),
         wandb: bool = typer.Option(False, "--wandb", help="Log every trial to Weights & Biases in offline mode (needs wandb installed)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep directory (default: the spec's out, else models/runs/sweeps/NAME)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Sweep directory (default: the spec's out, else models/runs/sweeps/NAME)."),
         progress: bool = typer.Option(True, help="Show each trial's progress bar (sequential sweeps)."),
     ) -> None:
         """Train every trial of a sweep and rank them: results.csv, results.json and sweep.html in the sweep directory.

@@ -19,7 +19,8 @@ edit reaches only the MLP). Without `perturb` the forward is exactly the unpertu
 """
 
 import math
-from typing import AbstractSet, Callable, Protocol
+from collections.abc import Callable
+from typing import AbstractSet, Protocol
 
 import torch
 import torch.nn.functional as F

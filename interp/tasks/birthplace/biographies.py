@@ -128,7 +128,7 @@ def qa_tsv(pairs: list[tuple[str, str]]) -> str:
     return "".join(f"{q}\t{a}\n" for q, a in pairs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def census_names(kind: str, limit: int) -> tuple[str, ...]:
     """The `limit` most frequent census names of a list ("male", "female" or "last"), title-cased."""
     files = {"male": "dist.male.first", "female": "dist.female.first", "last": "dist.all.last"}

@@ -16,8 +16,8 @@ from typing import Any
 
 from interp.core.errors import ConfigError
 from interp.model.config import ModelConfig
-from interp.train.config import TrainConfig
 from interp.tasks.birthplace.span_corruption import PAD_SIDES
+from interp.train.config import TrainConfig
 
 ARCHITECTURES = ("standard", "perceiver_ar")
 

@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.train.config import TrainConfig
-from interp.tasks.birthplace.span_corruption import IGNORE, Rows
 from interp.core.errors import DataError, TrainingDiverged
+from interp.tasks.birthplace.span_corruption import IGNORE, Rows
+from interp.train.config import TrainConfig
 from interp.train.schedule import learning_rate
 
 BatchFn = Callable[[int], Rows]  # step -> the rows to train on at that step (deterministic)

@@ -20,8 +20,8 @@ exactly the positions training saw and a row's layout cannot leak the answer's l
 
 from collections.abc import Sequence
 
-from interp.tasks.birthplace.span_corruption import IGNORE, MASK_CHAR, Rows, char_vocabulary, encode_rows  # noqa: F401
 from interp.core.errors import DataError
+from interp.tasks.birthplace.span_corruption import IGNORE, MASK_CHAR, Rows, char_vocabulary, encode_rows  # noqa: F401
 from interp.text.tokenizers import CharTokenizer
 
 QAPair = tuple[str, str]

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from interp.core.errors import DataError
 from interp.tasks.birthplace.qa import QAPair, answer_from, prompt_offset, prompt_text
 from interp.tasks.birthplace.span_corruption import MASK_CHAR, PAD_CHAR, place_text
-from interp.core.errors import DataError
 from interp.text.tokenizers import CharTokenizer
 
 

@@ -21,17 +21,17 @@ from pathlib import Path
 
 import torch
 
-from interp.model.build import build_model
-from interp.train.checkpoints import save_checkpoint
-from interp.tasks.birthplace.biographies import BiographyCorpus, make_corpus, most_common_birthplace
-from interp.tasks.birthplace.qa import qa_rows
-from interp.tasks.birthplace.span_corruption import Rows, char_vocabulary, span_corruption_rows
-from interp.train.config import TrainConfig
 from interp.core.errors import CheckpointError, ConfigError
-from interp.text.tokenizers import CharTokenizer, tokenizer_from_dict
+from interp.model.build import build_model
+from interp.tasks.birthplace.biographies import BiographyCorpus, make_corpus, most_common_birthplace
 from interp.tasks.birthplace.config import BirthplaceConfig, CorpusConfig
 from interp.tasks.birthplace.finetune import BatchFn, LoopResult, train_on_rows
+from interp.tasks.birthplace.qa import qa_rows
 from interp.tasks.birthplace.qa_eval import QAResult, constant_answer_accuracy, exact_match
+from interp.tasks.birthplace.span_corruption import Rows, char_vocabulary, span_corruption_rows
+from interp.text.tokenizers import CharTokenizer, tokenizer_from_dict
+from interp.train.checkpoints import save_checkpoint
+from interp.train.config import TrainConfig
 from interp.variants.perceiver_ar import PerceiverAR, PerceiverARConfig
 from interp.variants.perceiver_ar_io import load_any_model, read_tokenizer, save_perceiver
 

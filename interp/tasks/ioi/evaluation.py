@@ -24,9 +24,9 @@ EVAL_SEED = 12_345  # evaluation prompts: a seed no training step uses (training
 class IOIScores:
     """Per-prompt results on a batch of IOI prompts."""
 
-    logit_diff: Float[Tensor, "batch"]
-    io_beats_s: Float[Tensor, "batch"]
-    top1: Float[Tensor, "batch"]
+    logit_diff: Float[Tensor, " batch"]
+    io_beats_s: Float[Tensor, " batch"]
+    top1: Float[Tensor, " batch"]
 
     def summary(self, rows: Tensor | None = None) -> dict[str, float]:
         pick = (lambda t: t) if rows is None else (lambda t: t[rows])

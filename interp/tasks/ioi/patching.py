@@ -12,15 +12,15 @@ from typing import Any
 
 import torch
 
-from interp.analysis.patching.attribution import attribution_patching, spearman
 from interp.analysis.core.patch_metric import LogitDiff
 from interp.analysis.patching.activation import PatchingResult, activation_patching, prepare
+from interp.analysis.patching.attribution import attribution_patching, spearman
 from interp.analysis.patching.files import save_result
 from interp.analysis.patching.path import PathPatchingResult, path_patching
-from interp.train.checkpoints import Checkpoint, load_model
+from interp.core.errors import InterpError
 from interp.tasks.ioi.prompts import IOICorpus, IOIPrompts, IOISetup, ioi_corpus
 from interp.tasks.ioi.training_data import ioi_setup
-from interp.core.errors import InterpError
+from interp.train.checkpoints import Checkpoint, load_model
 
 KIND_GROUPS: dict[str, tuple[str, ...]] = {
     "heads": ("z", "z_by_pos"),

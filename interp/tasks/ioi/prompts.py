@@ -31,6 +31,7 @@ import torch
 from jaxtyping import Bool, Int
 from torch import Tensor
 
+from interp.core.errors import DataError
 from interp.tasks.ioi.templates import (
     FILLER_TEMPLATES,
     IOI_TEMPLATES,
@@ -42,7 +43,6 @@ from interp.tasks.ioi.templates import (
     compile_template,
 )
 from interp.tasks.ioi.vocab import GPT2_EOS, CompactTokenizer, census_names
-from interp.core.errors import DataError
 from interp.text.tokenizers import GPT2Tokenizer
 
 SPLITS = ("train", "names", "templates", "both")
@@ -86,14 +86,14 @@ class IOIPrompts:
 
     clean: Int[Tensor, "batch pos"]
     corrupted: Int[Tensor, "batch pos"]
-    io: Int[Tensor, "batch"]  # answer token (compact id)
-    s: Int[Tensor, "batch"]  # subject token
-    io_pos: Int[Tensor, "batch"]  # first (only) mention of IO
-    s1_pos: Int[Tensor, "batch"]
-    s2_pos: Int[Tensor, "batch"]
-    end_pos: Int[Tensor, "batch"]
-    abba: Bool[Tensor, "batch"]  # True: IO named first
-    template: Int[Tensor, "batch"]  # index into IOI_TEMPLATES
+    io: Int[Tensor, " batch"]  # answer token (compact id)
+    s: Int[Tensor, " batch"]  # subject token
+    io_pos: Int[Tensor, " batch"]  # first (only) mention of IO
+    s1_pos: Int[Tensor, " batch"]
+    s2_pos: Int[Tensor, " batch"]
+    end_pos: Int[Tensor, " batch"]
+    abba: Bool[Tensor, " batch"]  # True: IO named first
+    template: Int[Tensor, " batch"]  # index into IOI_TEMPLATES
     split: str
     corruption: str
 

@@ -22,8 +22,8 @@ import functools
 import importlib.resources
 from collections.abc import Iterable, Sequence
 
-from interp.text.compact_tokenizer import CompactTokenizer as BaseCompactTokenizer
 from interp.core.errors import DataError
+from interp.text.compact_tokenizer import CompactTokenizer as BaseCompactTokenizer
 from interp.text.tokenizers import GPT2Tokenizer, Tokenizer, tokenizer_from_dict
 
 COMPACT_KIND = "gpt2-compact"

@@ -16,7 +16,6 @@ from interp.analysis.induction.series import evaluate_series, hooked_forward, pr
 from interp.core.errors import CheckpointError
 from interp.model.build import build_model
 from interp.train.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_model, save_checkpoint
-from interp.core.errors import CheckpointError
 
 
 def assert_series_equal(fast, slow):

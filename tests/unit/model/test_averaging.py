@@ -4,12 +4,10 @@ import pytest
 import torch
 from helpers.factories import tiny_config
 
-from interp.train.averaging import average_checkpoints, save_average, tail_checkpoints
-from interp.model.build import build_model
-from interp.train.checkpoints import load_model, read_checkpoint, resolve_checkpoint, save_checkpoint
 from interp.core.errors import CheckpointError
-
-from helpers.factories import tiny_config
+from interp.model.build import build_model
+from interp.train.averaging import average_checkpoints, save_average, tail_checkpoints
+from interp.train.checkpoints import load_model, read_checkpoint, resolve_checkpoint, save_checkpoint
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ from helpers.factories import tiny_config
 
 from interp.core.errors import CheckpointError
 from interp.model.build import build_model
-from interp.model.layout import to_hooked_state_dict, from_hooked_state_dict
+from interp.model.layout import from_hooked_state_dict, to_hooked_state_dict
 from interp.train.checkpoints import list_checkpoints, load_model, read_checkpoint, resolve_checkpoint, save_checkpoint
-from interp.core.errors import CheckpointError
 
 CONFIGS = {
     "attn-only": tiny_config(),

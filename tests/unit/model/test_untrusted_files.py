@@ -13,7 +13,6 @@ from interp.core.errors import CheckpointError
 from interp.model.build import build_model
 from interp.model.layout import load_state_dict_file
 from interp.train.checkpoints import save_checkpoint
-from interp.core.errors import CheckpointError
 
 PACKAGE = Path(__file__).resolve().parents[3] / "interp"
 UNSAFE_MODULES = {"pickle", "_pickle", "cPickle", "cloudpickle", "dill", "joblib", "shelve", "marshal"}

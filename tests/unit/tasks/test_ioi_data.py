@@ -151,12 +151,9 @@ def test_validation_and_test_halves_split_the_held_out_sets(corpus):
 def test_extra_training_names_leave_the_held_out_sets_alone(corpus, tmp_path):
     """data.ioi_extra_names adds census names to the training names only: held-out names, templates and both
     evaluation halves are those of the default setup, and analysis loads the corpus the run was trained on."""
-    from interp.tasks.ioi.patching import ioi_model
-    from interp.model.build import build_model
-    from interp.train.checkpoints import resolve_checkpoint
     from interp.core.errors import ConfigError
-    from interp.model.checkpoints import resolve_checkpoint
     from interp.tasks.ioi.patching import ioi_model
+    from interp.train.checkpoints import resolve_checkpoint
     from interp.train.data import TrainingData
     from interp.train.loop import train
     from interp.train.presets import run_config

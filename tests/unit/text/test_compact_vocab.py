@@ -3,11 +3,12 @@
 import pytest
 import torch
 
+from interp.core.errors import ConfigError, DataError
+from interp.model.config import ModelConfig
 from interp.text.compact_tokenizer import compact_packed
-from interp.text.tokenizers import CompactTokenizer
 from interp.text.config import DataConfig
 from interp.text.packing import PackedTokens
-from interp.text.tokenizers import load_tokenizer, tokenizer_from_dict
+from interp.text.tokenizers import CompactTokenizer, load_tokenizer, tokenizer_from_dict
 from interp.train.baseline import bigram_log_probs, bigram_loss
 from interp.train.config import RunConfig, TrainConfig
 from interp.train.data import TrainingData

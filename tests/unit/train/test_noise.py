@@ -10,13 +10,9 @@ from helpers.factories import assert_same_weights, tiny_config, train_interrupte
 
 from interp.core.errors import ConfigError
 from interp.model.build import build_model
-from interp.train.checkpoints import list_checkpoints, load_model
-from interp.train.noise_config import NOISE_ACTIVATION_KINDS, NoiseConfig
-from interp.train.config import RunConfig
-from interp.core.errors import ConfigError
-from interp.train.data import TrainingData
 from interp.model.engine.fast_forward import FastForward
 from interp.model.sites import Site
+from interp.train.checkpoints import list_checkpoints, load_model
 from interp.train.config import RunConfig
 from interp.train.data import TrainingData
 from interp.train.loop import METRICS_FILE, RUN_FILE, evaluate, next_token_loss, read_run_config, train
@@ -411,8 +407,9 @@ def test_loss_and_accuracy_against_a_hand_count():
 
 
 def test_the_study_page_renders_rows_curves_and_head_comparisons(tiny_model):
-    from interp.analysis.ablation.compare import compare_heads
     from helpers.factories import analysis_script
+
+    from interp.analysis.ablation.compare import compare_heads
 
     noise_page = analysis_script("figures.noise").noise_page
 
