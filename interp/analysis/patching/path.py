@@ -33,8 +33,17 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.analysis.core.patch_metric import LogitDiff, normalised
-from interp.analysis.patching.activation import PatchingError, _check_inputs, first_difference
-from interp.analysis.patching.partial_forward import RunCache, _heads_first, attention_scale, check_supported, forward_cache
+from interp.analysis.patching.activation import (
+    PatchingError,
+    _check_inputs,
+    first_difference,
+)
+from interp.analysis.patching.partial_forward import (
+    RunCache,
+    check_supported,
+    forward_cache,
+)
+from interp.model.engine.attention import attention_scale, causal_z
 from interp.model.engine.weights import Weights
 
 Component = Literal["q", "k", "v"]
@@ -92,8 +101,6 @@ def _logits_with_components(
     unit = next(iter(overrides.values()))[2].shape[0]
     end = int(read.max()) + 1
     resid = clean.resid_pre[start][:, first:end].expand(unit, -1, -1, -1)
-    tail = end - first
-    mask = torch.arange(end)[None, :] > (torch.arange(tail)[:, None] + first)
     for layer in range(start, w.n_layers):
         q, k, v = w.qkv_projection(layer, w.norm(resid, f"blocks.{layer}.ln1")).unbind(-3)  # unit batch tail head d_head
         if layer in overrides:
@@ -103,8 +110,7 @@ def _logits_with_components(
             q, k, v = parts["q"], parts["k"], parts["v"]
         k = torch.cat([clean.k[layer][:, :first].expand(unit, -1, -1, -1, -1), k], dim=2)
         v = torch.cat([clean.v[layer][:, :first].expand(unit, -1, -1, -1, -1), v], dim=2)
-        scores = (_heads_first(q) @ _heads_first(k).transpose(-1, -2)).masked_fill(mask, float("-inf"))
-        z = _heads_first((scores / scale).softmax(dim=-1) @ _heads_first(v))
+        z = causal_z(q, k, v, scale, query_offset=first)
         resid = w.finish_block(layer, resid + w.attention_output(layer, z))
     rows = torch.arange(resid.shape[1])
     logits = w.unembed(w.norm(resid[:, rows, (read - first).clamp(min=0)], "ln_final"))

@@ -6,7 +6,9 @@ import torch
 from interp.analysis.core.patch_metric import LogitDiff, normalised
 from interp.analysis.patching.activation import KINDS, PatchingError, activation_patching, first_difference, prepare
 from interp.analysis.patching.reference import reference_patching
-from interp.analysis.patching.partial_forward import SuffixError, attention_scale, capture_run, forward_cache, run_blocks_from, tail_logits
+from interp.analysis.patching.partial_forward import SuffixError, capture_run, forward_cache, tail_logits
+from interp.model.engine.attention import attention_scale
+from interp.model.engine.bridge_blocks import run_blocks_from
 from interp.model.engine.weights import Weights
 from interp.model.build import build_model
 from helpers.factories import tiny_config
