@@ -10,10 +10,11 @@ torch.set_num_threads(1)
 collect_ignore_glob = [
     "__init__.py",  # interp/__init__.py (the public API is being written)
     "analysis/__init__.py",
-    "model/engine/*",
-    "analysis/induction/pattern_forward.py",
-    "analysis/patching/*",
-    "variants/layers.py",
+    "analysis/patching/activation.py",
+    "analysis/patching/attribution.py",
+    "analysis/patching/files.py",
+    "analysis/patching/path.py",
+    "analysis/patching/reference.py",
     "tasks/*",
     "tasks/**/*",
     "train/data.py",

@@ -70,7 +70,7 @@ def head_summary_heatmaps(
             for x in rows:
                 grid[x["layer"]][x["head"]] = x[metric]
             fig.add_trace(
-                go.Heatmap(z=grid, x=[f"H{h}" for h in range(n_heads)], y=[f"L{l}" for l in range(n_layers)],
+                go.Heatmap(z=grid, x=[f"H{h}" for h in range(n_heads)], y=[f"L{layer}" for layer in range(n_layers)],
                            coloraxis="coloraxis" if metric != "entropy" else "coloraxis2",
                            hovertemplate=f"{run}<br>{metric} %{{y}}%{{x}}: %{{z:.3f}}<extra></extra>"),
                 row=r, col=c,

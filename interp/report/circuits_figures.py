@@ -30,17 +30,17 @@ def composition_heatmap(
 ) -> go.Figure:
     """Rows: source heads; columns: heads of later layers; only pairs with source layer < layer are shown."""
     n_layers, n_heads = scores.shape[:2]
-    sources = [(l, h) for l in range(n_layers - 1) for h in range(n_heads)]
-    targets = [(l, h) for l in range(1, n_layers) for h in range(n_heads)]
-    z = [[float(scores[sl, sh, l, h]) if sl < l else None for (l, h) in targets] for (sl, sh) in sources]
+    sources = [(layer, h) for layer in range(n_layers - 1) for h in range(n_heads)]
+    targets = [(layer, h) for layer in range(1, n_layers) for h in range(n_heads)]
+    z = [[float(scores[sl, sh, layer, h]) if sl < layer else None for (layer, h) in targets] for (sl, sh) in sources]
     title = COMPOSITION_TITLES.get(kind, f"{kind}-composition")
     if baseline is not None:
         title += f" (random baseline {baseline:.3f})"
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=[f"L{l}H{h}" for l, h in targets],
-            y=[f"L{l}H{h}" for l, h in sources],
+            x=[f"L{layer}H{h}" for layer, h in targets],
+            y=[f"L{layer}H{h}" for layer, h in sources],
             colorscale="Viridis",
             zmin=0,
             texttemplate="%{z:.2f}",

@@ -53,12 +53,12 @@ def patching_heatmap(result, *, title: str, position_labels: Sequence[str] | Non
         return list(position_labels) if position_labels is not None and len(position_labels) == n else [str(i) for i in range(n)]
 
     if axes == ("layer", "pos"):
-        return _heatmap(values, positions(values.shape[1]), [f"L{l}" for l in range(n_layers)], title=title, colorbar=label, middle=no_effect)
+        return _heatmap(values, positions(values.shape[1]), [f"L{layer}" for layer in range(n_layers)], title=title, colorbar=label, middle=no_effect)
     if axes == ("layer", "head"):
-        return _heatmap(values, [f"H{h}" for h in range(values.shape[1])], [f"L{l}" for l in range(n_layers)], title=title, colorbar=label, middle=no_effect)
+        return _heatmap(values, [f"H{h}" for h in range(values.shape[1])], [f"L{layer}" for layer in range(n_layers)], title=title, colorbar=label, middle=no_effect)
     if axes == ("layer", "pos", "head"):
         values = values.permute(0, 2, 1)
-    rows = [f"L{l}H{h}" for l in range(n_layers) for h in range(values.shape[1])]
+    rows = [f"L{layer}H{h}" for layer in range(n_layers) for h in range(values.shape[1])]
     return _heatmap(values.reshape(len(rows), -1), positions(values.shape[2]), rows, title=title, colorbar=label, middle=no_effect)
 
 

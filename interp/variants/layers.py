@@ -7,25 +7,31 @@ Parameters are stored in the HookedTransformer layout (`W_Q [head d_model d_head
 default); keys and values always come from every position. A query at absolute position p attends to keys
 <= p. Without hooks on the scores or pattern it runs `F.scaled_dot_product_attention`; with them, the explicit
 computation whose intermediate tensors the hooks see and may edit. Both give the same result (tested).
+The math is the engine's (interp.model.engine: norms, attention, activations); these modules add the
+HookedTransformer parameter layout and the HookPoints.
+
+>>> import torch
+>>> from interp.model.config import ModelConfig
+>>> cfg = ModelConfig(n_layers=1, d_model=16, n_ctx=8, d_head=4, n_heads=4, d_vocab=11, d_mlp=32)
+>>> block = Block(cfg, n_queries=3)
+>>> for p in block.parameters():
+...     _ = torch.nn.init.normal_(p, std=0.2)
+>>> tuple(block(torch.randn(2, 8, 16)).shape)           # the last 3 positions continue
+(2, 3, 16)
 """
 
 import math
 
 import einops
 import torch
-import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 from transformer_lens.hook_points import HookPoint
 
 from interp.model.config import ModelConfig
-
-_ACTIVATIONS = {
-    "gelu": F.gelu,
-    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
-    "relu": F.relu,
-    "silu": F.silu,
-}
+from interp.model.engine.activations import activation
+from interp.model.engine.attention import attend, attention_scores, heads_first, mask_future, mix
+from interp.model.engine.norms import centre, root_mean_square
 
 
 class LayerNorm(nn.Module):
@@ -43,8 +49,8 @@ class LayerNorm(nn.Module):
     def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
         if not self.enabled:
             return self.hook_normalized(x)
-        x = x - x.mean(dim=-1, keepdim=True)
-        scale = self.hook_scale((x.pow(2).mean(dim=-1, keepdim=True) + self.eps).sqrt())
+        x = centre(x)
+        scale = self.hook_scale(root_mean_square(x, self.eps))
         return self.hook_normalized(x / scale * self.w + self.b)
 
 
@@ -66,26 +72,13 @@ class Attention(nn.Module):
         self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
         self.hook_attn_scores, self.hook_pattern, self.hook_z = HookPoint(), HookPoint(), HookPoint()
 
-    def _explicit(self, q: Tensor, k: Tensor, v: Tensor, offset: int) -> Float[Tensor, "batch query_pos head d_head"]:
-        scores = einops.einsum(
-            q, k, "batch query_pos head d_head, batch key_pos head d_head -> batch head query_pos key_pos"
-        ) / self.scale
-        query_pos = torch.arange(q.shape[1], device=q.device).unsqueeze(1) + offset
-        key_pos = torch.arange(k.shape[1], device=k.device).unsqueeze(0)
-        scores = scores.masked_fill(key_pos > query_pos, float("-inf"))
+    def _explicit(self, q: Tensor, k: Tensor, v: Tensor, offset: int) -> Float[Tensor, "batch head query_pos d_head"]:
+        scores = mask_future(attention_scores(q, k, self.scale), offset)
         pattern = self.hook_pattern(self.hook_attn_scores(scores).softmax(dim=-1))
-        return einops.einsum(
-            pattern, v, "batch head query_pos key_pos, batch key_pos head d_head -> batch query_pos head d_head"
-        )
+        return mix(pattern, v)
 
-    def _fast(self, q: Tensor, k: Tensor, v: Tensor, offset: int) -> Float[Tensor, "batch query_pos head d_head"]:
-        q, k, v = (einops.rearrange(t, "batch pos head d_head -> batch head pos d_head") for t in (q, k, v))
-        if offset == 0:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            allowed = torch.arange(k.shape[2]).unsqueeze(0) <= torch.arange(q.shape[2]).unsqueeze(1) + offset
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed.to(q.device))
-        return einops.rearrange(out, "batch head pos d_head -> batch pos head d_head")
+    def _fast(self, q: Tensor, k: Tensor, v: Tensor, offset: int) -> Float[Tensor, "batch head query_pos d_head"]:
+        return attend(q, k, v, self.scale, offset)
 
     def forward(
         self, x: Float[Tensor, "batch pos d_model"], n_queries: int | None = None
@@ -99,7 +92,8 @@ class Attention(nn.Module):
         k = self.hook_k(einops.einsum(x, self.W_K, "batch pos d_model, head d_model d_head -> batch pos head d_head") + self.b_K)
         v = self.hook_v(einops.einsum(x, self.W_V, "batch pos d_model, head d_model d_head -> batch pos head d_head") + self.b_V)
         explicit = self.hook_attn_scores.has_hooks() or self.hook_pattern.has_hooks()
-        z = self.hook_z((self._explicit if explicit else self._fast)(q, k, v, offset))
+        attention = self._explicit if explicit else self._fast
+        z = self.hook_z(heads_first(attention(heads_first(q), heads_first(k), heads_first(v), offset)))
         return einops.einsum(z, self.W_O, "batch pos head d_head, head d_head d_model -> batch pos d_model") + self.b_O
 
 
@@ -110,7 +104,7 @@ class MLP(nn.Module):
         self.b_in = nn.Parameter(torch.zeros(cfg.d_mlp))
         self.W_out = nn.Parameter(torch.empty(cfg.d_mlp, cfg.d_model))
         self.b_out = nn.Parameter(torch.zeros(cfg.d_model))
-        self.act = _ACTIVATIONS[cfg.act_fn]
+        self.act = activation(cfg.act_fn)
         self.hook_pre, self.hook_post = HookPoint(), HookPoint()
 
     def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:

@@ -46,7 +46,7 @@ def test_every_public_name_resolves():
     assert interp.load.__module__ == "interp.variants.perceiver_ar_io" and callable(interp.train_run)
     assert interp.analysis.Site is interp.Site
     try:
-        interp.no_such_name
+        _ = interp.no_such_name
     except AttributeError as error:
         assert "no_such_name" in str(error)
     else:

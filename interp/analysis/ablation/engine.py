@@ -40,6 +40,7 @@ from interp.analysis.core.cache import cache_activations, check_tokens
 from interp.analysis.core.interventions import resample_rows
 from interp.analysis.core.metrics import Metric, resolve_metric
 from interp.core.errors import DataError
+from interp.model.engine.bridge_blocks import run_blocks_from
 from interp.model.sites import Site
 
 Method = Literal["zero", "mean", "resample"]
@@ -161,20 +162,13 @@ def _runs_blocks_directly(model) -> bool:
 
 def forward_from(model, resid: Float[Tensor, "batch pos d_model"], start: int, hooks: list) -> Float[Tensor, "batch pos vocab"]:
     """Logits from the residual stream entering block `start` (n_layers: after the last block), running only
-    blocks start.. with `hooks`. TransformerLens's own start_at_layer still runs, and discards, the blocks
-    before it on the bridge, so the blocks are called here one by one; other models take that slower path."""
-    n_layers = model.cfg.n_layers
-    if not _runs_blocks_directly(model):
-        if start >= n_layers:
-            raise DataError("this model cannot be run from after its last block; use a native TransformerLens model")
-        return model.run_with_hooks(resid, fwd_hooks=hooks, start_at_layer=start)
-    batch, pos = resid.shape[:2]
-    positions = torch.arange(pos, device=resid.device).expand(batch, -1)  # rotary attention reads them
-    with model.hooks(fwd_hooks=hooks):
-        for block in model.blocks[start:]:
-            out = block(resid, position_ids=positions)
-            resid = out[0] if isinstance(out, tuple) else out
-        return model.unembed(model.ln_final(resid))
+    blocks start.. with `hooks` (interp.model.engine.bridge_blocks); models whose blocks cannot be called one by
+    one take TransformerLens's slower start_at_layer, which runs and discards the blocks before `start`."""
+    if _runs_blocks_directly(model):
+        return run_blocks_from(model, resid, start, hooks)
+    if start >= model.cfg.n_layers:
+        raise DataError("this model cannot be run from after its last block; use a native TransformerLens model")
+    return model.run_with_hooks(resid, fwd_hooks=hooks, start_at_layer=start)
 
 
 def _after_attention(model, layer: int) -> Site:

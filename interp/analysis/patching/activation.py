@@ -16,13 +16,13 @@ what suffices, noising what is necessary. Kinds and result axes (TransformerLens
     pattern_by_pos                      [layer head pos]    one destination row of it
 
 How it is fast, and still exact:
-- Nothing before the patched layer is recomputed: both runs are cached once (`suffix.forward_cache`).
+- Nothing before the patched layer is recomputed: both runs are cached once (`partial_forward.forward_cache`).
 - Cells that patch one head are stacked along a `unit` axis: one partial forward per (layer, position).
 - The patched layer itself is done in closed form: an edit of z, q or a pattern row changes the block's output
   only through that head's z @ W_O; an edit of k or v re-runs that head's attention alone.
 - Causality: positions before the first patched position — and before the first token where the clean and
   corrupted prompts differ — are identical to the corrupted run in every later layer, so only the tail of
-  the sequence is recomputed (`suffix.tail_logits`), reading cached keys and values for the rest; the last
+  the sequence is recomputed (`partial_forward.tail_logits`), reading cached keys and values for the rest; the last
   block computes queries only at the positions the metric reads, and nothing after them is ever computed.
 Results agree with TransformerLens's per-cell loop to float32 rounding (tests/unit/analysis/test_patching.py). The partial
 forwards are many small tensor operations: on a shared CPU, `torch.set_num_threads(1)` is much faster.
@@ -47,14 +47,12 @@ from interp.analysis.core.task import Task, task_inputs
 from interp.analysis.patching.partial_forward import (
     OneChange,
     RunCache,
-    attention_scale,
-    causal_z,
     check_supported,
     forward_cache,
-    mixed_z,
     tail_logits,
 )
 from interp.core.errors import InterpError
+from interp.model.engine.attention import attention_scale, causal_z, mixed_z
 from interp.model.engine.weights import Weights
 
 AXES: dict[str, tuple[str, ...]] = {
@@ -263,7 +261,7 @@ def _groups(w: Weights, scale: float, kind: str, clean: RunCache, corrupted: Run
                 chosen = [p for p in chosen if bool((read == p).any())]
             if not chosen:
                 continue
-            def cells_at(pos: int) -> list[tuple[int, ...]]:
+            def cells_at(pos: int, layer: int = layer, per_head: bool = per_head) -> list[tuple[int, ...]]:
                 if not per_head:
                     return [(layer, pos)]
                 return [(layer, h, pos) if kind == "pattern_by_pos" else (layer, pos, h) for h in range(n_heads)]

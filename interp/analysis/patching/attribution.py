@@ -3,7 +3,7 @@
 Patching cell a from the clean run into the corrupted run changes the metric by about
 (a_clean - a_corrupted) . d metric / d a, the gradient taken on the corrupted run (Nanda, "Attribution
 Patching", 2023). One forward of each run and one backward give every kind and every cell at once. The
-gradients come from the same weight-snapshot forward batched patching restarts from (`suffix.forward_cache`),
+gradients come from the same weight-snapshot forward batched patching restarts from (`partial_forward.forward_cache`),
 which works for attention-only models too (TransformerLens's helper expects MLP hooks).
 
 Results are `PatchingResult`s in the layouts of `interp.analysis.patching.activation` (values = corrupted metric + the
@@ -26,8 +26,15 @@ from torch import Tensor
 
 from interp.analysis.core.patch_metric import LogitDiff
 from interp.analysis.core.task import Task, task_inputs
-from interp.analysis.patching.activation import AXES, PatchingError, PatchingResult, _check_inputs, resolve_kind
-from interp.analysis.patching.partial_forward import attention_scale, check_supported, forward_cache
+from interp.analysis.patching.activation import (
+    AXES,
+    PatchingError,
+    PatchingResult,
+    _check_inputs,
+    resolve_kind,
+)
+from interp.analysis.patching.partial_forward import check_supported, forward_cache
+from interp.model.engine.attention import attention_scale
 from interp.model.engine.weights import Weights
 
 # which cached activation each kind patches, and how its per-cell sum is taken (einops pattern of the product)

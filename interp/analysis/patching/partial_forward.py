@@ -2,22 +2,36 @@
 
 Two ways to finish a forward pass from the residual stream entering block `start`:
 
-- `run_blocks_from` calls the bridge's own modules, `model.blocks[start:]`, then `ln_final` and `unembed`,
-  exactly as `TransformerBridge.forward` does (with hooks firing). Used as the reference.
-- `tail_logits` recomputes the same function from a weight snapshot (`interp.model.engine.weights.Weights`) for the positions that can differ from a cached run. In a causal model an edit at
+- `interp.model.engine.bridge_blocks.run_blocks_from` calls the bridge's own modules (with hooks firing): the
+  reference.
+- `tail_logits` recomputes the same function from a weight snapshot (`interp.model.engine.weights.Weights`), with
+  the engine's norms, projections, MLP and unembedding, for the positions that can differ from a cached run.
+  In a causal model an edit at
   position p leaves every position < p unchanged in every later layer, so only the *tail* first..last is
   recomputed, attending to the cached keys and values of the positions before it; in the last block only
   the positions the metric reads are computed as queries, and only they are unembedded. Many patched copies
   (`unit` axis) share one cached run (`batch` axis), so the prefix is never copied.
 
 `tail_logits` supports native models with standard positional embeddings (the presets); `check_supported`
-says why another model is not.
+says why another model is not. `forward_cache` is the engine's forward (interp.model.engine.forward) keeping what
+patching restarts from; `capture_run` keeps the same through the bridge's hooks.
 
->>> run = capture_run(model, tokens)                                          # doctest: +SKIP
->>> logits = run_blocks_from(model, run.resid_pre[1], start=1)                # == model(tokens)  # doctest: +SKIP
+>>> import torch
+>>> from interp.model.build import build_model
+>>> from interp.model.config import ModelConfig
+>>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=4, n_heads=4, d_vocab=11))
+>>> tokens = torch.randint(0, 11, (2, 8))
+>>> w = Weights.of(model)
+>>> run = forward_cache(w, tokens, w.scale)
+>>> torch.allclose(run.logits, capture_run(model, tokens).logits, atol=1e-5)
+True
+>>> read = torch.tensor([7, 5])                    # the position each row's metric reads
+>>> tail = run.resid_pre[1][None, :, 3:]           # [unit batch tail d_model]: positions 3.. of the stream entering block 1
+>>> logits = tail_logits(w, tail, 1, 3, run, read, w.scale)
+>>> torch.allclose(logits[0], run.logits[torch.arange(2), read], atol=1e-5)
+True
 """
 
-import math
 from dataclasses import dataclass, field
 
 import einops
@@ -26,7 +40,10 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.core.errors import InterpError
-from interp.model.engine.weights import ACTIVATIONS, Weights
+from interp.model.engine.activations import ACTIVATIONS
+from interp.model.engine.attention import attend_after_prefix, future_mask, heads_first
+from interp.model.engine.forward import Recorder, embed, run_blocks
+from interp.model.engine.weights import Weights
 
 
 class SuffixError(InterpError, ValueError):
@@ -51,25 +68,6 @@ def check_supported(model) -> None:
         problems.append(f"its MLP activation {cfg.act_fn!r} is not one of {sorted(ACTIVATIONS)}")
     if problems:
         raise SuffixError(f"batched patching cannot run this model: {'; '.join(problems)}; use interp.analysis.patching.reference")
-
-
-def attention_scale(model) -> float:
-    """What the native attention divides scores by: cfg.attn_scale if set, else sqrt(d_head)."""
-    cfg = model.cfg
-    if getattr(cfg, "use_attn_scale", True) and (getattr(cfg, "attn_scale", -1.0) or -1.0) > 0:
-        return float(cfg.attn_scale)
-    return math.sqrt(cfg.d_head)
-
-
-def run_blocks_from(model, resid: Float[Tensor, "batch pos d_model"], start: int) -> Float[Tensor, "batch pos vocab"]:
-    """Logits from the residual stream entering block `start` (n_layers: after the last block), through the
-    bridge's own block modules, ln_final and unembed (any hooks registered on them fire)."""
-    batch, pos = resid.shape[:2]
-    positions = torch.arange(pos, device=resid.device).expand(batch, -1)  # rotary attention reads them
-    for block in model.blocks[start:]:
-        out = block(resid, position_ids=positions)
-        resid = out[0] if isinstance(out, tuple) else out
-    return model.unembed(model.ln_final(resid))
 
 
 @dataclass(frozen=True)
@@ -136,28 +134,14 @@ def capture_run(model, tokens: Int[Tensor, "batch pos"]) -> RunCache:
 # ---- the block computed from weights ---------------------------------------------------------------------
 
 
-def causal_z(
-    q: Float[Tensor, "... query_pos head d_head"],
-    k: Float[Tensor, "... key_pos head d_head"],
-    v: Float[Tensor, "... key_pos head d_head"],
-    scale: float,
-    query_offset: int = 0,
-) -> Float[Tensor, "... query_pos head d_head"]:
-    """Causal attention of queries at positions query_offset.. over keys at positions 0.. (same batch axes)."""
-    scores = einops.einsum(q, k, "... query_pos head d_head, ... key_pos head d_head -> ... head query_pos key_pos") / scale
-    n_query, n_key = q.shape[-3], k.shape[-3]
-    mask = torch.arange(n_key, device=q.device)[None, :] > (torch.arange(n_query, device=q.device)[:, None] + query_offset)
-    pattern = scores.masked_fill(mask, float("-inf")).softmax(dim=-1)
-    return einops.einsum(pattern, v, "... head query_pos key_pos, ... key_pos head d_head -> ... query_pos head d_head")
-
-
-def mixed_z(pattern: Float[Tensor, "... head query_pos key_pos"], v: Float[Tensor, "... key_pos head d_head"]) -> Float[Tensor, "... query_pos head d_head"]:
-    """z from a given attention pattern and values."""
-    return einops.einsum(pattern, v, "... head query_pos key_pos, ... key_pos head d_head -> ... query_pos head d_head")
-
-
-def _heads_first(x: Float[Tensor, "... pos head d_head"]) -> Float[Tensor, "... head pos d_head"]:
-    return x.transpose(-3, -2)
+def _layer_hooks(layer: int, attn_only: bool) -> dict[str, str]:
+    """RunCache field -> the hook name the engine's forward offers it under."""
+    b = f"blocks.{layer}"
+    names = {"resid_pre": f"{b}.hook_resid_pre", "attn_out": f"{b}.hook_attn_out", "resid_post": f"{b}.hook_resid_post"}
+    names |= {part: f"{b}.attn.hook_{part}" for part in ("q", "k", "v", "z", "pattern")}
+    if not attn_only:
+        names |= {"resid_mid": f"{b}.hook_resid_mid", "mlp_out": f"{b}.hook_mlp_out"}
+    return names
 
 
 def forward_cache(
@@ -166,30 +150,24 @@ def forward_cache(
     """The forward pass of the model computed from its weight snapshot, keeping what patching restarts from.
     Same activations as `capture_run` (to float32 rounding), without the bridge's hook machinery. Builds an
     autograd graph through every activation with `track` (attribution patching differentiates through it).
-    With `read` (one position per row), logits are computed at those positions only and are NaN elsewhere."""
-    names = ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post", "q", "k", "v", "z", "pattern")
-    out: dict[str, list] = {name: [] for name in names}
-    resid = w.embed(tokens)
+    With `read` (one position per row), logits are computed at those positions only and are NaN elsewhere.
+    `scale` must be the snapshot's own (`w.scale`, `attention_scale(model)`)."""
+    if scale != w.scale:
+        raise SuffixError(f"attention scale {scale} differs from the model's {w.scale}")
+    layers = [_layer_hooks(layer, w.attn_only) for layer in range(w.n_layers)]
+    recorder = Recorder(name for names in layers for name in names.values())
+    resid = embed(w, tokens)
     if track:
         resid = resid.detach().requires_grad_(True)
-    pos = tokens.shape[1]
-    mask = torch.ones(pos, pos, dtype=torch.bool, device=tokens.device).triu(1)
-    for layer in range(w.n_layers):
-        q, k, v = w.qkv_projection(layer, w.norm(resid, f"blocks.{layer}.ln1")).unbind(-3)
-        scores = (_heads_first(q) @ _heads_first(k).transpose(-1, -2)) / scale
-        pattern = scores.masked_fill(mask, float("-inf")).softmax(dim=-1)
-        z = _heads_first(pattern @ _heads_first(v))
-        attn_out = w.attention_output(layer, z)
-        mid = resid + attn_out
-        mlp_out = None if w.attn_only else w.mlp(layer, w.norm(mid, f"blocks.{layer}.ln2"))
-        post = mid if mlp_out is None else mid + mlp_out
-        for name, value in zip(names, (resid, attn_out, mid, mlp_out, post, q, k, v, z, pattern)):
-            out[name].append(value)
-        resid = post
+    resid = run_blocks(w, resid, 0, recorder)
+    kept = recorder.kept
+    out = {field: [kept[names[field]] for names in layers] for field in ("resid_pre", "attn_out", "resid_post", "q", "k", "v", "z", "pattern")}
+    out["resid_mid"] = out["resid_post"] if w.attn_only else [kept[names["resid_mid"]] for names in layers]
+    out["mlp_out"] = [None] * w.n_layers if w.attn_only else [kept[names["mlp_out"]] for names in layers]
     if read is None:
         return RunCache(**out, logits=w.unembed(w.norm(resid, "ln_final")))
     rows = torch.arange(tokens.shape[0], device=tokens.device)
-    logits = torch.full((*tokens.shape, w.params["unembed.W_U"].shape[-1]), float("nan"), device=tokens.device)
+    logits = torch.full((*tokens.shape, w.d_vocab), float("nan"), device=tokens.device)
     logits[rows, read] = w.unembed(w.norm(resid[rows, read], "ln_final"))
     return RunCache(**out, logits=logits)
 
@@ -240,7 +218,7 @@ def _sparse_block(
     column = first + changed  # absolute position of each unit's change
     x = w.norm(resid.rows, f"blocks.{layer}.ln1")  # unit batch d_model
     q0, k0, v0 = w.qkv_projection(layer, x.unsqueeze(-2))[..., 0, :, :, :].unbind(-3)  # unit batch head d_head
-    k, v = _heads_first(prefix.k[layer][:, :end]), _heads_first(prefix.v[layer][:, :end])  # batch head end d_head
+    k, v = heads_first(prefix.k[layer][:, :end]), heads_first(prefix.v[layer][:, :end])  # batch head end d_head
     if last:  # one query per row: the cached one at the read position, or the new one if that is where it changed
         rows = torch.arange(batch, device=resid.device)
         q = prefix.q[layer][rows, first + index]  # batch head d_head
@@ -258,7 +236,7 @@ def _sparse_block(
     # over the other keys (precomputed per column, `_excluding`) merged with that one new score — exact, and
     # without any [unit batch head tail key] tensor. The changed row itself has a new query: done in full.
     top, mass, mixed = (_per_unit(t[:, :, first:end], column) for t in _excluding(prefix, layer, scale))  # unit batch head tail (d_head)
-    q = _heads_first(prefix.q[layer][:, first:end])  # batch head tail d_head (cached)
+    q = heads_first(prefix.q[layer][:, first:end])  # batch head tail d_head (cached)
     new_score = einops.einsum(q, k0, "batch head query d_head, unit batch head d_head -> unit batch head query") / scale
     high = torch.maximum(top, new_score)
     old_weight, new_weight = (top - high).exp(), (new_score - high).exp()
@@ -274,10 +252,10 @@ def _sparse_block(
         z = torch.cat([at.unsqueeze(-2), after[..., 1:, :]], dim=-2)
     else:
         rows = torch.arange(tail, device=resid.device)
-        before = _heads_first(prefix.z[layer][:, first:end]).unsqueeze(0)  # rows before the change keep the cached z
+        before = heads_first(prefix.z[layer][:, first:end]).unsqueeze(0)  # rows before the change keep the cached z
         z = torch.where((rows[None, :] > changed[:, None])[:, None, None, :, None], after, before)
         z = torch.where((rows[None, :] == changed[:, None])[:, None, None, :, None], at.unsqueeze(-2), z)
-    return w.finish_block(layer, resid.plus(w.attention_output(layer, _heads_first(z))))
+    return w.finish_block(layer, resid.plus(w.attention_output(layer, heads_first(z))))
 
 
 def _per_unit(x: Tensor, column: Tensor) -> Tensor:
@@ -291,10 +269,10 @@ def _excluding(prefix: RunCache, layer: int, scale: float) -> tuple[Tensor, Tens
     ([batch head query column], the last also d_head). Computed once per run and layer, then cached."""
     key = ("excluding", layer, scale)
     if key not in prefix.derived:
-        q, k, v = (_heads_first(t[layer]) for t in (prefix.q, prefix.k, prefix.v))
+        q, k, v = (heads_first(t[layer]) for t in (prefix.q, prefix.k, prefix.v))
         pos = q.shape[-2]
         scores = (q @ k.transpose(-1, -2)) / scale  # batch head query key
-        causal = torch.ones(pos, pos, dtype=torch.bool, device=q.device).triu(1)
+        causal = future_mask(pos, pos, device=q.device)
         excluded = torch.eye(pos, dtype=torch.bool, device=q.device)  # column c, key j
         blocked = causal[:, None, :] | excluded[None, :, :]  # query column key
         scores = scores[:, :, :, None, :].masked_fill(blocked, float("-inf"))  # batch head query column key
@@ -365,7 +343,6 @@ def tail_logits(
     unit, batch, tail = resid.shape[:3]
     rows = torch.arange(batch, device=resid.device)
     index = (read - first).clamp(0, tail - 1)  # tail index of each row's read position
-    causal = torch.ones(tail, tail, dtype=torch.bool, device=resid.device).triu(1)
     if isinstance(resid, OneChange) and start < n_layers:
         resid = _sparse_block(w, start, resid, first, prefix, index, scale, start == n_layers - 1)
         start += 1
@@ -375,16 +352,10 @@ def tail_logits(
         if layer == n_layers - 1:
             resid = _last_block(w, layer, resid, first, prefix, index, scale)
             break
-        q, k, v = (_heads_first(t) for t in w.qkv_projection(layer, w.norm(resid, f"blocks.{layer}.ln1")).unbind(-3))
-        scores = (q @ k.transpose(-1, -2)).masked_fill(causal, float("-inf"))  # unit batch head query key
-        if first > 0:
-            k_prefix, v_prefix = _heads_first(prefix.k[layer][:, :first]), _heads_first(prefix.v[layer][:, :first])
-            scores = torch.cat([q @ k_prefix.transpose(-1, -2), scores], dim=-1)
-            pattern = (scores / scale).softmax(dim=-1)
-            z = pattern[..., :first] @ v_prefix + pattern[..., first:] @ v
-        else:
-            z = (scores / scale).softmax(dim=-1) @ v
-        resid = w.finish_block(layer, resid + w.attention_output(layer, _heads_first(z)))
+        q, k, v = (heads_first(t) for t in w.qkv(layer, w.norm(resid, f"blocks.{layer}.ln1")))  # unit batch head tail d_head
+        k_prefix, v_prefix = heads_first(prefix.k[layer][:, :first]), heads_first(prefix.v[layer][:, :first])
+        z = attend_after_prefix(q, k, v, scale, k_prefix, v_prefix)
+        resid = w.finish_block(layer, resid + w.attention_output(layer, heads_first(z)))
     final = w.norm(resid, "ln_final").squeeze(2)  # unit batch d_model
     logits = w.unembed(final) if columns is None else w.unembed_columns(final, columns)
     unaffected = read < first

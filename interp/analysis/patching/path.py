@@ -34,8 +34,17 @@ from torch import Tensor
 
 from interp.analysis.core.patch_metric import LogitDiff, normalised
 from interp.analysis.core.task import Task, task_inputs
-from interp.analysis.patching.activation import PatchingError, _check_inputs, first_difference
-from interp.analysis.patching.partial_forward import RunCache, _heads_first, attention_scale, check_supported, forward_cache
+from interp.analysis.patching.activation import (
+    PatchingError,
+    _check_inputs,
+    first_difference,
+)
+from interp.analysis.patching.partial_forward import (
+    RunCache,
+    check_supported,
+    forward_cache,
+)
+from interp.model.engine.attention import attention_scale, causal_z
 from interp.model.engine.weights import Weights
 
 Component = Literal["q", "k", "v"]
@@ -93,8 +102,6 @@ def _logits_with_components(
     unit = next(iter(overrides.values()))[2].shape[0]
     end = int(read.max()) + 1
     resid = clean.resid_pre[start][:, first:end].expand(unit, -1, -1, -1)
-    tail = end - first
-    mask = torch.arange(end)[None, :] > (torch.arange(tail)[:, None] + first)
     for layer in range(start, w.n_layers):
         q, k, v = w.qkv_projection(layer, w.norm(resid, f"blocks.{layer}.ln1")).unbind(-3)  # unit batch tail head d_head
         if layer in overrides:
@@ -104,8 +111,7 @@ def _logits_with_components(
             q, k, v = parts["q"], parts["k"], parts["v"]
         k = torch.cat([clean.k[layer][:, :first].expand(unit, -1, -1, -1, -1), k], dim=2)
         v = torch.cat([clean.v[layer][:, :first].expand(unit, -1, -1, -1, -1), v], dim=2)
-        scores = (_heads_first(q) @ _heads_first(k).transpose(-1, -2)).masked_fill(mask, float("-inf"))
-        z = _heads_first((scores / scale).softmax(dim=-1) @ _heads_first(v))
+        z = causal_z(q, k, v, scale, query_offset=first)
         resid = w.finish_block(layer, resid + w.attention_output(layer, z))
     rows = torch.arange(resid.shape[1])
     logits = w.unembed(w.norm(resid[:, rows, (read - first).clamp(min=0)], "ln_final"))
@@ -133,7 +139,7 @@ def path_patching(
     _check_inputs(model, clean_tokens, corrupted_tokens, metric, "z")
     cfg = model.cfg
     receiver_list = _check_receivers(receivers, component, cfg)
-    all_senders = [(l, h) for l in range(cfg.n_layers) for h in range(cfg.n_heads)] if senders is None else list(senders)
+    all_senders = [(layer, h) for layer in range(cfg.n_layers) for h in range(cfg.n_heads)] if senders is None else list(senders)
     for layer, head in all_senders:
         if not (0 <= layer < cfg.n_layers and 0 <= head < cfg.n_heads):
             raise PatchingError(f"sender ({layer}, {head}) is not a head of this model ({cfg.n_layers} layers x {cfg.n_heads} heads)")
@@ -155,9 +161,9 @@ def path_patching(
             first = first_difference(clean_tokens, corrupted_tokens)
             end = int(read.max()) + 1
             overrides = {}
-            for layer in sorted({l for l, _ in receiver_list}):
+            for layer in sorted({receiver_layer for receiver_layer, _ in receiver_list}):
                 heads = torch.zeros(cfg.n_heads, dtype=torch.bool)
-                heads[[h for l, h in receiver_list if l == layer]] = True
+                heads[[h for receiver_layer, h in receiver_list if receiver_layer == layer]] = True
                 x = w.norm(streams[layer][:, :, first:end], f"blocks.{layer}.ln1")
                 part = w.qkv_projection(layer, x)[..., COMPONENTS.index(component), :, :]  # unit batch tail head d_head
                 overrides[layer] = (component, heads, part)
@@ -177,7 +183,7 @@ def _check_receivers(receivers, component: str, cfg) -> list[tuple[int, int]] | 
         return None
     if component not in COMPONENTS:
         raise PatchingError(f"component must be one of {COMPONENTS}, got {component!r}")
-    out = [(int(l), int(h)) for l, h in receivers]
+    out = [(int(layer), int(h)) for layer, h in receivers]
     if not out:
         raise PatchingError("give at least one receiver head, or receivers='logits'")
     for layer, head in out:

@@ -58,7 +58,7 @@ def parse_receivers(text: str) -> str | list[tuple[int, int]]:
     if text.strip() == "logits":
         return "logits"
     try:
-        return [(int(l), int(h)) for l, h in (item.split(".") for item in text.split(","))]
+        return [(int(layer), int(h)) for layer, h in (item.split(".") for item in text.split(","))]
     except ValueError:
         raise TaskError(f"receivers must be 'logits' or heads as layer.head separated by commas (e.g. 2.0,2.3), got {text!r}") from None
 

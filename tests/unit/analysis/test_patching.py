@@ -9,14 +9,14 @@ from interp.analysis.core.patch_metric import LogitDiff, normalised
 from interp.analysis.patching.activation import KINDS, PatchingError, activation_patching, first_difference, prepare
 from interp.analysis.patching.partial_forward import (
     SuffixError,
-    attention_scale,
     capture_run,
     forward_cache,
-    run_blocks_from,
     tail_logits,
 )
 from interp.analysis.patching.reference import reference_patching
 from interp.model.build import build_model
+from interp.model.engine.attention import attention_scale
+from interp.model.engine.bridge_blocks import run_blocks_from
 from interp.model.engine.weights import Weights
 
 ATTN_KINDS = [k for k in KINDS if k != "mlp_out"]
