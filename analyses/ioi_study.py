@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.patching.activation import activation_patching
 from interp.analysis.patching.attribution import attribution_patching, spearman
 from interp.analysis.patching.partial_forward import capture_run

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.patching.activation import activation_patching, prepare
 from interp.analysis.patching.reference import reference_patching
 

@@ -27,8 +27,7 @@ _EXPORTS = {
     "apply": "interp.analysis.core.interventions",
     "run_with": "interp.analysis.core.interventions",
     # metrics
-    "LogitDiff": "interp.analysis.core.patch_metric",
-    "LogitDiffMetric": "interp.analysis.core.metrics",
+    "LogitDiff": "interp.analysis.core.metrics",
     "logit_diff": "interp.analysis.core.metrics",
     "normalise": "interp.analysis.core.metrics",
     "per_token_loss": "interp.analysis.core.metrics",
@@ -80,8 +79,7 @@ if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each 
     )
     from interp.analysis.core.cache import Activations, cache_activations, estimate_bytes
     from interp.analysis.core.interventions import MeanAblation, Patch, ResampleAblation, ZeroAblation, apply, run_with
-    from interp.analysis.core.metrics import LogitDiffMetric, logit_diff, normalise, per_token_loss
-    from interp.analysis.core.patch_metric import LogitDiff
+    from interp.analysis.core.metrics import LogitDiff, logit_diff, normalise, per_token_loss
     from interp.analysis.induction.head_classes import classify_heads
     from interp.analysis.induction.head_scores import HeadScores
     from interp.analysis.induction.phase import PhaseChange, detect_phase_change

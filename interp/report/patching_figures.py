@@ -1,6 +1,6 @@
 """Plotly figures for patching results (rendering only: every number was computed by interp.analysis).
 
->>> from interp.analysis.core.patch_metric import LogitDiff
+>>> from interp.analysis.core.metrics import LogitDiff
 >>> from interp.analysis.patching.activation import activation_patching
 >>> from interp.report.html import Page
 >>> import torch

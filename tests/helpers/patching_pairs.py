@@ -2,7 +2,7 @@
 
 import torch
 
-from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.metrics import LogitDiff
 
 
 def pair(n_rows=5, pos=9, vocab=11, seed=0, changed=(2, 5)):

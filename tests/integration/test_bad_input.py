@@ -264,7 +264,7 @@ def test_unknown_sites_are_errors(model):
 
 def test_patching_inputs_of_different_shapes(model):
     pytest.importorskip("interp.analysis.patching.activation", reason="interp.analysis.patching.activation is not in this tree yet")
-    from interp.analysis.core.patch_metric import LogitDiff
+    from interp.analysis.core.metrics import LogitDiff
     from interp.analysis.patching.activation import PatchingError, activation_patching
 
     clean, corrupted = torch.zeros(2, 6, dtype=torch.long), torch.ones(2, 5, dtype=torch.long)

@@ -80,15 +80,18 @@ def next_token_accuracy(
 
 
 def normalise(value: Tensor | float, clean: Tensor | float, corrupted: Tensor | float) -> Tensor:
-    """Rescale a metric so the clean run scores 1 and the corrupted run 0.
+    """Rescale a metric so the clean run scores 1 and the corrupted run 0: (value - corrupted) / (clean - corrupted).
+
+    The one normaliser of interp: patching results (`PatchingResult.normalised`) and ablations use it. Python
+    floats stay floats (the difference is taken in double precision), tensors are taken as float32.
 
     >>> normalise(torch.tensor(2.0), clean=4.0, corrupted=0.0)
     tensor(0.5000)
     """
-    clean, corrupted = torch.as_tensor(clean, dtype=torch.float32), torch.as_tensor(corrupted, dtype=torch.float32)
+    clean, corrupted = (x.float() if isinstance(x, Tensor) else x for x in (clean, corrupted))
     span = clean - corrupted
-    if torch.any(span == 0):
-        raise DataError("clean and corrupted metric values are equal, so the metric cannot be normalised")
+    if bool(torch.any(torch.as_tensor(span) == 0)):
+        raise DataError("the clean and corrupted runs score the same, so the metric cannot be normalised; use another corruption")
     return (torch.as_tensor(value, dtype=torch.float32) - corrupted) / span
 
 
@@ -101,16 +104,64 @@ def loss_metric(logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, "
 
 
 @dataclass(frozen=True, eq=False)
-class LogitDiffMetric:
-    """Row metric: logit difference with per-row answers and read positions (indexed by dataset row)."""
+class LogitDiff:
+    """Per row: logit(correct) - logit(wrong) at `positions` (one per row, or one int for every row; negative
+    counts from the end). The one logit-difference metric of interp:
 
-    correct: Int[Tensor, " row"]
-    incorrect: Int[Tensor, " row"]
-    position: int | Int[Tensor, " row"] = -1
+    - called on logits it gives the mean over rows (a scalar, as TransformerLens's patching functions expect);
+    - `per_row(logits)` gives one value per row; `per_row(logits, rows)` reads the answers of dataset rows `rows`
+      (what `ablation_study(metric=LogitDiff(...))` does with its mini-batches and stacked ablations);
+    - `columns` / `from_columns` let batched patching compute only the two logits each row reads.
 
-    def __call__(self, logits: Tensor, tokens: Tensor, rows: Tensor) -> Float[Tensor, " batch"]:
-        position = self.position if isinstance(self.position, int) else self.position[rows]
-        return logit_diff(logits, self.correct[rows], self.incorrect[rows], position)
+    >>> logits = torch.zeros(2, 3, 5); logits[0, -1, 1] = 2.0; logits[1, -1, 4] = 1.0
+    >>> metric = LogitDiff(correct=torch.tensor([1, 4]), wrong=torch.tensor([0, 0]), positions=torch.tensor([2, 2]))
+    >>> metric.per_row(logits), metric(logits)
+    (tensor([2., 1.]), tensor(1.5000))
+    >>> LogitDiff(correct=torch.tensor([1, 4]), wrong=torch.tensor([0, 0])).per_row(logits[1:], rows=torch.tensor([1]))
+    tensor([1.])
+    """
+
+    correct: Int[Tensor, " batch"]
+    wrong: Int[Tensor, " batch"]
+    positions: Int[Tensor, " batch"] | int = -1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.positions, int) and not isinstance(self.positions, bool) and isinstance(self.correct, Tensor):
+            object.__setattr__(self, "positions", torch.full_like(self.correct, self.positions))
+        if not all(isinstance(t, Tensor) for t in (self.correct, self.wrong, self.positions)):
+            raise DataError("correct, wrong and positions must be tensors (positions may be one int for every row)")
+        shapes = {tuple(t.shape) for t in (self.correct, self.wrong, self.positions)}
+        if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+            raise DataError(f"correct, wrong and positions must be 1-D tensors of one length each, got shapes {sorted(shapes)}")
+
+    @classmethod
+    def ioi(cls, prompts) -> "LogitDiff":
+        """IO minus S at the end position of each IOI prompt (`interp.tasks.ioi.prompts.IOIPrompts`)."""
+        return cls(correct=prompts.io, wrong=prompts.s, positions=prompts.end_pos)
+
+    def __len__(self) -> int:
+        return self.correct.shape[0]
+
+    @property
+    def columns(self) -> Int[Tensor, "batch 2"]:
+        """Per row, the vocabulary entries the metric reads (correct, wrong): all of the unembedding it needs."""
+        return torch.stack([self.correct, self.wrong], dim=-1)
+
+    def from_columns(self, picked: Float[Tensor, "... batch 2"]) -> Float[Tensor, "... batch"]:
+        """Per-row values from the logits of `columns` only (any leading axes)."""
+        return picked[..., 0] - picked[..., 1]
+
+    def from_final(self, final: Float[Tensor, "... batch vocab"]) -> Float[Tensor, "... batch"]:
+        """Per-row values from the logits at the read positions (any leading axes, e.g. stacked patches)."""
+        return self.from_columns(final.gather(-1, self.columns.expand(*final.shape[:-1], 2)))
+
+    def per_row(self, logits: Float[Tensor, "batch pos vocab"], rows: Int[Tensor, " batch"] | None = None) -> Float[Tensor, " batch"]:
+        """One value per row of `logits`; with `rows`, row i of `logits` is dataset row rows[i]."""
+        metric = self if rows is None else LogitDiff(correct=self.correct[rows], wrong=self.wrong[rows], positions=self.positions[rows])
+        return metric.from_final(logits[torch.arange(logits.shape[0]), metric.positions])
+
+    def __call__(self, logits: Float[Tensor, "batch pos vocab"]) -> Float[Tensor, ""]:
+        return self.per_row(logits).mean()
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,8 +179,10 @@ class AccuracyMetric:
 METRICS: dict[str, Metric] = {"loss": loss_metric}
 
 
-def resolve_metric(metric: "str | Metric") -> tuple[str, Metric]:
-    """A (name, row metric) pair from a metric name ('loss') or a callable."""
+def resolve_metric(metric: "str | Metric | LogitDiff") -> tuple[str, Metric]:
+    """A (name, row metric) pair from a metric name ('loss'), a `LogitDiff`, or a row-metric callable."""
+    if isinstance(metric, LogitDiff):
+        return "LogitDiff", lambda logits, tokens, rows: metric.per_row(logits, rows)
     if isinstance(metric, str):
         if metric not in METRICS:
             raise DataError(f"unknown metric {metric!r}; built in: {', '.join(METRICS)} (or pass a callable)")

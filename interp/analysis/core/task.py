@@ -25,7 +25,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.metrics import LogitDiff
 from interp.core.errors import DataError
 
 

@@ -42,7 +42,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.analysis.core.cache import check_tokens
-from interp.analysis.core.patch_metric import LogitDiff, normalised
+from interp.analysis.core.metrics import LogitDiff, normalise
 from interp.analysis.core.task import Task, task_inputs
 from interp.analysis.patching.partial_forward import (
     OneChange,
@@ -96,7 +96,7 @@ class PatchingResult:
     def normalised(self) -> Float[Tensor, "..."]:
         """(value - corrupted) / (clean - corrupted). Denoising: 1 = the cell restores the clean metric, 0 = no
         effect. Noising: 1 = no effect, 0 = corrupting the cell alone destroys the clean metric."""
-        return normalised(self.values, self.clean, self.corrupted)
+        return normalise(self.values, self.clean, self.corrupted)
 
     @property
     def no_effect(self) -> float:

@@ -24,7 +24,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.core.task import Task, task_inputs
 from interp.analysis.patching.activation import (
     AXES,

@@ -32,7 +32,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.analysis.core.patch_metric import LogitDiff, normalised
+from interp.analysis.core.metrics import LogitDiff, normalise
 from interp.analysis.core.task import Task, task_inputs
 from interp.analysis.patching.activation import (
     PatchingError,
@@ -69,7 +69,7 @@ class PathPatchingResult:
     @property
     def normalised(self) -> Float[Tensor, "layer head"]:
         """1 = the path carries nothing the metric needs; 0 = it carries the whole clean/corrupted difference."""
-        return normalised(self.values, self.clean, self.corrupted)
+        return normalise(self.values, self.clean, self.corrupted)
 
 
 def _sender_streams(w: Weights, clean: RunCache, corrupted: RunCache, senders: list[tuple[int, int]], last: int) -> list[Tensor]:

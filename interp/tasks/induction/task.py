@@ -24,7 +24,7 @@ all tokens of a row (fresh and wrong ones included) are distinct, drawn from `vo
 import torch
 from torch import Tensor
 
-from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.core.task import Task
 from interp.core.errors import DataError
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.patching.activation import PatchingResult, activation_patching, prepare
 from interp.analysis.patching.attribution import attribution_patching, spearman
 from interp.analysis.patching.files import save_result

@@ -9,7 +9,7 @@ positions), and the metric is `LogitDiff.ioi`.
 (True, 'end')
 """
 
-from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.core.task import Task
 from interp.tasks.ioi.patching import patching_prompts
 from interp.tasks.ioi.prompts import IOICorpus, IOIPrompts, ioi_corpus

@@ -9,7 +9,7 @@ import torch
 from interp.analysis.ablation.files import load_ablation, save_ablation
 from interp.analysis.ablation.study import AblationResult, ablation_study, ablation_units
 from interp.analysis.core.interventions import MeanAblation, ResampleAblation, ZeroAblation, resample_rows, run_with
-from interp.analysis.core.metrics import LogitDiffMetric, logit_diff, mean_loss
+from interp.analysis.core.metrics import LogitDiff, logit_diff, mean_loss
 from interp.core.errors import DataError
 from interp.model.sites import Site
 
@@ -131,9 +131,9 @@ def test_agrees_with_the_intervention_values(tiny_model, tokens):
 
 def test_task_metric(tiny_model, tokens):
     correct, incorrect = tokens[:, -1], (tokens[:, -1] + 1) % 11
-    metric = LogitDiffMetric(correct, incorrect, position=-2)
+    metric = LogitDiff(correct, incorrect, positions=-2)
     result = ablation_study(tiny_model, tokens, method="zero", metric=metric, batch_size=5)
-    assert result.metric == "LogitDiffMetric"
+    assert result.metric == "LogitDiff"
     with torch.no_grad():
         clean = float(logit_diff(tiny_model(tokens), correct, incorrect, -2).mean())
     assert abs(result.baseline - clean) <= TOLERANCE

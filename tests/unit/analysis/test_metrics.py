@@ -9,7 +9,7 @@ from jaxtyping import TypeCheckError, jaxtyped
 from interp.analysis.core import metrics
 from interp.analysis.core.metrics import (
     AccuracyMetric,
-    LogitDiffMetric,
+    LogitDiff,
     answer_accuracy,
     logit_diff,
     loss_metric,
@@ -84,7 +84,7 @@ def test_normalise_calibration():
 def test_row_metrics_index_their_answers_by_dataset_row(logits):
     correct, incorrect = torch.tensor([0, 1, 2, 3, 4]), torch.tensor([6, 5, 4, 3, 2])
     rows = torch.tensor([4, 0, 2])
-    diff = LogitDiffMetric(correct, incorrect, position=-1)(logits, None, rows)
+    diff = LogitDiff(correct, incorrect, positions=-1).per_row(logits, rows)
     torch.testing.assert_close(diff, logit_diff(logits, correct[rows], incorrect[rows]))
     accuracy = AccuracyMetric(answers=correct, position=torch.tensor([0, 1, 2, 3, 4]))(logits, None, rows)
     torch.testing.assert_close(accuracy, answer_accuracy(logits, correct[rows], torch.tensor([4, 0, 2])))

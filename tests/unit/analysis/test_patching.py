@@ -5,7 +5,7 @@ import torch
 from helpers.factories import tiny_config
 from helpers.patching_pairs import pair
 
-from interp.analysis.core.patch_metric import LogitDiff, normalised
+from interp.analysis.core.metrics import LogitDiff, normalise
 from interp.analysis.patching.activation import KINDS, PatchingError, activation_patching, first_difference, prepare
 from interp.analysis.patching.partial_forward import (
     SuffixError,
@@ -85,8 +85,8 @@ def test_calibration_clean_into_clean_is_one_and_corrupted_into_corrupted_is_zer
     real = activation_patching(attn_model, clean, corrupted, metric, "z")
     same_clean = activation_patching(attn_model, clean, clean, metric, "z_by_pos")
     same_corrupted = activation_patching(attn_model, corrupted, corrupted, metric, "resid_pre")
-    assert torch.allclose(normalised(same_clean.values, real.clean, real.corrupted), torch.tensor(1.0), atol=1e-5)
-    assert torch.allclose(normalised(same_corrupted.values, real.clean, real.corrupted), torch.tensor(0.0), atol=1e-5)
+    assert torch.allclose(normalise(same_clean.values, real.clean, real.corrupted), torch.tensor(1.0), atol=1e-5)
+    assert torch.allclose(normalise(same_corrupted.values, real.clean, real.corrupted), torch.tensor(0.0), atol=1e-5)
     assert abs(real.clean - same_clean.clean) < 1e-5 and abs(real.corrupted - same_corrupted.corrupted) < 1e-5
 
 

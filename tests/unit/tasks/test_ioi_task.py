@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.patching.activation import activation_patching
 from interp.model.build import build_model
 from interp.model.config import ModelConfig

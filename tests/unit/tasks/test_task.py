@@ -5,7 +5,7 @@ import torch
 from helpers.factories import tiny_config
 from helpers.patching_pairs import pair
 
-from interp.analysis.core.patch_metric import LogitDiff
+from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.core.task import Task, task_inputs
 from interp.analysis.patching.activation import activation_patching, prepare
 from interp.analysis.patching.attribution import attribution_patching
