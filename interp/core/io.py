@@ -64,6 +64,43 @@ def write_json(path: Path, data: Any, *, indent: int | None = 2, allow_nan: bool
     return write_text(path, json_text(data, indent=indent, allow_nan=allow_nan))
 
 
+def append_json_line(path: Path, record: Any) -> Path:
+    """Append `record` as one line of JSON Lines (`json.dumps` defaults, then a newline) in a single write.
+
+    Not atomic: a process killed mid-append can leave a torn last line, which readers of a .jsonl log drop.
+
+    >>> import tempfile
+    >>> log = Path(tempfile.mkdtemp()) / "metrics.jsonl"
+    >>> _ = append_json_line(log, {"step": 0}); _ = append_json_line(log, {"step": 1})
+    >>> log.read_text()
+    '{"step": 0}\\n{"step": 1}\\n'
+    """
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    return Path(path)
+
+
+def remove_leftover_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary siblings (`.NAME.tmp-*`) a killed `atomic_file` left beside `path`; returns them.
+
+    Only call this when no other process is writing `path`.
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "run.json"
+    >>> _ = (target.parent / f".run.json{TEMPORARY_MARK}123-abcd").write_text("{")
+    >>> [p.name for p in remove_leftover_temporaries(target)], list(target.parent.iterdir())
+    (['.run.json.tmp-123-abcd'], [])
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    prefix = f".{path.name}{TEMPORARY_MARK}"  # startswith, not glob: a name may hold glob characters
+    leftovers = sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.is_file())
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return leftovers
+
+
 def read_json(path: Path) -> Any:
     """Parse a JSON file (UTF-8). Raises OSError or json.JSONDecodeError; callers turn those into their own error."""
     return json.loads(Path(path).read_text(encoding="utf-8"))

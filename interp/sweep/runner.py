@@ -232,8 +232,16 @@ def _last_line(path: Path) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def _run_in_workers(jobs: list[TrialJob], parallel: int, done: Callable[[TrialJob, dict], None]) -> None:
-    """At most `parallel` worker processes at a time, one per trial; a worker that dies fails only its trial."""
+def run_in_workers(jobs: list[TrialJob], parallel: int, done: Callable[[TrialJob, dict], None]) -> None:
+    """Run `jobs` in worker processes (`WORKER_COMMAND`), at most `parallel` at a time, one per trial, calling
+    `done(job, outcome)` as each ends. A worker that dies fails only its trial: its outcome is a "failed" record
+    naming the exit code and the log's last line, written to the trial's trial.json.
+
+    >>> outcomes = {}
+    >>> run_in_workers(jobs, 2, lambda job, outcome: outcomes.setdefault(job.name, outcome))   # doctest: +SKIP
+    >>> outcomes["a"]["status"]                                                                # doctest: +SKIP
+    'done'
+    """
     pending, running = deque(jobs), {}
     try:
         while pending or running:
@@ -320,7 +328,7 @@ def run_sweep(
             finished(job, run_trial(job, progress=progress))
     else:
         log(f"{len(jobs)} trials, {min(spec.parallel, len(jobs))} at a time; each worker's output is in its trial directory's {LOG_FILE}")
-        _run_in_workers(jobs, spec.parallel, finished)
+        run_in_workers(jobs, spec.parallel, finished)
 
     outcome.results = collect_results(spec, trials)
     outcome.paths = write_results(outcome.results)

@@ -7,6 +7,15 @@ from interp.core.config import fraction, is_int, one_of, positive_int, require
 TOKENIZERS = ("char", "gpt2", "bert")
 
 
+def compact_vocab_refusal(data: "DataConfig") -> str:
+    """The one-line reason `data.compact_vocab = true` does not fit `data`; a data source whose corpus is not
+    packed text (e.g. "ioi", `interp.tasks.ioi.source`) refuses the option with the same words."""
+    return (
+        "data.compact_vocab = true keeps the GPT-2/BERT ids a text corpus uses: it needs data.tokenizer = 'gpt2' "
+        f"or 'bert' and a text corpus (got tokenizer {data.tokenizer!r}, corpus {data.corpus!r})"
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
     """What the model is trained on.
@@ -17,7 +26,8 @@ class DataConfig:
     `compact_vocab = true` (GPT-2/BERT only) keeps just the token ids the corpus uses, renumbered and saved
     with the run (`interp.text.tokenizers.CompactTokenizer`): a far smaller embedding and unembedding on a CPU.
     `ioi_extra_names` is an option of the "ioi" data source, which gives it its meaning and refuses it under
-    other corpora (`interp.tasks.ioi.source`); it stays a field here so that every run.json reads back.
+    other corpora (`interp.tasks.ioi.source`); it stays a field here so that every run.json reads back. That
+    source also refuses `compact_vocab` (its sentences are not a packed text corpus).
     """
 
     corpus: str = "shakespeare"
@@ -51,9 +61,10 @@ class DataConfig:
             is_int(self.ioi_extra_names) and self.ioi_extra_names >= 0,
             f"data.ioi_extra_names must be an integer >= 0, got {self.ioi_extra_names!r}",
         )
+        # Generic checks only: "none" is this config's own corpus; a registered source that is not packed text
+        # refuses compact_vocab itself (`interp.train.data_sources.check_data`).
         require(
-            not self.compact_vocab or (self.tokenizer in ("gpt2", "bert") and self.corpus not in ("none", "ioi")),
-            "data.compact_vocab = true keeps the GPT-2/BERT ids a text corpus uses: it needs data.tokenizer = 'gpt2' "
-            f"or 'bert' and a text corpus (got tokenizer {self.tokenizer!r}, corpus {self.corpus!r})",
+            not self.compact_vocab or (self.tokenizer in ("gpt2", "bert") and self.corpus != "none"),
+            compact_vocab_refusal(self),
         )
 

@@ -11,7 +11,6 @@
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.core.errors import CheckpointError, ConfigError, TrainingDiverged
+from interp.core.io import append_json_line, remove_leftover_temporaries, write_json, write_text
 from interp.model.build import build_model
 from interp.model.engine.fast_forward import fast_forward
 from interp.train.baseline import bigram_loss
@@ -68,10 +68,7 @@ def evaluate(forward: Callable[[Tensor], Tensor], batches: dict[str, list[Tensor
 
 
 def _write_run_file(run_dir: Path, content: dict) -> None:
-    path = run_dir / RUN_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_json(run_dir / RUN_FILE, content)
 
 
 def _replace_run_config(run_dir: Path, run: RunConfig) -> None:
@@ -143,9 +140,7 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
             raise CheckpointError(f"{path} line {number + 1} is corrupted; delete that line and resume again") from None
         if record["step"] <= last_step:
             kept.append(line)
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(line + "\n" for line in kept))
-    os.replace(tmp, path)
+    write_text(path, "".join(line + "\n" for line in kept))
 
 
 def train(
@@ -195,6 +190,8 @@ def train(
     start = 0
     if world.is_main:
         remove_partial_checkpoints(run_dir)  # a killed checkpoint write leaves a hidden temporary directory
+        for name in (RUN_FILE, METRICS_FILE):  # and a killed rewrite of run.json or metrics.jsonl a hidden file
+            remove_leftover_temporaries(run_dir / name)
     resumed = resume and bool(existing)  # with no checkpoint written yet, resuming is starting afresh
     if resumed:
         last = existing[-1]
@@ -217,15 +214,14 @@ def train(
         if data.packed is not None:
             extra["bigram_val_loss"] = bigram_loss(data.packed.train, data.packed.val, vocab_size=data.vocab_size)
         _write_run_file(run_dir, {"run": run.to_dict(), "tokenizer": data.tokenizer.to_dict(), **extra})
-        metrics_path.write_text("")
+        write_text(metrics_path, "")
     start, resumed = world.share_start(optimizer, start=start, resumed=resumed)  # rank 0's step, optimizer, RNG
     synced = world.data_parallel(model)  # runs the training forward in DDP: gradients averaged over ranks
 
     def log(record: dict) -> None:
         if not world.is_main:  # only rank 0 writes and reports metrics
             return
-        with open(metrics_path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_json_line(metrics_path, record)
         if on_log is not None:  # e.g. live metrics for wandb, right after the record is on disk
             on_log(record)
 

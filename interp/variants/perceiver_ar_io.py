@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from interp.core.errors import CheckpointError
-from interp.core.io import atomic_directory, commit_directory
+from interp.core.io import atomic_directory, commit_directory, write_json
 from interp.train.checkpoints import (
     CONFIG_FILE,
     FORMAT_VERSION,
@@ -49,7 +49,7 @@ def save_perceiver(
     try:
         state = {name: tensor.detach().contiguous().clone() for name, tensor in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE))
-        (tmp / CONFIG_FILE).write_text(json.dumps(model.cfg.to_hooked_transformer_dict(), indent=2) + "\n")
+        write_json(tmp / CONFIG_FILE, model.cfg.to_hooked_transformer_dict())
         training = {
             "format_version": FORMAT_VERSION,
             "step": step,
@@ -58,7 +58,7 @@ def save_perceiver(
             "run": None,
             "tokenizer": tokenizer,
         }
-        (tmp / TRAINING_FILE).write_text(json.dumps(training, indent=2) + "\n")
+        write_json(tmp / TRAINING_FILE, training)
         commit_directory(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from interp.core.errors import ConfigError
 from interp.sweep import runner
 from interp.sweep.results import TRIAL_FILE, collect_results
-from interp.sweep.runner import TrialJob, _run_in_workers, plan_trials, run_sweep
+from interp.sweep.runner import TrialJob, plan_trials, run_in_workers, run_sweep
 from interp.sweep.spec import SweepSpec
 from interp.sweep.trials import expand_trials, trial_name
 from interp.train.config import RunConfig
@@ -330,7 +330,7 @@ def test_a_worker_that_dies_fails_only_its_trial(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "WORKER_COMMAND", (sys.executable, "-c", dies_unless_good))
     jobs = [TrialJob(name=name, run={}, run_dir=str(tmp_path / name), resume=False) for name in ("bad", "good", "worse")]
     outcomes = {}
-    _run_in_workers(jobs, 2, lambda job, outcome: outcomes.setdefault(job.name, outcome))
+    run_in_workers(jobs, 2, lambda job, outcome: outcomes.setdefault(job.name, outcome))
     assert outcomes["good"] == {"status": "done"}
     for name in ("bad", "worse"):
         assert outcomes[name]["status"] == "failed"

@@ -70,9 +70,26 @@ def _centre(w: Tensor) -> Tensor:
     return w - w.mean(-1, keepdim=True)
 
 
+# A TransformerBridge names a LayerNorm's weight `ln1.weight`; HookedTransformer-layout models (the PerceiverAR
+# variant, a HookedTransformer) name it `ln1.w`. Same tensor, so the circuits are the same.
+_NORM_WEIGHT_LEAVES = ("weight", "w")
+
+
+def _norm_weight(model: torch.nn.Module, state: dict[str, Tensor], norm: str) -> Tensor:
+    """The elementwise weight of the LayerNorm/RMSNorm `norm` (e.g. "blocks.0.ln1"), under either naming."""
+    for leaf in _NORM_WEIGHT_LEAVES:
+        if f"{norm}.{leaf}" in state:
+            return state[f"{norm}.{leaf}"]
+    raise CircuitError(
+        f"{type(model).__name__} has no {norm}.weight or {norm}.w to fold into the circuits; "
+        "pass fold_layernorm=False for the unfolded weight products"
+    )
+
+
 @torch.no_grad()
 def circuit_weights(model: torch.nn.Module, *, fold_layernorm: bool = True) -> CircuitWeights:
-    """Weights of `model` (a TransformerBridge), with LayerNorm folded approximately unless told not to."""
+    """Weights of `model` (a TransformerBridge, or a model in the HookedTransformer layout such as
+    `interp.variants.perceiver_ar.PerceiverAR`), with LayerNorm folded approximately unless told not to."""
     cfg = model.cfg
     state = model.state_dict()
     W_E, W_U = model.W_E.detach().clone(), model.W_U.detach().clone()
@@ -87,10 +104,10 @@ def circuit_weights(model: torch.nn.Module, *, fold_layernorm: bool = True) -> C
             W_E, W_O = _centre(W_E), _centre(W_O)
             W_pos = None if W_pos is None else _centre(W_pos)
         if norm in ("LN", "RMS"):  # elementwise LN weights scale the rows of the matrices that read the stream
-            ln1 = torch.stack([state[f"blocks.{layer}.ln1.weight"] for layer in range(cfg.n_layers)])
+            ln1 = torch.stack([_norm_weight(model, state, f"blocks.{layer}.ln1") for layer in range(cfg.n_layers)])
             scale = ln1[:, None, :, None]
             W_Q, W_K, W_V = W_Q * scale, W_K * scale, W_V * scale
-            W_U = W_U * state["ln_final.weight"][:, None]
+            W_U = W_U * _norm_weight(model, state, "ln_final")[:, None]
     return CircuitWeights(W_E=W_E, W_pos=W_pos, W_Q=W_Q, W_K=W_K, W_V=W_V, W_O=W_O, W_U=W_U, folded=fold_layernorm)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from interp.core.errors import CheckpointError, ConfigError
+from interp.core.io import write_json
 from interp.model.build import build_model
 from interp.tasks.birthplace.biographies import BiographyCorpus, make_corpus, most_common_birthplace
 from interp.tasks.birthplace.config import BirthplaceConfig, CorpusConfig
@@ -125,7 +126,7 @@ def save_stage(path: Path, model, cfg: BirthplaceConfig, data: BirthplaceData, r
     else:
         model_cfg = cfg.model.with_vocab(data.tokenizer.vocab_size)
         path = save_checkpoint(path, model, model_cfg, step=result.steps, tokens_seen=0, tokenizer=tokenizer, metrics=metrics).path
-    (path / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    write_json(path / CONFIG_FILE, cfg.to_dict())
     return path
 
 
@@ -210,7 +211,7 @@ def run_experiment(
     """Run the settings one after another; writes `birthplace.json` (config) and `results.json` to out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    write_json(out_dir / CONFIG_FILE, cfg.to_dict())
     data = BirthplaceData.prepare(cfg.corpus)
     results = []
     for setting in settings:
@@ -220,9 +221,7 @@ def run_experiment(
 
 
 def write_results(out_dir: Path, results: list[SettingResult]) -> Path:
-    path = Path(out_dir) / RESULTS_FILE
-    path.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
-    return path
+    return write_json(Path(out_dir) / RESULTS_FILE, [asdict(r) for r in results])
 
 
 def format_table(results: list[SettingResult]) -> str:

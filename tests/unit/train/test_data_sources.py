@@ -37,6 +37,20 @@ def test_ioi_extra_names_belong_to_the_ioi_source():
         DataConfig(corpus="ioi", ioi_extra_names=-1)
 
 
+def test_compact_vocab_under_ioi_is_refused_by_the_ioi_source_in_the_generic_words():
+    data = DataConfig(corpus="ioi", tokenizer="gpt2", compact_vocab=True)  # text/config no longer knows "ioi"
+    words = "data.compact_vocab = true keeps the GPT-2/BERT ids a text corpus uses: it needs data.tokenizer = 'gpt2' " \
+        "or 'bert' and a text corpus (got tokenizer 'gpt2', corpus 'ioi')"
+    with pytest.raises(ConfigError) as error:
+        check_data(data)
+    assert str(error.value) == words
+    with pytest.raises(ConfigError, match="compact_vocab = true keeps"):
+        run_config("ioi-attn-only-3l", overrides={"data.compact_vocab": True})
+    with pytest.raises(ConfigError, match=r"corpus 'none'\)$"):  # "none" stays refused by the config itself
+        DataConfig(corpus="none", tokenizer="gpt2", repeated_fraction=1.0, compact_vocab=True)
+    check_data(DataConfig(corpus="imdb", tokenizer="gpt2", compact_vocab=True))  # a text corpus keeps it
+
+
 def test_a_source_of_ones_own_trains_by_name(tmp_path):
     def prepare_twos(run, *, cache_dir=None, tokenizer=None):
         tokenizer = tokenizer or CharTokenizer("ab")
