@@ -46,7 +46,10 @@ for row in pairs.top(5):
     print(f"{row['name']:12s} effect {row['effect']:+.4f}  interaction {row['interaction']:+.4f}")
 
 # %% Save the table and the heatmap
-out = Path("reports/ablation") / f"{ckpt.path.parent.parent.name if ckpt.path.parent.name == 'checkpoints' else ckpt.path.name}-step{ckpt.step}"
+out = (
+    Path("reports/ablation")
+    / f"{ckpt.path.parent.parent.name if ckpt.path.parent.name == 'checkpoints' else ckpt.path.name}-step{ckpt.step}"
+)
 paths = save_ablation(heads, out, extra={"checkpoint": str(ckpt.path), "tokens": source})
 figure = ablation_heatmap(heads)
 figure.write_html(out / "heatmap.html", include_plotlyjs=True)

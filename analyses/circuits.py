@@ -48,8 +48,12 @@ if ckpt.config.n_layers > 1:
     partners = circuits.composition_partners(composition["K"], layer=1, head=best)
     source_layer, source_head, score = partners[0]
     print(f"L1H{best}: induction {heads.induction[1, best]:.2f}, OV copying {ov[1, best]:.2f}")
-    print(f"strongest K partner L{source_layer}H{source_head} ({score:.3f}), previous-token score {heads.previous_token[source_layer, source_head]:.2f}")
-    path = circuits.k_composition_circuit(weights, layer=1, head=best, source_layer=source_layer, source_head=source_head, vocab=probe.vocab)
+    print(
+        f"strongest K partner L{source_layer}H{source_head} ({score:.3f}), previous-token score {heads.previous_token[source_layer, source_head]:.2f}"
+    )
+    path = circuits.k_composition_circuit(
+        weights, layer=1, head=best, source_layer=source_layer, source_head=source_head, vocab=probe.vocab
+    )
     diagonal_wins = float((path.AB.argmax(-1) == torch.arange(len(probe.vocab))).float().mean())
     print(f"K-composition path: the query's own token is the best key for {diagonal_wins:.0%} of tokens")
 

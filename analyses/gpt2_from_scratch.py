@@ -93,7 +93,9 @@ def to_run_config(
     if cfg.layer_norm_eps != LAYER_NORM_EPS:
         raise ConfigError(f"layer_norm_eps must be {LAYER_NORM_EPS} (TransformerLens's LayerNorm), got {cfg.layer_norm_eps}")
     if cfg.init_range is not None:
-        raise ConfigError(f"init_range={cfg.init_range} cannot be set: interp models use TransformerLens's initialisation; leave it None")
+        raise ConfigError(
+            f"init_range={cfg.init_range} cannot be set: interp models use TransformerLens's initialisation; leave it None"
+        )
     for name in ("epochs", "max_steps_per_epoch"):
         value = getattr(args, name)
         if not isinstance(value, int) or value < 1:
@@ -155,7 +157,9 @@ def analyse(run_dir: Path, *, n_tokens: int, seed: int, train_seconds: float | N
         "train_seconds": train_seconds,
         "tokens_per_second": tokens_per_second,
         "samples": {
-            prompt: {str(t): s for t, s in sample_texts(final, prompt, temperatures=TEMPERATURES, n_tokens=n_tokens, seed=seed).items()}
+            prompt: {
+                str(t): s for t, s in sample_texts(final, prompt, temperatures=TEMPERATURES, n_tokens=n_tokens, seed=seed).items()
+            }
             for prompt in PROMPTS
         },
     }
@@ -169,28 +173,42 @@ def _param_shapes(checkpoint) -> list[tuple[int, ...]]:
 
 def render(result: dict, metrics: list[dict], page_path: Path) -> None:
     model = result["config"]["model"]
-    page = Page("GPT-2-style model from scratch (ARENA 1.1 style)",
-                subtitle=f"{result['run']}: {result['steps']} steps, {result['tokens_seen']:,} tokens seen, {result['n_params']:,} parameters")
+    page = Page(
+        "GPT-2-style model from scratch (ARENA 1.1 style)",
+        subtitle=f"{result['run']}: {result['steps']} steps, {result['tokens_seen']:,} tokens seen, {result['n_params']:,} parameters",
+    )
     page.text(
         f"{model['n_layers']} layers, d_model {model['d_model']}, {model['n_heads']} heads x {model['d_head']}, d_mlp {model['d_mlp']}, "
         f"n_ctx {model['n_ctx']}, gelu_new, pre-LN. GPT-2 BPE restricted to the {result['vocab_size']:,} ids the corpus uses "
         "(compact vocabulary). Corpus: Shakespeare and IMDB reviews interleaved half and half by characters ('prose'). "
         "Validation over every held-out row (the end of the token stream)."
     )
-    losses = {"model (final)": result["val_loss"], "bigram (add-one, run.json)": result["bigram_val_loss"],
-              "bigram (add-0.01)": result["bigram_val_loss_add_0.01"], "unigram": result["unigram_val_loss"],
-              "model (step 0)": result["val_loss_step0"]}
+    losses = {
+        "model (final)": result["val_loss"],
+        "bigram (add-one, run.json)": result["bigram_val_loss"],
+        "bigram (add-0.01)": result["bigram_val_loss_add_0.01"],
+        "unigram": result["unigram_val_loss"],
+        "model (step 0)": result["val_loss_step0"],
+    }
     page.table([{"": k, "val loss (nats/token)": v} for k, v in losses.items()])
     page.text(f"Final model: {result['val_bits_per_char']:.3f} bits per character of validation text.")
     if result.get("tokens_per_second"):
-        page.text(f"Training: {result['train_seconds']:.0f} s on one (shared) thread, {result['tokens_per_second']:.0f} tokens/s.")
+        page.text(
+            f"Training: {result['train_seconds']:.0f} s on one (shared) thread, {result['tokens_per_second']:.0f} tokens/s."
+        )
     page.figure(experiment_figures.baseline_bars(losses, unit="nats per token"))
-    page.figure(training_figures.training_curves(metrics, bigram_val_loss=result["bigram_val_loss"]),
-                caption="Training loss and validation loss (4 fixed batches) during training.")
+    page.figure(
+        training_figures.training_curves(metrics, bigram_val_loss=result["bigram_val_loss"]),
+        caption="Training loss and validation loss (4 fixed batches) during training.",
+    )
     page.heading("Samples")
     page.text("Top-k off, the same seed at each temperature. Line breaks shown as ⏎.")
     page.table(
-        [{"prompt": p, "temperature": float(t), "sample": s.replace("\n", " ⏎ ")} for p, by_t in result["samples"].items() for t, s in by_t.items()],
+        [
+            {"prompt": p, "temperature": float(t), "sample": s.replace("\n", " ⏎ ")}
+            for p, by_t in result["samples"].items()
+            for t, s in by_t.items()
+        ],
         digits=1,
     )
     page.write(page_path)
@@ -198,7 +216,9 @@ def render(result: dict, metrics: list[dict], page_path: Path) -> None:
 
 # %%
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Train an ARENA-1.1-style GPT-2 (scaled to a CPU) on offline prose and report loss, speed and samples.")
+    parser = argparse.ArgumentParser(
+        description="Train an ARENA-1.1-style GPT-2 (scaled to a CPU) on offline prose and report loss, speed and samples."
+    )
     parser.add_argument("--out", type=Path, default=Path("models/runs/gpt2-from-scratch"))
     parser.add_argument("--steps", type=int, default=None, help="override epochs * max_steps_per_epoch (default 1000)")
     parser.add_argument("--max-documents", type=int, default=300, help="prose documents (300: ~0.8 M characters, ~12k GPT-2 ids)")
@@ -226,6 +246,8 @@ if __name__ == "__main__":
     cli.results.write_text(json.dumps(result, indent=2) + "\n")
     metrics = [json.loads(line) for line in (cli.out / "metrics.jsonl").read_text().splitlines() if line.strip()]
     render(result, metrics, cli.page)
-    print(f"val loss {result['val_loss']:.3f} nats/token ({result['val_bits_per_char']:.3f} bits/char) vs bigram {result['bigram_val_loss']:.3f}, "
-          f"unigram {result['unigram_val_loss']:.3f}; {speed or 0:.0f} tokens/s")
+    print(
+        f"val loss {result['val_loss']:.3f} nats/token ({result['val_bits_per_char']:.3f} bits/char) vs bigram {result['bigram_val_loss']:.3f}, "
+        f"unigram {result['unigram_val_loss']:.3f}; {speed or 0:.0f} tokens/s"
+    )
     print(f"wrote {cli.results}, {cli.page}")

@@ -36,7 +36,9 @@ for name, scores in series.heads.as_dict().items():
 # %% Phase change: the largest rise of the best layer>=1 induction score
 phase = series.phase_change()
 print(phase.message)
-print(f"repeated-half loss {phase.induction_loss_before:.3f} -> {phase.induction_loss_after:.3f}, ICL {phase.icl_before:.3f} -> {phase.icl_after:.3f}")
+print(
+    f"repeated-half loss {phase.induction_loss_before:.3f} -> {phase.induction_loss_after:.3f}, ICL {phase.icl_before:.3f} -> {phase.icl_after:.3f}"
+)
 
 # %% Head labels at the last checkpoint
 for row in classify_heads(series.heads, steps=series.steps, ov_copying=series.ov_copying):

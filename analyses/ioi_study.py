@@ -46,12 +46,16 @@ scores = evaluate_ioi(model, corpus, n=512)
 for line in format_scores(scores):
     print(line)
 page.heading("Task performance")
-page.table([{"split": split, "order": order, **values} for split, by_order in scores.items() for order, values in by_order.items()])
+page.table(
+    [{"split": split, "order": order, **values} for split, by_order in scores.items() for order, values in by_order.items()]
+)
 
 # %% Per held-out template: an average over templates can hide one that fails in one name order
 by_template = per_template_scores(model, corpus, split="templates")
 for row in by_template:
-    print(f"template {row['template']:2d} {row['order']}: {row['logit_diff']:+6.2f} / {row['accuracy']:.0%}  {IOI_TEMPLATES[row['template']]}")
+    print(
+        f"template {row['template']:2d} {row['order']}: {row['logit_diff']:+6.2f} / {row['accuracy']:.0%}  {IOI_TEMPLATES[row['template']]}"
+    )
 page.table([{**row, "text": IOI_TEMPLATES[row["template"]]} for row in by_template])
 
 # %% Per held-out name (IO), in the harder BABA order: the worst names, and how often they lose as the S
@@ -64,7 +68,12 @@ prompts = patching_prompts(corpus, n=64, split="train", corruption="abc", seed=0
 metric = LogitDiff.ioi(prompts)
 labels = prompts.position_labels(corpus.tokenizer)
 clean, corrupted = prompts.clean, prompts.corrupted
-print("example:", corpus.tokenizer.decode(clean[0, 1 : int(prompts.end_pos[0]) + 1].tolist()), "->", corpus.tokenizer.decode([int(prompts.io[0])]))
+print(
+    "example:",
+    corpus.tokenizer.decode(clean[0, 1 : int(prompts.end_pos[0]) + 1].tolist()),
+    "->",
+    corpus.tokenizer.decode([int(prompts.io[0])]),
+)
 print("positions:", labels)
 
 # %% Residual stream: which positions carry what the answer needs, layer by layer
@@ -73,14 +82,19 @@ print(f"logit diff clean {resid.clean:.2f}, corrupted (ABC) {resid.corrupted:.2f
 for layer, row in enumerate(resid.normalised):
     print(f"resid_pre L{layer}: " + "  ".join(f"{labels[p]}={v:+.2f}" for p, v in enumerate(row.tolist()) if abs(v) > 0.05))
 page.heading("Activation patching")
-page.text(f"Clean logit difference {resid.clean:.2f}, corrupted {resid.corrupted:.2f}; each cell patched from clean into corrupted, normalised (1 = clean restored).")
+page.text(
+    f"Clean logit difference {resid.clean:.2f}, corrupted {resid.corrupted:.2f}; each cell patched from clean into corrupted, normalised (1 = clean restored)."
+)
 page.figure(patching_heatmap(resid, title="residual stream (resid_pre) by layer and position", position_labels=labels))
 
 # %% Heads: every head's output patched at all positions, then position by position
 heads = activation_patching(model, clean, corrupted, metric, "z")
 heads_by_pos = activation_patching(model, clean, corrupted, metric, "z_by_pos")
 print("heads (all positions):", ", ".join(f"{c} {v:+.2f}" for c, v in top_cells(heads, 6)))
-print("heads by position:", ", ".join(f"{c} ({labels[int(c.split('pos')[1].split()[0])]}) {v:+.2f}" for c, v in top_cells(heads_by_pos, 6)))
+print(
+    "heads by position:",
+    ", ".join(f"{c} ({labels[int(c.split('pos')[1].split()[0])]}) {v:+.2f}" for c, v in top_cells(heads_by_pos, 6)),
+)
 page.figure(patching_heatmap(heads, title="head outputs, all positions"))
 page.figure(patching_heatmap(heads_by_pos, title="head outputs by position", position_labels=labels))
 
@@ -97,7 +111,10 @@ effect = 1 - direct.normalised  # share of the clean/corrupted difference this p
 order = effect.flatten().argsort(descending=True)
 n_heads = model.cfg.n_heads
 name_movers = [(int(i) // n_heads, int(i) % n_heads) for i in order[:3] if effect.flatten()[i] > 0.1]
-print("path to logits (1 - normalised):", ", ".join(f"L{i // n_heads}H{i % n_heads} {effect.flatten()[i]:.2f}" for i in order[:6].tolist()))
+print(
+    "path to logits (1 - normalised):",
+    ", ".join(f"L{i // n_heads}H{i % n_heads} {effect.flatten()[i]:.2f}" for i in order[:6].tolist()),
+)
 page.heading("Path patching")
 page.figure(patching_heatmap(direct, title="path sender -> logits (1 = path unimportant)"))
 
@@ -128,10 +145,18 @@ def direct_logits(layer: int, head: int) -> tuple[float, float]:
 table = []
 for layer, head in name_movers:
     to_io, to_s = direct_logits(layer, head)
-    table.append({"head": f"L{layer}H{head}", "role": "name mover?" if to_io > -to_s else "suppresses S?", "path effect": float(effect[layer, head]),
-                  "direct logit IO": to_io, "direct logit S": to_s,
-                  "attn end->IO": attention(layer, head, prompts.io_pos), "attn end->S1": attention(layer, head, prompts.s1_pos),
-                  "attn end->S2": attention(layer, head, prompts.s2_pos)})
+    table.append(
+        {
+            "head": f"L{layer}H{head}",
+            "role": "name mover?" if to_io > -to_s else "suppresses S?",
+            "path effect": float(effect[layer, head]),
+            "direct logit IO": to_io,
+            "direct logit S": to_s,
+            "attn end->IO": attention(layer, head, prompts.io_pos),
+            "attn end->S1": attention(layer, head, prompts.s1_pos),
+            "attn end->S2": attention(layer, head, prompts.s2_pos),
+        }
+    )
     print(table[-1])
 
 # %% What feeds the name movers? Path patching into their queries (S-inhibition in the paper), keys and values
@@ -144,26 +169,41 @@ if name_movers:
         into = path_patching(model, clean, corrupted, metric, receivers=name_movers, component=component)
         into_effect = 1 - into.normalised
         ranked = into_effect.flatten().argsort(descending=True)
-        print(f"path to name movers' {component}:", ", ".join(f"L{i // n_heads}H{i % n_heads} {into_effect.flatten()[i]:.2f}" for i in ranked[:4].tolist()))
-        page.figure(patching_heatmap(into, title=f"path sender -> {component} of {', '.join(f'L{layer}H{head}' for layer, head in name_movers)}"))
+        print(
+            f"path to name movers' {component}:",
+            ", ".join(f"L{i // n_heads}H{i % n_heads} {into_effect.flatten()[i]:.2f}" for i in ranked[:4].tolist()),
+        )
+        page.figure(
+            patching_heatmap(
+                into, title=f"path sender -> {component} of {', '.join(f'L{layer}H{head}' for layer, head in name_movers)}"
+            )
+        )
         for i in ranked[:2].tolist():
             head = (i // n_heads, i % n_heads)
             if into_effect.flatten()[i] > 0.05 and head not in name_movers:
                 feeders.append((head, component, float(into_effect.flatten()[i])))
 for (layer, head), component, value in feeders:
     role = "S-inhibition?" if component == "q" else f"feeds the name movers' {component}"
-    row = {"head": f"L{layer}H{head}", "role": role, "path effect": value, "attn end->IO": attention(layer, head, prompts.io_pos),
-           "attn end->S1": attention(layer, head, prompts.s1_pos), "attn end->S2": attention(layer, head, prompts.s2_pos),
-           "attn S2->IO": float(run_cache.pattern[layer][rows, head, prompts.s2_pos, prompts.io_pos].mean()),
-           "attn S2->S1": float(run_cache.pattern[layer][rows, head, prompts.s2_pos, prompts.s1_pos].mean()),
-           "S2 attends most to": labels[int(run_cache.pattern[layer][rows, head, prompts.s2_pos].mean(0).argmax())]}
+    row = {
+        "head": f"L{layer}H{head}",
+        "role": role,
+        "path effect": value,
+        "attn end->IO": attention(layer, head, prompts.io_pos),
+        "attn end->S1": attention(layer, head, prompts.s1_pos),
+        "attn end->S2": attention(layer, head, prompts.s2_pos),
+        "attn S2->IO": float(run_cache.pattern[layer][rows, head, prompts.s2_pos, prompts.io_pos].mean()),
+        "attn S2->S1": float(run_cache.pattern[layer][rows, head, prompts.s2_pos, prompts.s1_pos].mean()),
+        "S2 attends most to": labels[int(run_cache.pattern[layer][rows, head, prompts.s2_pos].mean(0).argmax())],
+    }
     table.append(row)
     print(row)
 page.table(table)
-page.text("A name mover attends from the end to the IO and copies it (raises the IO's logit); an S-inhibition head attends to "
-          "S2 and, through the name movers' queries, moves their attention away from S. A head that attends to S2 and lowers "
-          "the S logit is a suppression head (like the paper's negative name movers). In this small model the roles may be "
-          "compressed (DESIGN.md): read the attention and direct-logit columns before naming a head.")
+page.text(
+    "A name mover attends from the end to the IO and copies it (raises the IO's logit); an S-inhibition head attends to "
+    "S2 and, through the name movers' queries, moves their attention away from S. A head that attends to S2 and lowers "
+    "the S logit is a suppression head (like the paper's negative name movers). In this small model the roles may be "
+    "compressed (DESIGN.md): read the attention and direct-logit columns before naming a head."
+)
 
 # %% How good is attribution patching here?
 estimates = attribution_patching(model, clean, corrupted, metric, kinds=["z", "z_by_pos"])
@@ -171,8 +211,14 @@ rho = spearman(heads.values, estimates["z"].values)
 rho_pos = spearman(heads_by_pos.values, estimates["z_by_pos"].values)
 print(f"attribution vs exact: Spearman {rho:.3f} per head, {rho_pos:.3f} per head and position")
 page.heading("Attribution patching")
-page.figure(attribution_scatter(heads.normalised, estimates["z"].normalised, title=f"per head: Spearman {rho:.3f}",
-                                labels=[f"L{layer}H{head}" for layer in range(model.cfg.n_layers) for head in range(n_heads)]))
+page.figure(
+    attribution_scatter(
+        heads.normalised,
+        estimates["z"].normalised,
+        title=f"per head: Spearman {rho:.3f}",
+        labels=[f"L{layer}H{head}" for layer in range(model.cfg.n_layers) for head in range(n_heads)],
+    )
+)
 
 # %%
 out = page.write(Path("reports/patching") / ("ioi-study.html" if not args else f"ioi-study-{run_label(run)}.html"))

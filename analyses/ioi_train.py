@@ -119,12 +119,19 @@ AVERAGE_FRACTION = 0.2  # the checkpoint average covers the last 20% of training
 
 def passed(scores: dict) -> bool:
     """Every split and both orders above the targets (logit diff > 2, IO beats S in > 90% of prompts)."""
-    return all(r["logit_diff"] > TARGET_LOGIT_DIFF and r["accuracy"] > TARGET_ACCURACY for split in scores.values() for r in split.values())
+    return all(
+        r["logit_diff"] > TARGET_LOGIT_DIFF and r["accuracy"] > TARGET_ACCURACY
+        for split in scores.values()
+        for r in split.values()
+    )
 
 
 def score_checkpoint(model, corpus, n_eval: int) -> dict:
     """Scores on all held-out prompts (as reported before this split existed), and on each half of them."""
-    return {"scores": evaluate_ioi(model, corpus, n=n_eval), **{half: evaluate_ioi(model, corpus, n=n_eval, half=half) for half in HALVES}}
+    return {
+        "scores": evaluate_ioi(model, corpus, n=n_eval),
+        **{half: evaluate_ioi(model, corpus, n=n_eval, half=half) for half in HALVES},
+    }
 
 
 def finish(out: Path, records: list[dict], header: dict) -> dict:
@@ -132,11 +139,16 @@ def finish(out: Path, records: list[dict], header: dict) -> dict:
     the end of their fixed training budget; choosing among runs uses the validation half only (`--choose`)."""
     final = records[-1]
     summary = {
-        **header, "step": final["step"], "n_eval": header.get("n_eval"),
-        "passed": passed(final["scores"]), "passed_test": passed(final["test"]),
+        **header,
+        "step": final["step"],
+        "n_eval": header.get("n_eval"),
+        "passed": passed(final["scores"]),
+        "passed_test": passed(final["test"]),
         "validation_worst": worst_heldout_accuracy(final["validation"]),
         "first_step_passing": next((r["step"] for r in records if passed(r["scores"])), None),
-        "scores": final["scores"], "validation": final["validation"], "test": final["test"],
+        "scores": final["scores"],
+        "validation": final["validation"],
+        "test": final["test"],
     }
     (out / "ioi_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -146,7 +158,9 @@ def train_seed(preset: str, seed: int, out: Path, overrides: dict, n_eval: int =
     run = run_config(preset, overrides={"model.seed": seed, "train.seed": seed, "train.threads": 1, **overrides})
     header = {"preset": preset, "seed": seed, "overrides": overrides, "ioi_setup": dataclasses.asdict(ioi_setup(run.data))}
     if (out / "checkpoints").exists():  # before anything is written: the run's scores stay as they are
-        raise SystemExit(f"{out} holds a trained run; continue it with --extend {out} --set train.steps=N, or choose another --out")
+        raise SystemExit(
+            f"{out} holds a trained run; continue it with --extend {out} --set train.steps=N, or choose another --out"
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / "ioi_eval.jsonl").write_text("")
     return train_and_score(run, out, header, n_eval)
@@ -157,7 +171,9 @@ def extend(run_dir: Path, overrides: dict, n_eval: int = N_EVAL) -> dict:
     exactly the run the new config trains from the start, interp.train.extend), scoring the new checkpoints."""
     longer = RunConfig.from_dict(apply_overrides(read_run_config(run_dir).to_dict(), overrides))
     old = json.loads((run_dir / "ioi_eval.json").read_text())
-    header = {k: old[k] for k in ("preset", "seed", "ioi_setup") if k in old} | {"overrides": {**old.get("overrides", {}), **overrides}}
+    header = {k: old[k] for k in ("preset", "seed", "ioi_setup") if k in old} | {
+        "overrides": {**old.get("overrides", {}), **overrides}
+    }
     return train_and_score(longer, run_dir, header, n_eval, resume=True, seconds_before=old.get("seconds", 0.0))
 
 
@@ -167,18 +183,31 @@ def train_and_score(run, out: Path, header: dict, n_eval: int, *, resume: bool =
     started = time.perf_counter()
 
     def on_checkpoint(ckpt) -> None:
-        record = {"step": ckpt.step, "seconds": seconds_before + time.perf_counter() - started, "val": ckpt.metrics.get("val"), "n_eval": n_eval,
-                  **score_checkpoint(*ioi_model(ckpt), n_eval)}
+        record = {
+            "step": ckpt.step,
+            "seconds": seconds_before + time.perf_counter() - started,
+            "val": ckpt.metrics.get("val"),
+            "n_eval": n_eval,
+            **score_checkpoint(*ioi_model(ckpt), n_eval),
+        }
         with open(log, "a") as handle:
             handle.write(json.dumps(record) + "\n")
         both = record["scores"]["both"]
-        print(f"step {ckpt.step:5d}  {record['seconds']:6.0f}s  val {record['val'] or 0:.3f}  held-out both: "
-              f"ABBA {both['ABBA']['logit_diff']:+.2f}/{both['ABBA']['accuracy']:.0%}  BABA {both['BABA']['logit_diff']:+.2f}/{both['BABA']['accuracy']:.0%}", flush=True)
+        print(
+            f"step {ckpt.step:5d}  {record['seconds']:6.0f}s  val {record['val'] or 0:.3f}  held-out both: "
+            f"ABBA {both['ABBA']['logit_diff']:+.2f}/{both['ABBA']['accuracy']:.0%}  BABA {both['BABA']['logit_diff']:+.2f}/{both['BABA']['accuracy']:.0%}",
+            flush=True,
+        )
 
     result = train(run, out, resume=resume, cache_dir=Path("models/cache"), progress=False, on_checkpoint=on_checkpoint)
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    header = {**header, "steps": run.train.steps, "seconds": seconds_before + time.perf_counter() - started,
-              "tokens_per_second": result.tokens_per_second, "n_eval": n_eval}
+    header = {
+        **header,
+        "steps": run.train.steps,
+        "seconds": seconds_before + time.perf_counter() - started,
+        "tokens_per_second": result.tokens_per_second,
+        "n_eval": n_eval,
+    }
     return finish(out, records, header)
 
 
@@ -190,8 +219,12 @@ def rescore(run_dir: Path, n_eval: int = N_EVAL, *, last_only: bool = False) -> 
     if not last_only:
         (run_dir / "ioi_eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     old = json.loads((run_dir / "ioi_eval.json").read_text()) if (run_dir / "ioi_eval.json").exists() else {}
-    header = {k: old[k] for k in ("preset", "seed", "overrides", "steps", "ioi_setup", "seconds", "tokens_per_second") if k in old} | {"n_eval": n_eval}
-    summary = finish(run_dir, records, header) | {k: old[k] for k in ("average",) if k in old}  # same checkpoints: the average stands
+    header = {
+        k: old[k] for k in ("preset", "seed", "overrides", "steps", "ioi_setup", "seconds", "tokens_per_second") if k in old
+    } | {"n_eval": n_eval}
+    summary = finish(run_dir, records, header) | {
+        k: old[k] for k in ("average",) if k in old
+    }  # same checkpoints: the average stands
     if last_only:
         summary["first_step_passing"] = None  # earlier checkpoints were not scored again
     (run_dir / "ioi_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -204,9 +237,14 @@ def score_average(run_dir: Path, fraction: float = AVERAGE_FRACTION, n_eval: int
     ckpt = save_average(run_dir, fraction)
     scores = score_checkpoint(*ioi_model(ckpt), n_eval)
     block = {
-        "fraction": fraction, "from_step": int(ckpt.metrics["averaged_from_step"]), "checkpoints": int(ckpt.metrics["averaged_checkpoints"]),
-        "n_eval": n_eval, "passed": passed(scores["scores"]), "passed_test": passed(scores["test"]),
-        "validation_worst": worst_heldout_accuracy(scores["validation"]), **scores,
+        "fraction": fraction,
+        "from_step": int(ckpt.metrics["averaged_from_step"]),
+        "checkpoints": int(ckpt.metrics["averaged_checkpoints"]),
+        "n_eval": n_eval,
+        "passed": passed(scores["scores"]),
+        "passed_test": passed(scores["test"]),
+        "validation_worst": worst_heldout_accuracy(scores["validation"]),
+        **scores,
     }
     summary = json.loads((run_dir / "ioi_eval.json").read_text()) | {"average": block}
     (run_dir / "ioi_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -228,9 +266,11 @@ def load_summary(run_dir: Path) -> dict | None:
 def summarise(run_dirs: list[Path]) -> list[dict]:
     rows = [s for s in map(load_summary, run_dirs) if s is not None]
     for s in rows:
-        print(f"{s['run']}: seed {s['seed']}, last step {s['step']}, {s['n_eval']} prompts per split and half: "
-              f"{'PASSED' if s['passed'] else 'failed'} on all held-out prompts (first passing checkpoint: {s['first_step_passing'] or 'none scored'}); "
-              f"validation half worst case {s['validation_worst']:.1%}")
+        print(
+            f"{s['run']}: seed {s['seed']}, last step {s['step']}, {s['n_eval']} prompts per split and half: "
+            f"{'PASSED' if s['passed'] else 'failed'} on all held-out prompts (first passing checkpoint: {s['first_step_passing'] or 'none scored'}); "
+            f"validation half worst case {s['validation_worst']:.1%}"
+        )
         for line in format_scores(s["scores"]):
             print("   " + line)
     return rows
@@ -248,8 +288,10 @@ def choose(run_dirs: list[Path], by: str = "last") -> dict:
     for s in sorted(rows, key=lambda s: -s["validation_worst"]):
         print(f"{s['run']:40s} validation worst case {s['validation_worst']:.1%}")
     best = choose_run(rows)
-    print(f"chosen on the validation half ({by}): {best['run']}; on the test half it {'PASSES' if best['passed_test'] else 'fails'} "
-          f"(worst case {worst_heldout_accuracy(best['test']):.1%}):")
+    print(
+        f"chosen on the validation half ({by}): {best['run']}; on the test half it {'PASSES' if best['passed_test'] else 'fails'} "
+        f"(worst case {worst_heldout_accuracy(best['test']):.1%}):"
+    )
     for line in format_scores(best["test"]):
         print("   " + line)
     return best
@@ -263,13 +305,30 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--set", action="append", default=[], help="extra override, e.g. train.steps=6000")
     parser.add_argument("--summary", nargs="*", type=Path, default=None, help="summarise these run directories instead")
-    parser.add_argument("--rescore", nargs="*", type=Path, default=None, help="score every checkpoint of these finished runs again")
-    parser.add_argument("--choose", nargs="*", type=Path, default=None, help="choose among these runs on the validation half; report the test half")
-    parser.add_argument("--by", choices=("last", "average"), default="last", help="with --choose: judge each run by its last checkpoint or its checkpoint average")
-    parser.add_argument("--average", nargs="*", type=Path, default=None, help="score the average of these runs' last 20%% of checkpoints")
+    parser.add_argument(
+        "--rescore", nargs="*", type=Path, default=None, help="score every checkpoint of these finished runs again"
+    )
+    parser.add_argument(
+        "--choose",
+        nargs="*",
+        type=Path,
+        default=None,
+        help="choose among these runs on the validation half; report the test half",
+    )
+    parser.add_argument(
+        "--by",
+        choices=("last", "average"),
+        default="last",
+        help="with --choose: judge each run by its last checkpoint or its checkpoint average",
+    )
+    parser.add_argument(
+        "--average", nargs="*", type=Path, default=None, help="score the average of these runs' last 20%% of checkpoints"
+    )
     parser.add_argument("--n-eval", type=int, default=N_EVAL, help="prompts per split and half")
     parser.add_argument("--last-only", action="store_true", help="with --rescore: score only the last checkpoint")
-    parser.add_argument("--extend", type=Path, default=None, help="continue this finished run with --set train.steps=N (and a schedule)")
+    parser.add_argument(
+        "--extend", type=Path, default=None, help="continue this finished run with --set train.steps=N (and a schedule)"
+    )
     args = parser.parse_args()
     if args.rescore is not None:
         for run_dir in args.rescore:
@@ -283,7 +342,9 @@ if __name__ == "__main__":
     if args.average is not None:
         for run_dir in args.average:
             block = score_average(run_dir, n_eval=args.n_eval)["average"]
-            print(f"{run_dir.name}: average of {block['checkpoints']} checkpoints from step {block['from_step']}: validation worst case {block['validation_worst']:.1%}")
+            print(
+                f"{run_dir.name}: average of {block['checkpoints']} checkpoints from step {block['from_step']}: validation worst case {block['validation_worst']:.1%}"
+            )
     if args.choose is not None:
         choose(args.choose, args.by)
     if any(v is not None for v in (args.rescore, args.extend, args.average, args.choose, args.summary)):

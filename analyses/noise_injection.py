@@ -159,8 +159,10 @@ def compare_with_clean(run_dirs: dict[str, Path], n_rows: int) -> dict[str, Head
 
 def yardstick_notes(rows: list[dict], comparisons: dict[str, HeadComparison]) -> list[str]:
     """What the second clean run says about run-to-run variation, for reading the other rows."""
-    notes = ["One seed per configuration, and the noisy models train more slowly: within a fixed step budget a "
-             "smaller gap can mean a less-fitted model, not better generalisation — read it with the train loss."]
+    notes = [
+        "One seed per configuration, and the noisy models train more slowly: within a fixed step budget a "
+        "smaller gap can mean a less-fitted model, not better generalisation — read it with the train loss."
+    ]
     reshuffled = next((row for row in rows if row["name"] == RESHUFFLED), None)
     if reshuffled is not None and RESHUFFLED in comparisons:
         distance = float(comparisons[RESHUFFLED].pattern_distance.mean())

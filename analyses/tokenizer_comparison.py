@@ -93,14 +93,21 @@ def train_all(root: Path, steps: int | None) -> dict[str, float]:
                 if (out / "checkpoints").is_dir() and list_checkpoints(out)[-1].step == (steps or run_config(preset).train.steps):
                     print(f"{name}: already trained")
                     continue
-                overrides = {"data.corpus": corpus, "data.tokenizer": tokenizer, "data.max_documents": max_documents, "train.threads": 1}
+                overrides = {
+                    "data.corpus": corpus,
+                    "data.tokenizer": tokenizer,
+                    "data.max_documents": max_documents,
+                    "train.threads": 1,
+                }
                 if steps:
                     overrides["train.steps"] = steps
                     overrides["train.warmup_steps"] = min(run_config(preset).train.warmup_steps, steps // 10)
                 started = time.perf_counter()
                 result = train(run_config(preset, overrides=overrides), out, cache_dir=CACHE, progress=False)
                 seconds[name] = time.perf_counter() - started
-                (out / "timing.json").write_text(json.dumps({"seconds": seconds[name], "tokens_per_second": result.tokens_per_second}) + "\n")
+                (out / "timing.json").write_text(
+                    json.dumps({"seconds": seconds[name], "tokens_per_second": result.tokens_per_second}) + "\n"
+                )
                 print(f"{name}: {seconds[name]:.0f} s, val {result.final_metrics.get('val', float('nan')):.3f}", flush=True)
     return seconds
 
@@ -130,12 +137,15 @@ def analyse_run(run_dir: Path) -> tuple[dict, list[dict], list[dict]]:
     head_rows = []
     for row in summary.rows():
         layer, head = row["layer"], row["head"]
-        head_rows.append({
-            "run": run_dir.name, **row,
-            "induction_score": float(heads.induction[layer, head]),
-            "previous_token_score": float(heads.previous_token[layer, head]),
-            "duplicate_token_score": float(heads.duplicate_token[layer, head]),
-        })
+        head_rows.append(
+            {
+                "run": run_dir.name,
+                **row,
+                "induction_score": float(heads.induction[layer, head]),
+                "previous_token_score": float(heads.previous_token[layer, head]),
+                "duplicate_token_score": float(heads.duplicate_token[layer, head]),
+            }
+        )
     bits = 1 / math.log(2)
     row = {
         "run": run_dir.name,
@@ -182,39 +192,75 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def render(rows: list[dict], head_rows: list[dict], curves: dict, page_path: Path) -> None:
-    page = Page("Tokenizers and model shapes: attention-only 1L / 2L / 2L+MLP",
-                subtitle="IMDB and Shakespeare, GPT-2 BPE and BERT WordPiece (WikiText is not available offline)")
+    page = Page(
+        "Tokenizers and model shapes: attention-only 1L / 2L / 2L+MLP",
+        subtitle="IMDB and Shakespeare, GPT-2 BPE and BERT WordPiece (WikiText is not available offline)",
+    )
     page.text(
         "Per-token losses of different tokenizers are not comparable (a BERT token covers a different amount of text than a "
         "GPT-2 token), so the comparison is in bits per character of the original validation text. BERT is uncased and strips "
         "accents: it predicts a slightly simpler text. Every run uses the compact vocabulary (only the ids its corpus uses)."
     )
-    columns = ["run", "vocabulary", "steps", "chars_per_token", "val_loss_nats_per_token", "val_bits_per_char", "bigram_bits_per_char", "bigram_add_0.01_bits_per_char",
-               "best_induction_score", "best_induction_head", "max_prev_token_attention", "max_same_token_attention", "train_seconds"]
+    columns = [
+        "run",
+        "vocabulary",
+        "steps",
+        "chars_per_token",
+        "val_loss_nats_per_token",
+        "val_bits_per_char",
+        "bigram_bits_per_char",
+        "bigram_add_0.01_bits_per_char",
+        "best_induction_score",
+        "best_induction_head",
+        "max_prev_token_attention",
+        "max_same_token_attention",
+        "train_seconds",
+    ]
     page.table(rows, columns=columns)
     for corpus in dict.fromkeys(r["corpus"] for r in rows):
         members = [r for r in rows if r["corpus"] == corpus]
-        page.figure(experiment_figures.grouped_bars(members, x="model", y="val_bits_per_char", group="tokenizer",
-                                                    title=f"{corpus}: validation bits per character", y_title="bits per character"))
+        page.figure(
+            experiment_figures.grouped_bars(
+                members,
+                x="model",
+                y="val_bits_per_char",
+                group="tokenizer",
+                title=f"{corpus}: validation bits per character",
+                y_title="bits per character",
+            )
+        )
     scale = {r["run"]: r["chars_per_token"] ** -1 / math.log(2) for r in rows}
-    page.figure(experiment_figures.loss_curves({r["run"]: curves[r["run"]] for r in rows}, scale=scale, unit="bits per character",
-                                               title="Validation loss during training (4 fixed batches)"),
-                caption="Each run's nats per token times its validation tokens per character, in bits.")
+    page.figure(
+        experiment_figures.loss_curves(
+            {r["run"]: curves[r["run"]] for r in rows},
+            scale=scale,
+            unit="bits per character",
+            title="Validation loss during training (4 fixed batches)",
+        ),
+        caption="Each run's nats per token times its validation tokens per character, in bits.",
+    )
     page.heading("Attention per head")
-    page.text("On validation text: mean entropy of each head's attention (nats), attention to the previous token, to the first "
-              "token of the row, and to earlier copies of the current token; plus the induction score on repeated random tokens.")
+    page.text(
+        "On validation text: mean entropy of each head's attention (nats), attention to the previous token, to the first "
+        "token of the row, and to earlier copies of the current token; plus the induction score on repeated random tokens."
+    )
     by_run = {}
     for r in head_rows:
         by_run.setdefault(r["run"], []).append(r)
-    page.figure(experiment_figures.head_summary_heatmaps(
-        by_run, metrics=["entropy", "previous_token", "first_token", "same_token", "induction_score"]))
+    page.figure(
+        experiment_figures.head_summary_heatmaps(
+            by_run, metrics=["entropy", "previous_token", "first_token", "same_token", "induction_score"]
+        )
+    )
     page.write(page_path)
 
 
 # %%
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Train and compare attention-only 1L/2L and 2L+MLP models on IMDB and Shakespeare "
-                                                 "with GPT-2 and BERT tokenizers (12 runs), in bits per character.")
+    parser = argparse.ArgumentParser(
+        description="Train and compare attention-only 1L/2L and 2L+MLP models on IMDB and Shakespeare "
+        "with GPT-2 and BERT tokenizers (12 runs), in bits per character."
+    )
     parser.add_argument("--root", type=Path, default=Path("models/runs/compare"), help="directory of the 12 run directories")
     parser.add_argument("--steps", type=int, default=None, help="training steps per run (default: the presets' 500)")
     parser.add_argument("--no-train", action="store_true", help="analyse the runs that exist; train nothing")
@@ -232,8 +278,11 @@ if __name__ == "__main__":
         rows.append(row)
         head_rows.extend(heads)
         curves[row["run"]] = metrics
-        print(f"{row['run']:28s} {row['val_loss_nats_per_token']:.3f} nats/token  {row['val_bits_per_char']:.3f} bits/char "
-              f"(bigram {row['bigram_bits_per_char']:.3f} / add-0.01 {row['bigram_add_0.01_bits_per_char']:.3f})  induction {row['best_induction_score']:.2f} {row['best_induction_head']}", flush=True)
+        print(
+            f"{row['run']:28s} {row['val_loss_nats_per_token']:.3f} nats/token  {row['val_bits_per_char']:.3f} bits/char "
+            f"(bigram {row['bigram_bits_per_char']:.3f} / add-0.01 {row['bigram_add_0.01_bits_per_char']:.3f})  induction {row['best_induction_score']:.2f} {row['best_induction_head']}",
+            flush=True,
+        )
     args.results.parent.mkdir(parents=True, exist_ok=True)
     write_csv(args.results, rows)
     write_csv(args.results.with_name(args.results.stem + "_heads.csv"), head_rows)

@@ -68,10 +68,21 @@ def main() -> None:
         model = build_model(run_config(preset).model.with_vocab(VOCAB))
         tokens = torch.randint(VOCAB, (ROWS, model.cfg.n_ctx), generator=torch.Generator().manual_seed(0))
         for over in ("heads", "pairs"):
-            fast_seconds, fast = timed(functools.partial(ablation_study, model, tokens, method="mean", over=over, batch_size=BATCH))
+            fast_seconds, fast = timed(
+                functools.partial(ablation_study, model, tokens, method="mean", over=over, batch_size=BATCH)
+            )
             naive_seconds, reference = timed(functools.partial(naive, model, tokens, over), repeats=1 if over == "pairs" else 3)
             n = model.cfg.n_layers * model.cfg.n_heads
-            ours = fast.values.flatten() if over == "heads" else torch.cat([torch.diagonal(fast.values.view(n, n)), fast.values.view(n, n)[tuple(zip(*itertools.combinations(range(n), 2)))]])
+            ours = (
+                fast.values.flatten()
+                if over == "heads"
+                else torch.cat(
+                    [
+                        torch.diagonal(fast.values.view(n, n)),
+                        fast.values.view(n, n)[tuple(zip(*itertools.combinations(range(n), 2)))],
+                    ]
+                )
+            )
             difference = float((ours - reference).abs().max())
             assert difference <= 1e-5, difference
             records.append(
@@ -87,7 +98,9 @@ def main() -> None:
             )
     print(f"{'preset':13s} {'over':6s} {'ablations':>9s} {'ours s':>8s} {'naive s':>8s} {'speedup':>8s} {'max diff':>9s}")
     for r in records:
-        print(f"{r['preset']:13s} {r['over']:6s} {r['ablations']:9d} {r['ours_seconds']:8.3f} {r['naive_seconds']:8.3f} {r['speedup']:7.1f}x {r['max_abs_difference']:9.1e}")
+        print(
+            f"{r['preset']:13s} {r['over']:6s} {r['ablations']:9d} {r['ours_seconds']:8.3f} {r['naive_seconds']:8.3f} {r['speedup']:7.1f}x {r['max_abs_difference']:9.1e}"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"rows": ROWS, "batch": BATCH, "records": records}, indent=2) + "\n")
     print(f"wrote {RESULTS}")

@@ -176,7 +176,9 @@ def measure(rows: int, rss: bool) -> list[dict]:
                 record["filtered_rss_added"] = rss_added(preset, rows, "ours", sites)
                 record["tl_filtered_rss_added"] = rss_added(preset, rows, "tl_filtered", sites)
             assert record["estimate_exact"], record
-            assert measured <= requested + 0.10, f"filtered cache uses {measured:.1%} of the full cache; requested {requested:.1%}"
+            assert measured <= requested + 0.10, (
+                f"filtered cache uses {measured:.1%} of the full cache; requested {requested:.1%}"
+            )
             records.append(record)
     return records
 

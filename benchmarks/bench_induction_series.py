@@ -82,7 +82,9 @@ def main() -> None:
         ("naive reference (load_model, per-head forwards)", len(subset), slow_seconds),
     ]
     text = 0 if probe.text is None else len(probe.text)
-    print(f"run: {run}{' (stand-in with random weights)' if stand_in else ''}; probe {len(probe.repeated)}+{len(probe.spans)} rows x {probe.repeated.shape[1]} tokens, {text} text rows")
+    print(
+        f"run: {run}{' (stand-in with random weights)' if stand_in else ''}; probe {len(probe.repeated)}+{len(probe.spans)} rows x {probe.repeated.shape[1]} tokens, {text} text rows"
+    )
     print(f"{'method':52s} {'checkpoints':>11s} {'s/checkpoint':>13s}")
     for name, count, seconds in rows:
         print(f"{name:52s} {count:11d} {seconds:13.3f}")

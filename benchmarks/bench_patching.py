@@ -91,21 +91,39 @@ def measure(run: Path | None, preset: str) -> dict:
         with contextlib.redirect_stderr(io.StringIO()):
             theirs_s, theirs = best_of(functools.partial(reference_patching, model, clean, corrupted, metric, kind), 2)
         diff = float((ours.values - theirs).abs().max())
-        row = {"kind": kind, "cells": ours.values.numel(), "batched_s": ours_s, "transformer_lens_s": theirs_s, "speedup": theirs_s / ours_s, "max_abs_diff": diff}
+        row = {
+            "kind": kind,
+            "cells": ours.values.numel(),
+            "batched_s": ours_s,
+            "transformer_lens_s": theirs_s,
+            "speedup": theirs_s / ours_s,
+            "max_abs_diff": diff,
+        }
         rows.append(row)
         print(f"{kind:15s} {row['cells']:5d} {ours_s:10.3f} {theirs_s:10.3f} {row['speedup']:8.1f}x {diff:11.2e}", flush=True)
     total_ours, total_theirs = sum(r["batched_s"] for r in rows), sum(r["transformer_lens_s"] for r in rows)
-    print(f"{'all':15s} {sum(r['cells'] for r in rows):5d} {total_ours:10.3f} {total_theirs:10.3f} {total_theirs / total_ours:8.1f}x {max(r['max_abs_diff'] for r in rows):11.2e}")
+    print(
+        f"{'all':15s} {sum(r['cells'] for r in rows):5d} {total_ours:10.3f} {total_theirs:10.3f} {total_theirs / total_ours:8.1f}x {max(r['max_abs_diff'] for r in rows):11.2e}"
+    )
 
     def session():  # what `interp patch` does: one weight snapshot and one pair of cached runs for every kind
         prepared = prepare(model, clean, corrupted, read=metric.positions)
         return [activation_patching(model, clean, corrupted, metric, kind, prepared=prepared) for kind in KINDS]
 
     session_s, _ = best_of(session, 3)
-    print(f"{'all, shared':15s} {sum(r['cells'] for r in rows):5d} {session_s:10.3f} {total_theirs:10.3f} {total_theirs / session_s:8.1f}x   (one prepare() for all kinds)\n")
+    print(
+        f"{'all, shared':15s} {sum(r['cells'] for r in rows):5d} {session_s:10.3f} {total_theirs:10.3f} {total_theirs / session_s:8.1f}x   (one prepare() for all kinds)\n"
+    )
     return {
-        "preset": preset, "model": source, "n_layers": model.cfg.n_layers, "prompts": len(prompts), "tokens": clean.shape[1], "rows": rows,
-        "total_speedup": total_theirs / total_ours, "shared_setup_s": session_s, "shared_setup_speedup": total_theirs / session_s,
+        "preset": preset,
+        "model": source,
+        "n_layers": model.cfg.n_layers,
+        "prompts": len(prompts),
+        "tokens": clean.shape[1],
+        "rows": rows,
+        "total_speedup": total_theirs / total_ours,
+        "shared_setup_s": session_s,
+        "shared_setup_speedup": total_theirs / session_s,
         "grid_speedup": next(r for r in rows if r["kind"] == "z_by_pos")["speedup"],  # the figure: every head x position
     }
 
@@ -115,14 +133,26 @@ def main() -> None:
     models = [measure(Path(sys.argv[1]), PRESETS[-1])] if len(sys.argv) > 1 else [measure(None, preset) for preset in PRESETS]
     worst_diff = max(r["max_abs_diff"] for m in models for r in m["rows"])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "threads": 1, "timer": "process_time", "load_average": os.getloadavg()[0], "machine": platform.machine(), "torch": torch.__version__,
-        "models": models,
-        "met": all(m["grid_speedup"] >= 20 for m in models) and worst_diff <= 1e-5,
-        "headline": "every head x position: " + ", ".join(f"{m['n_layers']} layers {m['grid_speedup']:.1f}x" for m in models)
-                    + " TransformerLens's loop (all kinds: " + ", ".join(f"{m['total_speedup']:.1f}x" for m in models)
-                    + f"), max diff {worst_diff:.1e} (target >= 20x, <= 1e-5)",
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "threads": 1,
+                "timer": "process_time",
+                "load_average": os.getloadavg()[0],
+                "machine": platform.machine(),
+                "torch": torch.__version__,
+                "models": models,
+                "met": all(m["grid_speedup"] >= 20 for m in models) and worst_diff <= 1e-5,
+                "headline": "every head x position: "
+                + ", ".join(f"{m['n_layers']} layers {m['grid_speedup']:.1f}x" for m in models)
+                + " TransformerLens's loop (all kinds: "
+                + ", ".join(f"{m['total_speedup']:.1f}x" for m in models)
+                + f"), max diff {worst_diff:.1e} (target >= 20x, <= 1e-5)",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {RESULTS}")
 
 

@@ -33,7 +33,14 @@ def build(kind: str, *, n_ctx: int, latents: int, layers: int, d_model: int, hea
     from interp.variants.perceiver_ar import PerceiverAR, PerceiverARConfig
 
     cfg = ModelConfig(
-        n_layers=layers, d_model=d_model, n_ctx=n_ctx, n_heads=heads, d_head=d_model // heads, d_mlp=4 * d_model, d_vocab=VOCAB, seed=seed
+        n_layers=layers,
+        d_model=d_model,
+        n_ctx=n_ctx,
+        n_heads=heads,
+        d_head=d_model // heads,
+        d_mlp=4 * d_model,
+        d_vocab=VOCAB,
+        seed=seed,
     )
     if kind == "bridge":
         return build_model(cfg).train()
@@ -112,14 +119,25 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"{args.layers} layers, d_model {args.d_model}, {args.heads} heads, d_mlp {4 * args.d_model}, batch {args.batch}, "
-          f"{args.threads} thread(s); median of {args.reps} forward+backward steps (ms)")
-    print(f"{'n':>6} {'m':>4} {'bridge':>10} {'dense':>10} {'perceiver':>11} {'dense/perc':>10} {'bridge/perc':>10} {'attn pairs':>10}")
+    print(
+        f"{args.layers} layers, d_model {args.d_model}, {args.heads} heads, d_mlp {4 * args.d_model}, batch {args.batch}, "
+        f"{args.threads} thread(s); median of {args.reps} forward+backward steps (ms)"
+    )
+    print(
+        f"{'n':>6} {'m':>4} {'bridge':>10} {'dense':>10} {'perceiver':>11} {'dense/perc':>10} {'bridge/perc':>10} {'attn pairs':>10}"
+    )
     rows = run(args.lengths, args.latents, args.batch, args.reps, args.layers, args.d_model, args.heads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
-        "layers": args.layers, "d_model": args.d_model, "heads": args.heads, "d_mlp": 4 * args.d_model, "batch": args.batch,
-        "reps": args.reps, "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
+        "layers": args.layers,
+        "d_model": args.d_model,
+        "heads": args.heads,
+        "d_mlp": 4 * args.d_model,
+        "batch": args.batch,
+        "reps": args.reps,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
     }
     args.out.write_text(json.dumps({"config": meta, "rows": rows}, indent=2) + "\n")
     print(f"wrote {args.out}")

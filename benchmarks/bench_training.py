@@ -121,18 +121,41 @@ def main() -> None:
     rows = []
     for name, values in times.items():
         median = statistics.median(values)
-        rows.append({"model": name, "ms_per_step": 1000 * median, "tokens_per_s": tokens_per_step / median, "ratio_vs_plain": reference / median})
-    print(f"training step, attn-only-2l shape, batch {batch} x {cfg.n_ctx}, {n_params[next(iter(n_params))]:,} parameters, "
-          f"{args.threads} threads, median of {args.rounds} rounds x {args.steps} steps")
+        rows.append(
+            {
+                "model": name,
+                "ms_per_step": 1000 * median,
+                "tokens_per_s": tokens_per_step / median,
+                "ratio_vs_plain": reference / median,
+            }
+        )
+    print(
+        f"training step, attn-only-2l shape, batch {batch} x {cfg.n_ctx}, {n_params[next(iter(n_params))]:,} parameters, "
+        f"{args.threads} threads, median of {args.rounds} rounds x {args.steps} steps"
+    )
     print(f"{'model':36s} {'ms/step':>8s} {'tokens/s':>10s} {'x plain':>8s}")
     for row in rows:
         print(f"{row['model']:36s} {row['ms_per_step']:8.1f} {row['tokens_per_s']:10,.0f} {row['ratio_vs_plain']:8.2f}")
     ratio = rows[0]["ratio_vs_plain"]
     print(f"interp / plain (explicit attention): {ratio:.2f}x (target >= 0.95x): {'met' if ratio >= 0.95 else 'NOT met'}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "training", "machine": platform.machine(), "threads": args.threads,
-                                   "rounds": args.rounds, "steps": args.steps, "rows": rows, "target": 0.95, "met": ratio >= 0.95,
-                                   "headline": f"training {rows[0]['tokens_per_s']:,.0f} tokens/s = {ratio:.2f}x plain PyTorch (target >= 0.95x)"}, indent=1) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "training",
+                "machine": platform.machine(),
+                "threads": args.threads,
+                "rounds": args.rounds,
+                "steps": args.steps,
+                "rows": rows,
+                "target": 0.95,
+                "met": ratio >= 0.95,
+                "headline": f"training {rows[0]['tokens_per_s']:,.0f} tokens/s = {ratio:.2f}x plain PyTorch (target >= 0.95x)",
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

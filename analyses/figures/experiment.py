@@ -13,7 +13,9 @@ from plotly.subplots import make_subplots
 def baseline_bars(losses: Mapping[str, float], *, unit: str, title: str = "Validation loss against baselines") -> go.Figure:
     """One bar per model or baseline, lowest first."""
     names = sorted(losses, key=losses.get)
-    fig = go.Figure(go.Bar(x=names, y=[losses[n] for n in names], text=[f"{losses[n]:.3f}" for n in names], textposition="outside"))
+    fig = go.Figure(
+        go.Bar(x=names, y=[losses[n] for n in names], text=[f"{losses[n]:.3f}" for n in names], textposition="outside")
+    )
     fig.update_layout(title=title, yaxis_title=f"loss ({unit})", height=380)
     return fig
 
@@ -36,8 +38,14 @@ def loss_curves(
         if points:
             x, y = zip(*points)
             fig.add_trace(go.Scatter(x=list(x), y=list(y), mode="lines+markers", name=name, marker={"size": 4}))
-    fig.update_layout(title=title, xaxis_title="tokens seen", yaxis_title=f"{key} ({unit})",
-                      xaxis_type="log" if log_x else "linear", height=420, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(
+        title=title,
+        xaxis_title="tokens seen",
+        yaxis_title=f"{key} ({unit})",
+        xaxis_type="log" if log_x else "linear",
+        height=420,
+        legend={"orientation": "h", "y": -0.25},
+    )
     return fig
 
 
@@ -59,8 +67,14 @@ def head_summary_heatmaps(
     `summaries[run]` is a list of {"layer", "head", metric: value} dicts (AttentionSummary.rows() plus scores).
     """
     runs = list(summaries)
-    fig = make_subplots(rows=len(runs), cols=len(metrics), column_titles=list(metrics), row_titles=runs,
-                        horizontal_spacing=0.03, vertical_spacing=0.02)
+    fig = make_subplots(
+        rows=len(runs),
+        cols=len(metrics),
+        column_titles=list(metrics),
+        row_titles=runs,
+        horizontal_spacing=0.03,
+        vertical_spacing=0.02,
+    )
     for r, run in enumerate(runs, start=1):
         rows = summaries[run]
         n_layers = max(x["layer"] for x in rows) + 1
@@ -70,13 +84,19 @@ def head_summary_heatmaps(
             for x in rows:
                 grid[x["layer"]][x["head"]] = x[metric]
             fig.add_trace(
-                go.Heatmap(z=grid, x=[f"H{h}" for h in range(n_heads)], y=[f"L{layer}" for layer in range(n_layers)],
-                           coloraxis="coloraxis" if metric != "entropy" else "coloraxis2",
-                           hovertemplate=f"{run}<br>{metric} %{{y}}%{{x}}: %{{z:.3f}}<extra></extra>"),
-                row=r, col=c,
+                go.Heatmap(
+                    z=grid,
+                    x=[f"H{h}" for h in range(n_heads)],
+                    y=[f"L{layer}" for layer in range(n_layers)],
+                    coloraxis="coloraxis" if metric != "entropy" else "coloraxis2",
+                    hovertemplate=f"{run}<br>{metric} %{{y}}%{{x}}: %{{z:.3f}}<extra></extra>",
+                ),
+                row=r,
+                col=c,
             )
     fig.update_layout(
-        title=title, height=max(300, 110 * len(runs)),
+        title=title,
+        height=max(300, 110 * len(runs)),
         coloraxis={"colorscale": "Blues", "cmin": 0, "cmax": 1, "colorbar": {"title": "attention", "x": 1.02}},
         coloraxis2={"colorscale": "Greens", "colorbar": {"title": "entropy (nats)", "x": 1.12}},
     )

@@ -73,8 +73,14 @@ def change_gap_and_accuracy(rows: Sequence[dict]) -> go.Figure:
         y=names, x=[row["val_change"] for row in rows], orientation="h", marker_color="#7f7f7f", showlegend=False,
         error_x={"type": "data", "array": [2 * row["val_change_se"] for row in rows]},
     ), row=1, col=1)  # fmt: skip
-    fig.add_trace(go.Bar(y=names, x=[row["gap"] for row in rows], orientation="h", marker_color="#d62728", showlegend=False), row=1, col=2)
-    fig.add_trace(go.Bar(y=names, x=[row["val_accuracy"] for row in rows], orientation="h", marker_color="#1f77b4", showlegend=False), row=1, col=3)
+    fig.add_trace(
+        go.Bar(y=names, x=[row["gap"] for row in rows], orientation="h", marker_color="#d62728", showlegend=False), row=1, col=2
+    )
+    fig.add_trace(
+        go.Bar(y=names, x=[row["val_accuracy"] for row in rows], orientation="h", marker_color="#1f77b4", showlegend=False),
+        row=1,
+        col=3,
+    )
     accuracies = [row["val_accuracy"] for row in rows]
     fig.update_xaxes(title_text="nats per token", row=1, col=1)
     fig.update_xaxes(title_text="nats per token", row=1, col=2)
@@ -93,13 +99,19 @@ def validation_curves(curves: dict[str, Sequence[dict]]) -> go.Figure:
         val = [(r["step"], r["val"]) for r in records if "val" in r and r["step"] > 0]
         noisy = [(r["step"], r["train_loss"]) for r in records if "train_loss" in r]
         if val:
-            fig.add_trace(go.Scatter(x=[s for s, _ in val], y=[v for _, v in val], name=f"{name}: validation", mode="lines", line={"color": color}))
+            fig.add_trace(
+                go.Scatter(
+                    x=[s for s, _ in val], y=[v for _, v in val], name=f"{name}: validation", mode="lines", line={"color": color}
+                )
+            )
         if noisy:
             fig.add_trace(go.Scatter(
                 x=[s for s, _ in noisy], y=[v for _, v in noisy], name=f"{name}: training (with noise)", mode="lines",
                 line={"color": color, "dash": "dot"}, visible="legendonly",
             ))  # fmt: skip
-    fig.update_layout(title="Validation loss during training", xaxis_title="step", yaxis_title="loss (nats per token)", height=460)
+    fig.update_layout(
+        title="Validation loss during training", xaxis_title="step", yaxis_title="loss (nats per token)", height=460
+    )
     return fig
 
 

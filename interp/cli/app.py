@@ -40,10 +40,18 @@ def presets() -> None:
 @app.command()
 def train(
     preset: str = typer.Option("attn-only-2l", "--preset", "-p", help="Preset name (see `interp presets`)."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="TOML file whose [model]/[data]/[train] fields override the preset."),
-    set_: list[str] = typer.Option([], "--set", "-s", help="Override one field, e.g. --set train.lr=3e-4 --set model.n_layers=3."),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="TOML file whose [model]/[data]/[train] fields override the preset."
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", "-s", help="Override one field, e.g. --set train.lr=3e-4 --set model.n_layers=3."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default models/runs/PRESET)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint, exactly, with the config in its run.json; --set train.steps=N trains it for longer (also train.schedule=wsd with train.decay_steps, to end with a decay)."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue the run in --out from its last checkpoint, exactly, with the config in its run.json; --set train.steps=N trains it for longer (also train.schedule=wsd with train.decay_steps, to end with a decay).",
+    ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Train a model, writing log-spaced checkpoints (safetensors + JSON) and metrics.jsonl to the run directory.
@@ -72,7 +80,9 @@ def train(
         from interp.train.loop import train as run_training
 
         if run is None:  # only rank 0 reads the run directory; the other ranks receive its config
-            run = RunConfig.from_dict(world.broadcast_json(apply_overrides(read_run_config(run_dir).to_dict(), overrides) if world.is_main else None))
+            run = RunConfig.from_dict(
+                world.broadcast_json(apply_overrides(read_run_config(run_dir).to_dict(), overrides) if world.is_main else None)
+            )
         result = run_training(run, run_dir, resume=resume, cache_dir=DEFAULT_RUNS.parent / "cache", progress=progress)
     if world.is_main:
         _report_training(result)
@@ -163,7 +173,10 @@ def main() -> None:
 
     try:
         app(standalone_mode=True)
-    except (InterpError, OSError) as error:  # OSError: a path that is missing, exists, is not a directory, no permission, disk full
+    except (
+        InterpError,
+        OSError,
+    ) as error:  # OSError: a path that is missing, exists, is not a directory, no permission, disk full
         message = " ".join(str(error).split())  # always one line, whatever a wrapped library error held
         typer.echo(f"error: {message}", err=True)
         sys.exit(2)

@@ -33,4 +33,9 @@ def run_label(path: Path) -> str:
 
 def head_row_dict(row) -> dict:
     """One head of `classify_heads` as a table row: step, name, its scores to 4 places, its labels."""
-    return {"step": row.step, "head": row.name, **{k: round(v, 4) for k, v in row.scores.items()}, "labels": ", ".join(row.labels)}
+    return {
+        "step": row.step,
+        "head": row.name,
+        **{k: round(v, 4) for k, v in row.scores.items()},
+        "labels": ", ".join(row.labels),
+    }

@@ -68,4 +68,3 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
         require(bool(dot) and bool(name), f"override {key!r} must look like section.field, e.g. train.lr=3e-4")
         result.setdefault(section, {})[name] = value
     return result
-

@@ -27,7 +27,9 @@ def check_tokens(tokens: Any, cfg: Any) -> Int[Tensor, "batch pos"]:
     """Raise DataError unless `tokens` is a non-empty 2-D integer tensor of ids in [0, cfg.d_vocab) with at most
     cfg.n_ctx positions; return it unchanged. `cfg` is a ModelConfig or any model's `.cfg`."""
     if not isinstance(tokens, Tensor) or tokens.dtype.is_floating_point or tokens.dtype.is_complex or tokens.dtype == torch.bool:
-        raise DataError(f"tokens must be an integer tensor [batch pos], got {type(tokens).__name__} {getattr(tokens, 'dtype', '')}")
+        raise DataError(
+            f"tokens must be an integer tensor [batch pos], got {type(tokens).__name__} {getattr(tokens, 'dtype', '')}"
+        )
     if tokens.ndim != 2 or tokens.shape[0] == 0 or tokens.shape[1] == 0:
         raise DataError(f"tokens must have shape [batch pos] with batch, pos > 0; got {tuple(tokens.shape)}")
     if tokens.shape[1] > cfg.n_ctx:

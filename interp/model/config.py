@@ -131,4 +131,3 @@ class ModelConfig:
             seed=data.get("seed") or 0,
             model_name=data.get("model_name", "interp"),
         )
-

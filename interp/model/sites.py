@@ -51,7 +51,11 @@ KINDS: dict[str, _Kind] = {
     "pos_embed": _Kind("hook_pos_embed", _RESID, layered=False),
     "resid_pre": _Kind("blocks.{layer}.hook_resid_pre", _RESID),
     # The native bridge's hook_resid_mid is ln2's input: an edit reaches the MLP but not the residual stream.
-    "resid_mid": _Kind("blocks.{layer}.hook_resid_mid", _RESID, refuse_edits="on the native bridge an edit at hook_resid_mid reaches only the MLP's input, not the residual stream; intervene on Site.attn_out({layer}) or Site.resid_pre({next}) instead"),
+    "resid_mid": _Kind(
+        "blocks.{layer}.hook_resid_mid",
+        _RESID,
+        refuse_edits="on the native bridge an edit at hook_resid_mid reaches only the MLP's input, not the residual stream; intervene on Site.attn_out({layer}) or Site.resid_pre({next}) instead",
+    ),
     "resid_post": _Kind("blocks.{layer}.hook_resid_post", _RESID),
     "attn_out": _Kind("blocks.{layer}.hook_attn_out", _RESID),
     "mlp_out": _Kind("blocks.{layer}.hook_mlp_out", _RESID),
@@ -63,7 +67,11 @@ KINDS: dict[str, _Kind] = {
     "z": _Kind("blocks.{layer}.attn.hook_z", _PER_HEAD),
     "pattern": _Kind("blocks.{layer}.attn.hook_pattern", _PATTERN),
     # The bridge's attention has already used the scores when this hook fires: edits are discarded.
-    "attn_scores": _Kind("blocks.{layer}.attn.hook_attn_scores", _PATTERN, refuse_edits="the model has already used the attention scores when this hook fires; intervene on Site.pattern({layer}) instead"),
+    "attn_scores": _Kind(
+        "blocks.{layer}.attn.hook_attn_scores",
+        _PATTERN,
+        refuse_edits="the model has already used the attention scores when this hook fires; intervene on Site.pattern({layer}) instead",
+    ),
     # Derived from hook_z: z @ W_O for every head separately.
     "head_out": _Kind("blocks.{layer}.attn.hook_z", ("batch", "pos", "head", "d_model")),
 }

@@ -86,11 +86,26 @@ def comparison_heatmap(comparison: HeadComparison, *, title: str | None = None) 
     fig = make_subplots(
         rows=1,
         cols=3,
-        subplot_titles=(f"{label_a}: Δ {comparison.metric}", f"{label_b}: Δ {comparison.metric}", f"pattern distance ({comparison.distance})"),
+        subplot_titles=(
+            f"{label_a}: Δ {comparison.metric}",
+            f"{label_b}: Δ {comparison.metric}",
+            f"pattern distance ({comparison.distance})",
+        ),
         horizontal_spacing=SPACING,
     )
     fig.add_trace(_effect_heatmap(comparison.effects_a.tolist(), x, y, zmax=zmax, name=label_a, showscale=False), row=1, col=1)
-    fig.add_trace(_effect_heatmap(comparison.effects_b.tolist(), x, y, zmax=zmax, name=label_b, colorbar={"x": _panel_end(2) + 0.01, "xanchor": "left", "thickness": 14, "len": 0.9}), row=1, col=2)
+    fig.add_trace(
+        _effect_heatmap(
+            comparison.effects_b.tolist(),
+            x,
+            y,
+            zmax=zmax,
+            name=label_b,
+            colorbar={"x": _panel_end(2) + 0.01, "xanchor": "left", "thickness": 14, "len": 0.9},
+        ),
+        row=1,
+        col=2,
+    )
     distance = comparison.pattern_distance.tolist()
     fig.add_trace(
         go.Heatmap(

@@ -47,7 +47,12 @@ def composition_heatmap(
             colorbar={"title": "score"},
         )
     )
-    fig.update_layout(title=title, xaxis={"title": "reading head"}, yaxis={"title": "writing head", "autorange": "reversed"}, height=180 + 35 * len(sources))
+    fig.update_layout(
+        title=title,
+        xaxis={"title": "reading head"},
+        yaxis={"title": "writing head", "autorange": "reversed"},
+        height=180 + 35 * len(sources),
+    )
     return fig
 
 
@@ -99,7 +104,12 @@ def circuit_heatmap(
     fig.update_layout(
         title=title,
         xaxis={"title": x_title, "type": "category" if x_labels is not None else "linear", "tickfont": {"size": 9}},
-        yaxis={"title": y_title, "type": "category" if y_labels is not None else "linear", "autorange": "reversed", "tickfont": {"size": 9}},
+        yaxis={
+            "title": y_title,
+            "type": "category" if y_labels is not None else "linear",
+            "autorange": "reversed",
+            "tickfont": {"size": 9},
+        },
         height=650,
         width=700,
     )

@@ -17,7 +17,9 @@ from interp.core.io import write_text
 STYLE = "body{font-family:sans-serif;max-width:1200px;margin:2rem auto}td,th{border:1px solid #ccc;padding:2px 8px}table{border-collapse:collapse}"
 
 
-def write_figures_page(path: Path, title: str, lines: list[str], figures: list, tables: list[tuple[str, list[dict]]] = ()) -> None:
+def write_figures_page(
+    path: Path, title: str, lines: list[str], figures: list, tables: list[tuple[str, list[dict]]] = ()
+) -> None:
     """Write `title`, `lines` (paragraphs), `tables` (caption, rows) and `figures` (plotly) to `path`, atomically."""
     import plotly.io as pio  # plotly is heavy; only pages need it
 

@@ -30,7 +30,11 @@ def write_index(reports_dir: Path) -> Path:
         runs.append({"report": summary_file.name.removesuffix(SUMMARY_SUFFIX) + ".html", **summary})
     page.heading("Runs")
     if runs:
-        page.table(runs, columns=["report", "run", "step", "tokens_seen", "phase_change", "best_induction_head", "created"], links=["report"])
+        page.table(
+            runs,
+            columns=["report", "run", "step", "tokens_seen", "phase_change", "best_induction_head", "created"],
+            links=["report"],
+        )
     else:
         page.text("No run reports yet: run `interp report RUN` or `interp demo`.")
     others = sorted(

@@ -25,14 +25,23 @@ from torch import Tensor
 COLORS = "RdBu"
 
 
-def _heatmap(z: Tensor, x: Sequence[str], y: Sequence[str], *, title: str, colorbar: str, height: int | None = None, middle: float = 0.0) -> go.Figure:
+def _heatmap(
+    z: Tensor, x: Sequence[str], y: Sequence[str], *, title: str, colorbar: str, height: int | None = None, middle: float = 0.0
+) -> go.Figure:
     """Diverging colours centred on `middle` (the value of "no effect")."""
     values = z.detach().float()
     bound = float((values - middle).abs().max()) or 1.0
     figure = go.Figure(
         go.Heatmap(
-            z=values.tolist(), x=list(x), y=list(y), colorscale=COLORS, zmid=middle, zmin=middle - bound, zmax=middle + bound,
-            colorbar={"title": colorbar}, hovertemplate="%{y} %{x}: %{z:.3f}<extra></extra>",
+            z=values.tolist(),
+            x=list(x),
+            y=list(y),
+            colorscale=COLORS,
+            zmid=middle,
+            zmin=middle - bound,
+            zmax=middle + bound,
+            colorbar={"title": colorbar},
+            hovertemplate="%{y} %{x}: %{z:.3f}<extra></extra>",
         )
     )
     figure.update_layout(title=title, yaxis={"autorange": "reversed"}, height=height or max(300, 40 * len(y) + 150))
@@ -53,13 +62,29 @@ def patching_heatmap(result, *, title: str, position_labels: Sequence[str] | Non
         return list(position_labels) if position_labels is not None and len(position_labels) == n else [str(i) for i in range(n)]
 
     if axes == ("layer", "pos"):
-        return _heatmap(values, positions(values.shape[1]), [f"L{layer}" for layer in range(n_layers)], title=title, colorbar=label, middle=no_effect)
+        return _heatmap(
+            values,
+            positions(values.shape[1]),
+            [f"L{layer}" for layer in range(n_layers)],
+            title=title,
+            colorbar=label,
+            middle=no_effect,
+        )
     if axes == ("layer", "head"):
-        return _heatmap(values, [f"H{h}" for h in range(values.shape[1])], [f"L{layer}" for layer in range(n_layers)], title=title, colorbar=label, middle=no_effect)
+        return _heatmap(
+            values,
+            [f"H{h}" for h in range(values.shape[1])],
+            [f"L{layer}" for layer in range(n_layers)],
+            title=title,
+            colorbar=label,
+            middle=no_effect,
+        )
     if axes == ("layer", "pos", "head"):
         values = values.permute(0, 2, 1)
     rows = [f"L{layer}H{h}" for layer in range(n_layers) for h in range(values.shape[1])]
-    return _heatmap(values.reshape(len(rows), -1), positions(values.shape[2]), rows, title=title, colorbar=label, middle=no_effect)
+    return _heatmap(
+        values.reshape(len(rows), -1), positions(values.shape[2]), rows, title=title, colorbar=label, middle=no_effect
+    )
 
 
 def attribution_scatter(exact: Tensor, estimate: Tensor, *, title: str, labels: Sequence[str] | None = None) -> go.Figure:
@@ -68,10 +93,18 @@ def attribution_scatter(exact: Tensor, estimate: Tensor, *, title: str, labels: 
     low, high = min(x + y), max(x + y)
     figure = go.Figure(
         [
-            go.Scatter(x=x, y=y, mode="markers", text=list(labels) if labels else None, name="cells",
-                       hovertemplate="%{text}: exact %{x:.3f}, attribution %{y:.3f}<extra></extra>"),
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="markers",
+                text=list(labels) if labels else None,
+                name="cells",
+                hovertemplate="%{text}: exact %{x:.3f}, attribution %{y:.3f}<extra></extra>",
+            ),
             go.Scatter(x=[low, high], y=[low, high], mode="lines", line={"dash": "dot", "color": "grey"}, name="y = x"),
         ]
     )
-    figure.update_layout(title=title, xaxis_title="exact patching (normalised)", yaxis_title="attribution patching (normalised)", height=450)
+    figure.update_layout(
+        title=title, xaxis_title="exact patching (normalised)", yaxis_title="attribution patching (normalised)", height=450
+    )
     return figure

@@ -48,8 +48,11 @@ def _fmt(value: float) -> str:
 def summary_rows(analysis: RunAnalysis) -> list[dict]:
     ckpt, cfg = analysis.checkpoint, analysis.checkpoint.config
     rows = [
-        {"what": "model", "value": f"{cfg.n_layers} layers, d_model {cfg.d_model}, {cfg.n_heads} heads x {cfg.d_head}, n_ctx {cfg.n_ctx}, vocabulary {cfg.d_vocab}, "
-                                   f"{'attention-only' if cfg.attn_only else f'MLP {cfg.d_mlp}'}, norm {cfg.normalization_type}"},
+        {
+            "what": "model",
+            "value": f"{cfg.n_layers} layers, d_model {cfg.d_model}, {cfg.n_heads} heads x {cfg.d_head}, n_ctx {cfg.n_ctx}, vocabulary {cfg.d_vocab}, "
+            f"{'attention-only' if cfg.attn_only else f'MLP {cfg.d_mlp}'}, norm {cfg.normalization_type}",
+        },
         {"what": "checkpoint", "value": f"step {ckpt.step}, {ckpt.tokens_seen:,} tokens seen"},
         {"what": "checkpoints analysed", "value": str(len(analysis.series.steps))},
     ]
@@ -62,14 +65,22 @@ def summary_rows(analysis: RunAnalysis) -> list[dict]:
     c = analysis.circuits
     layer, head = c.selected
     s = c.selected_scores()
-    rows.append({"what": f"best induction head L{layer}H{head}", "value":
-                 f"induction {_fmt(s['induction'])}, prefix-matching {_fmt(s['prefix_matching'])}, OV copying {_fmt(s['ov_copying'])}"})
+    rows.append(
+        {
+            "what": f"best induction head L{layer}H{head}",
+            "value": f"induction {_fmt(s['induction'])}, prefix-matching {_fmt(s['prefix_matching'])}, OV copying {_fmt(s['ov_copying'])}",
+        }
+    )
     if c.k_partners:
         sl, sh, value = c.k_partners[0]
         partner = c.row(sl, sh)
-        rows.append({"what": "its strongest K-composition partner", "value":
-                     f"L{sl}H{sh}: K-composition {_fmt(value)} (random baseline {_fmt(c.random_baseline)}), previous-token score "
-                     f"{_fmt(partner.scores['previous_token'])} [{', '.join(partner.labels)}]"})
+        rows.append(
+            {
+                "what": "its strongest K-composition partner",
+                "value": f"L{sl}H{sh}: K-composition {_fmt(value)} (random baseline {_fmt(c.random_baseline)}), previous-token score "
+                f"{_fmt(partner.scores['previous_token'])} [{', '.join(partner.labels)}]",
+            }
+        )
     return rows
 
 
@@ -83,19 +94,25 @@ def render_run_report(analysis: RunAnalysis) -> Page:
     phase = analysis.phase
     page.heading("Training")
     shade = (phase.start_tokens, phase.end_tokens) if phase.detected else None
-    page.figure(training_curves(analysis.metrics, bigram_val_loss=analysis.bigram_val_loss, phase_tokens=shade),
-                caption="Losses against tokens seen. The corpus loss should fall below the bigram baseline; the loss on repeated-span "
-                        "sequences drops when induction heads form.")
+    page.figure(
+        training_curves(analysis.metrics, bigram_val_loss=analysis.bigram_val_loss, phase_tokens=shade),
+        caption="Losses against tokens seen. The corpus loss should fall below the bigram baseline; the loss on repeated-span "
+        "sequences drops when induction heads form.",
+    )
 
     series = analysis.series
     page.heading("Induction heads forming")
     page.text(phase.message)
-    page.figure(inf.head_score_curves(series, "induction", phase=phase),
-                caption="Induction score of every head at every checkpoint: attention from a token in the second copy of a repeated "
-                        "random sequence to the token after its first occurrence.")
-    page.figure(inf.loss_curves(series, phase=phase),
-                caption="Loss on the first and the repeated half of repeated random sequences, and the in-context-learning score "
-                        "(late-token minus early-token loss on held-out text; more negative is more in-context learning).")
+    page.figure(
+        inf.head_score_curves(series, "induction", phase=phase),
+        caption="Induction score of every head at every checkpoint: attention from a token in the second copy of a repeated "
+        "random sequence to the token after its first occurrence.",
+    )
+    page.figure(
+        inf.loss_curves(series, phase=phase),
+        caption="Loss on the first and the repeated half of repeated random sequences, and the in-context-learning score "
+        "(late-token minus early-token loss on held-out text; more negative is more in-context learning).",
+    )
     page.figure(inf.score_panels(series, phase=phase), caption="All head scores across training.")
 
     page.heading(f"Heads at step {ckpt.step}")
@@ -107,23 +124,31 @@ def render_run_report(analysis: RunAnalysis) -> Page:
     page.heading("Attention patterns")
     for example in analysis.attention:
         for layer, patterns in enumerate(example.patterns):
-            page.attention(example.tokens, patterns, head_names=[f"L{layer}H{h}" for h in range(patterns.shape[0])],
-                           caption=f"Layer {layer} on {example.title}. Click a head to enlarge; hover a token to see where it attends.")
+            page.attention(
+                example.tokens,
+                patterns,
+                head_names=[f"L{layer}H{h}" for h in range(patterns.shape[0])],
+                caption=f"Layer {layer} on {example.title}. Click a head to enlarge; hover a token to see where it attends.",
+            )
 
     c = analysis.circuits
     page.heading("Circuits")
     fold = "LayerNorm folded approximately into the weights" if c.fold_layernorm else "raw weight products"
-    page.text(f"Weight-based scores ({fold}). OV copying score: sum of the eigenvalues of W_E W_V W_O W_U over the sum of their "
-              "absolute values (1 = the head copies the token it attends to). Composition scores: ||W_A W_B||_F / (||W_A||_F ||W_B||_F) "
-              f"between a layer-0 head's OV and a later head's Q, K or V side; random matrices of the same shapes give {c.random_baseline:.3f}.")
+    page.text(
+        f"Weight-based scores ({fold}). OV copying score: sum of the eigenvalues of W_E W_V W_O W_U over the sum of their "
+        "absolute values (1 = the head copies the token it attends to). Composition scores: ||W_A W_B||_F / (||W_A||_F ||W_B||_F) "
+        f"between a layer-0 head's OV and a later head's Q, K or V side; random matrices of the same shapes give {c.random_baseline:.3f}."
+    )
     page.figure(cf.head_heatmap(c.ov_copying, title="OV copying score"))
     for kind in ("K", "Q", "V"):
         page.figure(cf.composition_heatmap(c.composition[kind], kind, baseline=c.random_baseline))
 
     a = analysis.ablation
     page.heading("Ablation")
-    page.text(f"{a.method.capitalize()}-ablation of each head in turn on {a.n_rows} rows of {analysis.ablation_source}; "
-              f"clean {a.metric} {a.baseline:.4f}. The heatmap shows the change in {a.metric} (positive: the head helps).")
+    page.text(
+        f"{a.method.capitalize()}-ablation of each head in turn on {a.n_rows} rows of {analysis.ablation_source}; "
+        f"clean {a.metric} {a.baseline:.4f}. The heatmap shows the change in {a.metric} (positive: the head helps)."
+    )
     page.figure(ablation_heatmap(a, title=f"{a.method}-ablation: change in {a.metric}"))
     page.table(a.top(8), columns=["name", "value", "effect"])
 

@@ -30,8 +30,20 @@ def training_curves(
     if bigram_val_loss is not None:
         fig.add_hline(y=bigram_val_loss, line_dash="dot", line_color="grey", annotation_text="bigram baseline (corpus)")
     if phase_tokens is not None:
-        fig.add_vrect(x0=phase_tokens[0], x1=phase_tokens[1], fillcolor="rgba(255, 170, 0, 0.18)", line_width=0,
-                      annotation_text="phase change", annotation_position="top left")
-    fig.update_layout(title="Training", xaxis_title="tokens seen", yaxis_title="loss (nats per token)",
-                      xaxis_type="log", height=420, legend={"orientation": "h", "y": -0.25})
+        fig.add_vrect(
+            x0=phase_tokens[0],
+            x1=phase_tokens[1],
+            fillcolor="rgba(255, 170, 0, 0.18)",
+            line_width=0,
+            annotation_text="phase change",
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        title="Training",
+        xaxis_title="tokens seen",
+        yaxis_title="loss (nats per token)",
+        xaxis_type="log",
+        height=420,
+        legend={"orientation": "h", "y": -0.25},
+    )
     return fig

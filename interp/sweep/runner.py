@@ -185,7 +185,9 @@ def run_trial(job: TrialJob, *, progress: bool = False, echo: bool = False) -> d
     try:
         sinks = []
         if job.wandb_project:
-            tracker = WandbTracker.start(project=job.wandb_project, directory=Path(job.wandb_dir), name=job.name, config=run.to_dict())
+            tracker = WandbTracker.start(
+                project=job.wandb_project, directory=Path(job.wandb_dir), name=job.name, config=run.to_dict()
+            )
             tracker_log = _TrackerLog(tracker, run_dir, job.resume)
             sinks.append(tracker_log)
         if echo:
@@ -297,9 +299,13 @@ def run_sweep(
     if spec.wandb:
         import_wandb()  # missing wandb is an error before anything trains
     out = Path(spec.out)
-    write_json(out / "sweep.json", {"spec": spec.to_dict(), "trials": [{"name": t.name, "overrides": t.overrides_dict} for t in trials]})
+    write_json(
+        out / "sweep.json", {"spec": spec.to_dict(), "trials": [{"name": t.name, "overrides": t.overrides_dict} for t in trials]}
+    )
     todo = [p for p in planned if p.state != "done"]
-    outcome = SweepOutcome(results=collect_results(spec, trials), paths={}, skipped=[p.trial.name for p in planned if p.state == "done"])
+    outcome = SweepOutcome(
+        results=collect_results(spec, trials), paths={}, skipped=[p.trial.name for p in planned if p.state == "done"]
+    )
     if outcome.skipped:
         log(f"{len(outcome.skipped)} of {len(trials)} trials already finished: skipped")
     jobs = [_job(spec, p, cache_dir) for p in todo]
@@ -327,7 +333,9 @@ def run_sweep(
                 log(f"training {job.name}")
             finished(job, run_trial(job, progress=progress))
     else:
-        log(f"{len(jobs)} trials, {min(spec.parallel, len(jobs))} at a time; each worker's output is in its trial directory's {LOG_FILE}")
+        log(
+            f"{len(jobs)} trials, {min(spec.parallel, len(jobs))} at a time; each worker's output is in its trial directory's {LOG_FILE}"
+        )
         run_in_workers(jobs, spec.parallel, finished)
 
     outcome.results = collect_results(spec, trials)

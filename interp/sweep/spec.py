@@ -156,7 +156,7 @@ def parse_axis(key: str, value: Any, method: str) -> Axis:
         )
         check_field_key(key, "[sweep]")
         _require(len(value) == 1, f"{where}: give one of {', '.join(DISTRIBUTIONS)}, not several")
-        (kind, bounds), = value.items()
+        ((kind, bounds),) = value.items()
         _require(
             isinstance(bounds, list) and len(bounds) == 2 and all(_is_number(b) for b in bounds),
             f"{where}: {kind} needs two finite numbers [low, high], got {bounds!r}",
@@ -183,7 +183,9 @@ def parse_axis(key: str, value: Any, method: str) -> Axis:
             _require(bool(option), f"{where} option {index + 1} is an empty table")
             for field_key, field_value in option.items():
                 check_field_key(field_key, f"{where} option {index + 1}")
-                _require(_scalar(field_value), f"{where} option {index + 1}: {field_key} must be a single value, got {field_value!r}")
+                _require(
+                    _scalar(field_value), f"{where} option {index + 1}: {field_key} must be a single value, got {field_value!r}"
+                )
             options.append(tuple(option.items()))
         return Choice(name=key, options=tuple(options))
     check_field_key(key, "[sweep]")
@@ -219,13 +221,15 @@ class SweepSpec:
         )
         _require(self.preset is not None or self.config is not None, "give preset = NAME (see `interp presets`) or config = FILE")
         _require(self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}")
-        _require(bool(self.axes), "[sweep] is empty: name at least one field to sweep, e.g. \"train.lr\" = [1e-3, 3e-3]")
+        _require(bool(self.axes), '[sweep] is empty: name at least one field to sweep, e.g. "train.lr" = [1e-3, 3e-3]')
         if self.method == "random":
             _require(
                 _is_int(self.n_trials) and self.n_trials > 0,
                 f"n_trials must be a positive integer for method = 'random', got {self.n_trials!r}",
             )
-            _require(_is_int(self.seed) and self.seed >= 0, f"seed must be an integer >= 0 for method = 'random', got {self.seed!r}")
+            _require(
+                _is_int(self.seed) and self.seed >= 0, f"seed must be an integer >= 0 for method = 'random', got {self.seed!r}"
+            )
         else:
             _require(self.n_trials is None, "n_trials is for method = 'random'; a grid runs every combination")
             _require(
@@ -233,7 +237,10 @@ class SweepSpec:
                 "seed is for method = 'random' (the order of its draws); seed the training with train.seed in [fixed] or [sweep]",
             )
         _require(_is_int(self.parallel) and self.parallel > 0, f"parallel must be a positive integer, got {self.parallel!r}")
-        _require(isinstance(self.metric, str) and bool(self.metric), f"metric must be a metrics.jsonl key such as 'val', got {self.metric!r}")
+        _require(
+            isinstance(self.metric, str) and bool(self.metric),
+            f"metric must be a metrics.jsonl key such as 'val', got {self.metric!r}",
+        )
         _require(self.goal in GOALS, f"goal must be one of {GOALS}, got {self.goal!r}")
         _require(isinstance(self.wandb, bool), f"wandb must be true or false, got {self.wandb!r}")
         _require(

@@ -30,7 +30,9 @@ def import_wandb() -> Any:
     try:
         return importlib.import_module("wandb")
     except ImportError:
-        raise ConfigError("wandb logging was asked for (wandb = true or --wandb) but wandb is not installed: pip install wandb, or drop it") from None
+        raise ConfigError(
+            "wandb logging was asked for (wandb = true or --wandb) but wandb is not installed: pip install wandb, or drop it"
+        ) from None
 
 
 @dataclass

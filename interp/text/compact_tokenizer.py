@@ -30,7 +30,9 @@ def compact_packed(base: str, packed: PackedTokens, tokenizer: Tokenizer | None 
         special = {i for i in (base_tokenizer.bos_token_id, base_tokenizer.eos_token_id) if i is not None}
         tokenizer = CompactTokenizer(base, set(ids) | special)
     if not isinstance(tokenizer, CompactTokenizer) or tokenizer.base_kind != base:
-        raise DataError(f"data.compact_vocab needs a compact {base} tokenizer, got {tokenizer!r}; retrain, or set data.compact_vocab = false")
+        raise DataError(
+            f"data.compact_vocab needs a compact {base} tokenizer, got {tokenizer!r}; retrain, or set data.compact_vocab = false"
+        )
 
     def remap(rows):
         return torch.from_numpy(tokenizer.to_compact_array(rows.numpy()))

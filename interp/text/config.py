@@ -67,4 +67,3 @@ class DataConfig:
             not self.compact_vocab or (self.tokenizer in ("gpt2", "bert") and self.corpus != "none"),
             compact_vocab_refusal(self),
         )
-

@@ -46,8 +46,7 @@ def repeated_span_batch(
         raise DataError(f"span_max ({span_max}) must be >= span_min ({span_min})")
     if 2 * span_max > n_ctx:
         raise DataError(
-            f"two copies of a span of up to {span_max} tokens do not fit in n_ctx={n_ctx}; "
-            f"use span_max <= {n_ctx // 2}"
+            f"two copies of a span of up to {span_max} tokens do not fit in n_ctx={n_ctx}; use span_max <= {n_ctx // 2}"
         )
 
     length = torch.randint(span_min, span_max + 1, (batch,), generator=generator)
@@ -81,9 +80,7 @@ def repeated_random_tokens(
     vocab = _check_vocab(vocab)
     _check_positive(batch=batch, half=half)
     if half > len(vocab):
-        raise DataError(
-            f"half={half} distinct tokens cannot be drawn from a vocab of {len(vocab)}; use half <= {len(vocab)}"
-        )
+        raise DataError(f"half={half} distinct tokens cannot be drawn from a vocab of {len(vocab)}; use half <= {len(vocab)}")
     # argsort of uniform noise is a random permutation per row: sampling without replacement, vectorised.
     picks = torch.rand(batch, len(vocab), generator=generator).argsort(dim=1)[:, :half]
     half_tokens = vocab[picks]
@@ -93,9 +90,7 @@ def repeated_random_tokens(
     return torch.cat(parts, dim=1)
 
 
-def repeated_tokens_dataset(
-    *, n: int, n_ctx: int, vocab_size: int, span_min: int, span_max: int, seed: int
-) -> datasets.Dataset:
+def repeated_tokens_dataset(*, n: int, n_ctx: int, vocab_size: int, span_min: int, span_max: int, seed: int) -> datasets.Dataset:
     """`n` repeated-span rows over tokens 0..vocab_size-1 as a Dataset: column "tokens" plus the span positions.
 
     >>> ds = repeated_tokens_dataset(n=3, n_ctx=16, vocab_size=8, span_min=2, span_max=4, seed=0)

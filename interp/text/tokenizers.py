@@ -85,7 +85,9 @@ class CharTokenizer(Tokenizer):
 
     def __init__(self, alphabet: str):
         if not isinstance(alphabet, str) or not alphabet:
-            raise DataError(f"CharTokenizer needs a non-empty string alphabet, got {alphabet!r}; build one with CharTokenizer.from_text(text)")
+            raise DataError(
+                f"CharTokenizer needs a non-empty string alphabet, got {alphabet!r}; build one with CharTokenizer.from_text(text)"
+            )
         if len(set(alphabet)) != len(alphabet):
             dupes = sorted({c for c in alphabet if alphabet.count(c) > 1})
             raise DataError(f"CharTokenizer alphabet repeats {dupes!r}; pass each character once")
@@ -100,9 +102,7 @@ class CharTokenizer(Tokenizer):
     def from_text(cls, text: str) -> "CharTokenizer":
         """The alphabet is the sorted set of characters in `text`."""
         if not text:
-            raise DataError(
-                "cannot build a char tokenizer from empty text; pass the corpus text (e.g. corpus_text(name))"
-            )
+            raise DataError("cannot build a char tokenizer from empty text; pass the corpus text (e.g. corpus_text(name))")
         return cls("".join(sorted(set(text))))
 
     @property
@@ -136,9 +136,7 @@ class CharTokenizer(Tokenizer):
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise DataError(
-                f"token ids must be in [0, {self.vocab_size}) for this char tokenizer; got {ids.min()}..{ids.max()}"
-            )
+            raise DataError(f"token ids must be in [0, {self.vocab_size}) for this char tokenizer; got {ids.min()}..{ids.max()}")
         return self._chars[ids].tolist()
 
     def to_dict(self) -> dict:
@@ -240,9 +238,7 @@ def load_tokenizer(kind: str, *, text: str | None = None) -> Tokenizer:
     """
     if kind == "char":
         if not text:
-            raise DataError(
-                'load_tokenizer("char") needs text=... to build its alphabet from (e.g. corpus_text(name))'
-            )
+            raise DataError('load_tokenizer("char") needs text=... to build its alphabet from (e.g. corpus_text(name))')
         return CharTokenizer.from_text(text)
     if kind == "gpt2":
         return GPT2Tokenizer()
@@ -332,7 +328,9 @@ class CompactTokenizer(Tokenizer):
     def to_base(self, ids: Sequence[int]) -> list[int]:
         arr = np.asarray(ids, dtype=np.int64).reshape(-1)
         if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
-            raise DataError(f"token ids must be in [0, {self.vocab_size}) for this compact tokenizer; got {arr.min()}..{arr.max()}")
+            raise DataError(
+                f"token ids must be in [0, {self.vocab_size}) for this compact tokenizer; got {arr.min()}..{arr.max()}"
+            )
         return self._to_base[arr].tolist()
 
     def encode(self, text: str) -> list[int]:
@@ -366,9 +364,7 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
         return load_tokenizer(kind)
     if isinstance(kind, str) and kind.endswith(COMPACT_SUFFIX):  # GPT-2/BERT ids remapped to those a corpus uses
         return CompactTokenizer.from_dict(d)
-    raise DataError(
-        f"tokenizer dict has kind {kind!r}; expected a dict from Tokenizer.to_dict() with kind in {TOKENIZER_KINDS}"
-    )
+    raise DataError(f"tokenizer dict has kind {kind!r}; expected a dict from Tokenizer.to_dict() with kind in {TOKENIZER_KINDS}")
 
 
 def _codepoints(text: str) -> np.ndarray:

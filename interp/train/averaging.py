@@ -40,7 +40,9 @@ def average_checkpoints(checkpoints: Sequence[Checkpoint]):
         raise CheckpointError("no checkpoints to average")
     configs = {c.config for c in checkpoints}
     if len(configs) > 1:
-        raise CheckpointError(f"checkpoints {[str(c.path) for c in checkpoints]} have different model configs; average checkpoints of one run")
+        raise CheckpointError(
+            f"checkpoints {[str(c.path) for c in checkpoints]} have different model configs; average checkpoints of one run"
+        )
     model = load_model(checkpoints[0])  # checked and built once; the others' weights are read as state dicts
     states = [model.state_dict()] + [load_weights(c.path, c.config) for c in checkpoints[1:]]
     averaged = {}
@@ -63,4 +65,13 @@ def save_average(run_dir: Path, fraction: float = 0.2, out: Path | None = None) 
     model, last = average_checkpoints(chosen), chosen[-1]
     out = out or run_dir / f"average-last-{round(100 * fraction)}pct"
     metrics = {"averaged_checkpoints": float(len(chosen)), "averaged_from_step": float(chosen[0].step)}
-    return save_checkpoint(out, model, last.config, step=last.step, tokens_seen=last.tokens_seen, run=last.run, tokenizer=last.tokenizer, metrics=metrics)
+    return save_checkpoint(
+        out,
+        model,
+        last.config,
+        step=last.step,
+        tokens_seen=last.tokens_seen,
+        run=last.run,
+        tokenizer=last.tokenizer,
+        metrics=metrics,
+    )

@@ -239,10 +239,18 @@ def load_into(model: torch.nn.Module, path: Path, cfg: ModelConfig) -> None:
     hooked = _read_weights(file)
     expected = {k: tuple(v.shape) for k, v in to_hooked_state_dict(model.state_dict(), cfg).items()}
     missing, extra = sorted(set(expected) - set(hooked)), sorted(set(hooked) - set(expected))
-    wrong = [f"{k} is {list(hooked[k].shape)}, not {list(shape)}" for k, shape in expected.items() if k in hooked and tuple(hooked[k].shape) != shape]
-    problems = [f"missing {_few(missing)}"] * bool(missing) + [f"unexpected {_few(extra)}"] * bool(extra) + [_few(wrong)] * bool(wrong)
+    wrong = [
+        f"{k} is {list(hooked[k].shape)}, not {list(shape)}"
+        for k, shape in expected.items()
+        if k in hooked and tuple(hooked[k].shape) != shape
+    ]
+    problems = (
+        [f"missing {_few(missing)}"] * bool(missing) + [f"unexpected {_few(extra)}"] * bool(extra) + [_few(wrong)] * bool(wrong)
+    )
     if problems:
-        raise CheckpointError(f"{file}: weights do not match config.json ({'; '.join(problems)}); they were written for another model config")
+        raise CheckpointError(
+            f"{file}: weights do not match config.json ({'; '.join(problems)}); they were written for another model config"
+        )
     model.load_state_dict(from_hooked_state_dict(hooked, cfg), strict=True)
 
 
@@ -266,7 +274,9 @@ def load_training_state(ckpt: Checkpoint) -> tuple[dict[str, Tensor], dict[str, 
         rng = load_file(str(ckpt.path / RNG_FILE))["torch"]
         meta = training["optimizer"]
     except (SafetensorError, OSError, KeyError) as error:
-        raise CheckpointError(f"{ckpt.path}: optimizer or RNG state cannot be read ({error}); resume from another checkpoint") from None
+        raise CheckpointError(
+            f"{ckpt.path}: optimizer or RNG state cannot be read ({error}); resume from another checkpoint"
+        ) from None
     return tensors, meta, rng
 
 

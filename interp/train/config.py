@@ -76,14 +76,18 @@ class TrainConfig:
                 f"train.decay_steps must be in (0, train.steps - train.warmup_steps = {self.steps - self.warmup_steps}] for schedule 'wsd', got {self.decay_steps!r}",
             )
         else:
-            require(self.decay_steps == 0, f"train.decay_steps is for schedule 'wsd' (got schedule {self.schedule!r}); set train.schedule = 'wsd' or drop decay_steps")
+            require(
+                self.decay_steps == 0,
+                f"train.decay_steps is for schedule 'wsd' (got schedule {self.schedule!r}); set train.schedule = 'wsd' or drop decay_steps",
+            )
         require(
             is_number(self.grad_clip) and 0 <= self.grad_clip < math.inf,
             f"train.grad_clip must be >= 0 (0 turns clipping off), got {self.grad_clip!r}",
         )
         require(is_int(self.seed) and self.seed >= 0, f"train.seed must be an integer >= 0, got {self.seed!r}")
-        require(is_int(self.threads) and self.threads >= 0, f"train.threads must be >= 0 (0 = torch default), got {self.threads!r}")
-
+        require(
+            is_int(self.threads) and self.threads >= 0, f"train.threads must be >= 0 (0 = torch default), got {self.threads!r}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,4 +124,3 @@ class RunConfig:
             train=build_section(TrainConfig, data.get("train", {}), "train"),
             noise=build_section(NoiseConfig, data.get("noise", {}), "noise"),  # runs from before noise existed: no noise
         )
-

@@ -88,9 +88,7 @@ class TrainingData:
         out: dict[str, list[Tensor]] = {}
         if self.packed is not None:
             rows = self.packed.val
-            out["val"] = [
-                rows[(torch.arange(cfg.batch_size) + i * cfg.batch_size) % len(rows)] for i in range(cfg.eval_batches)
-            ]
+            out["val"] = [rows[(torch.arange(cfg.batch_size) + i * cfg.batch_size) % len(rows)] for i in range(cfg.eval_batches)]
         if self.run.data.repeated_fraction > 0:
             generator = _step_generator(self.run.train.seed + VAL_SEED_OFFSET, 0)
             out["val_repeated"] = [
@@ -112,7 +110,9 @@ def prepare_text_corpus(run: RunConfig, *, cache_dir: Path | None = None, tokeni
     data = run.data
     corpus = load_corpus(data.corpus, max_documents=data.max_documents)
     if data.compact_vocab:  # pack with the full tokenizer (cached), then keep only the ids the corpus uses
-        full = pack(corpus, load_tokenizer(data.tokenizer), n_ctx=run.model.n_ctx, val_fraction=data.val_fraction, cache_dir=cache_dir)
+        full = pack(
+            corpus, load_tokenizer(data.tokenizer), n_ctx=run.model.n_ctx, val_fraction=data.val_fraction, cache_dir=cache_dir
+        )
         tokenizer, packed = compact_packed(data.tokenizer, full, tokenizer)
     else:
         if tokenizer is None:
@@ -137,5 +137,9 @@ _SUMMARIES = {
     "prose": "Shakespeare and IMDB interleaved, about half each by characters",
 }
 for _name in CORPORA:
-    register_source(DataSource(name=_name, prepare=prepare_text_corpus, summary=_SUMMARIES.get(_name, f"the packaged corpus {_name!r}")))
-register_source(DataSource(name="none", prepare=prepare_synthetic, summary="synthetic repeated-span rows only (data.repeated_fraction = 1)"))
+    register_source(
+        DataSource(name=_name, prepare=prepare_text_corpus, summary=_SUMMARIES.get(_name, f"the packaged corpus {_name!r}"))
+    )
+register_source(
+    DataSource(name="none", prepare=prepare_synthetic, summary="synthetic repeated-span rows only (data.repeated_fraction = 1)")
+)

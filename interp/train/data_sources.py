@@ -83,7 +83,13 @@ def check_data(data: DataConfig) -> None:
 
 def _same(a: DataSource, b: DataSource) -> bool:
     """One source defined twice by the same code (a re-imported module builds new function objects)."""
+
     def where(fn) -> tuple[str, str]:
         return getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn))
 
-    return a == b or (a.name, a.summary, where(a.prepare), where(a.check)) == (b.name, b.summary, where(b.prepare), where(b.check))
+    return a == b or (a.name, a.summary, where(a.prepare), where(a.check)) == (
+        b.name,
+        b.summary,
+        where(b.prepare),
+        where(b.check),
+    )

@@ -112,7 +112,11 @@ class World:
         length = torch.tensor([len(payload)], dtype=torch.int64)
         try:
             dist.broadcast(length, src=0)
-            buffer = torch.frombuffer(bytearray(payload), dtype=torch.uint8) if self.is_main else torch.empty(int(length), dtype=torch.uint8)
+            buffer = (
+                torch.frombuffer(bytearray(payload), dtype=torch.uint8)
+                if self.is_main
+                else torch.empty(int(length), dtype=torch.uint8)
+            )
             dist.broadcast(buffer, src=0)
         except RuntimeError:  # gloo lost rank 0, which stopped on an error during setup and printed it
             if self.is_main:

@@ -79,7 +79,9 @@ def _replace_run_config(run_dir: Path, run: RunConfig) -> None:
 def read_run_file(run_dir: Path) -> dict:
     path = Path(run_dir) / RUN_FILE
     if not path.is_file():
-        raise CheckpointError(f"{run_dir} is not a run directory: {RUN_FILE} is missing; check the path, or train without --resume")
+        raise CheckpointError(
+            f"{run_dir} is not a run directory: {RUN_FILE} is missing; check the path, or train without --resume"
+        )
     try:
         content = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -178,9 +180,7 @@ def train(
     model_cfg = run.model.with_vocab(data.vocab_size)
     model = build_model(model_cfg).train()
     forward = fast_forward(model, model_cfg)  # same parameters, no hook machinery: ~25% faster steps
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay
-    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
     val_batches = data.val_batches()
     save_at = set(checkpoint_steps(cfg))
     tokenizer_dict = data.tokenizer.to_dict()
@@ -196,14 +196,18 @@ def train(
     if resumed:
         last = existing[-1]
         if last.config != model_cfg or (last.run is not None and last.run != run and not continues(last.run, run, last.step)):
-            raise CheckpointError(f"{last.path} was written by a different config than {run_dir / RUN_FILE}; move it out of the run")
+            raise CheckpointError(
+                f"{last.path} was written by a different config than {run_dir / RUN_FILE}; move it out of the run"
+            )
         load_into(model, last.path, model_cfg)
         tensors, meta, rng = load_training_state(last)
         try:
             load_optimizer_state(optimizer, tensors, meta)
             torch.set_rng_state(rng)
         except (ValueError, KeyError, TypeError, RuntimeError) as error:
-            raise CheckpointError(f"{last.path}: optimizer or RNG state does not fit this model ({error}); resume from another checkpoint") from None
+            raise CheckpointError(
+                f"{last.path}: optimizer or RNG state does not fit this model ({error}); resume from another checkpoint"
+            ) from None
         start = last.step
         _truncate_metrics(metrics_path, start)
         if extended:
@@ -257,7 +261,14 @@ def train(
     running, count, metrics = 0.0, 0, {}
     noise = TrainingNoise(run.noise, model, forward, vocab=data.synthetic_vocab)  # training-only; evaluate() stays clean
     started = time.perf_counter()
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not (progress and world.is_main), desc="train", unit="step")
+    bar = tqdm(
+        range(start, cfg.steps),
+        initial=start,
+        total=cfg.steps,
+        disable=not (progress and world.is_main),
+        desc="train",
+        unit="step",
+    )
     for step in bar:
         lr = learning_rate(cfg, step)
         for group in optimizer.param_groups:

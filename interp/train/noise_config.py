@@ -13,8 +13,19 @@ NOISE_KINDS = ("gaussian", "uniform", "multiplicative")
 # Activation sites the training forward (interp.train.fast_forward) can perturb. The attention pattern is left out
 # on purpose: additive noise after the softmax would put weight on future positions; perturb the scores instead.
 NOISE_ACTIVATION_KINDS = (
-    "embed", "pos_embed", "resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out", "mlp_pre", "mlp_post",
-    "q", "k", "v", "z",
+    "embed",
+    "pos_embed",
+    "resid_pre",
+    "resid_mid",
+    "resid_post",
+    "attn_out",
+    "mlp_out",
+    "mlp_pre",
+    "mlp_post",
+    "q",
+    "k",
+    "v",
+    "z",
 )
 _MLP_SITE_KINDS = ("resid_mid", "mlp_out", "mlp_pre", "mlp_post")
 
@@ -63,7 +74,9 @@ class NoiseConfig:
                 f"noise.kind for {self.where} noise must be 'uniform' (a token is replaced by a uniformly random one), "
                 f"got {self.kind!r}",
             )
-            require(self.scale <= 1, f"noise.scale for {self.where} noise is a replacement probability in [0, 1], got {self.scale!r}")
+            require(
+                self.scale <= 1, f"noise.scale for {self.where} noise is a replacement probability in [0, 1], got {self.scale!r}"
+            )
             require(not self.site, f"{self.where} noise takes no noise.site (got {self.site!r}); leave it empty")
             object.__setattr__(self, "kind", "uniform")
             return
@@ -137,4 +150,3 @@ class NoiseConfig:
             not (model.attn_only and site.kind in _MLP_SITE_KINDS),
             f"noise.site {self.site!r}: an attention-only model has no MLP (no {site.kind}); choose another site",
         )
-

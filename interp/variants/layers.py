@@ -86,8 +86,7 @@ class Attention(nn.Module):
         n_queries = x.shape[1] if n_queries is None else n_queries
         offset = x.shape[1] - n_queries
         q = self.hook_q(
-            einops.einsum(x[:, offset:], self.W_Q, "batch pos d_model, head d_model d_head -> batch pos head d_head")
-            + self.b_Q
+            einops.einsum(x[:, offset:], self.W_Q, "batch pos d_model, head d_model d_head -> batch pos head d_head") + self.b_Q
         )
         k = self.hook_k(einops.einsum(x, self.W_K, "batch pos d_model, head d_model d_head -> batch pos head d_head") + self.b_K)
         v = self.hook_v(einops.einsum(x, self.W_V, "batch pos d_model, head d_model d_head -> batch pos head d_head") + self.b_V)

@@ -52,7 +52,9 @@ class PerceiverARConfig(ModelConfig):
         if not isinstance(self.n_latents, int) or isinstance(self.n_latents, bool) or not 0 < self.n_latents <= self.n_ctx:
             raise ConfigError(f"n_latents must be an integer in [1, n_ctx={self.n_ctx}], got {self.n_latents!r}")
         if self.normalization_type not in ("LN", None):
-            raise ConfigError(f"the PerceiverAR variant supports normalization_type 'LN' or none, got {self.normalization_type!r}")
+            raise ConfigError(
+                f"the PerceiverAR variant supports normalization_type 'LN' or none, got {self.normalization_type!r}"
+            )
         if self.positional_embedding_type != "standard":
             raise ConfigError("the PerceiverAR variant uses learned absolute positions; set positional_embedding_type='standard'")
         if self.act_fn == "solu" and not self.attn_only:

@@ -12,7 +12,6 @@ def tiny_config(**changes) -> ModelConfig:
     return ModelConfig(**base)
 
 
-
 def analysis_script(name: str):
     """A script of analyses/ as a module (its work is under `if __name__ == "__main__"`, so importing runs none).
 

@@ -14,5 +14,7 @@ def pair(n_rows=5, pos=9, vocab=11, seed=0, changed=(2, 5)):
     for p in changed:
         corrupted[:, p] = (clean[:, p] + 1 + torch.randint(vocab - 1, (n_rows,), generator=g)) % vocab
     read = torch.tensor([pos - 1, pos - 2, pos - 3, pos - 1, 1])[:n_rows]
-    metric = LogitDiff(correct=torch.randint(vocab, (n_rows,), generator=g), wrong=torch.randint(vocab, (n_rows,), generator=g), positions=read)
+    metric = LogitDiff(
+        correct=torch.randint(vocab, (n_rows,), generator=g), wrong=torch.randint(vocab, (n_rows,), generator=g), positions=read
+    )
     return clean, corrupted, metric

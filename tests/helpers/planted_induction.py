@@ -36,7 +36,11 @@ def planted_model(*, copy_sign: float = 1.0):
     g = torch.Generator().manual_seed(0)
     eye = torch.eye(16)
     for key, value in state.items():
-        state[key] = torch.zeros_like(value) if key.endswith(("b_Q", "b_K", "b_V", "b_O", "b_U")) else 0.02 * torch.randn(value.shape, generator=g)
+        state[key] = (
+            torch.zeros_like(value)
+            if key.endswith(("b_Q", "b_K", "b_V", "b_O", "b_U"))
+            else 0.02 * torch.randn(value.shape, generator=g)
+        )
     state["embed.W_E"] = torch.zeros(D_VOCAB, 48)
     state["embed.W_E"][:, TOK] = eye
     state["pos_embed.W_pos"] = torch.zeros(N_CTX, 48)
@@ -88,6 +92,12 @@ def save_planted_run(run_dir, *, mix=(0.0, 0.1, 0.3, 1.0), steps=(0, 10, 20, 100
     for step, t in zip(steps, mix):
         model.load_state_dict({k: (1 - t) * start[k] + t * end[k] for k in start})
         save_checkpoint(
-            run_dir / CHECKPOINTS_DIR / f"step_{step:06d}", model, cfg, step=step, tokens_seen=step * 64, run=run, tokenizer=tokenizer
+            run_dir / CHECKPOINTS_DIR / f"step_{step:06d}",
+            model,
+            cfg,
+            step=step,
+            tokens_seen=step * 64,
+            run=run,
+            tokenizer=tokenizer,
         )
     return run_dir

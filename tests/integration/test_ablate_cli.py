@@ -44,7 +44,15 @@ def run_dir(tmp_path):
     tokenizer = {"kind": "char", "alphabet": SYNTHETIC_ALPHABET}
     for step, seed in ((0, 0), (10, 1)):
         model = build_model(tiny_config(d_vocab=cfg.d_vocab, seed=seed))
-        save_checkpoint(tmp_path / "run" / "checkpoints" / f"step_{step:06d}", model, cfg, step=step, tokens_seen=step * 128, run=run, tokenizer=tokenizer)
+        save_checkpoint(
+            tmp_path / "run" / "checkpoints" / f"step_{step:06d}",
+            model,
+            cfg,
+            step=step,
+            tokens_seen=step * 128,
+            run=run,
+            tokenizer=tokenizer,
+        )
     return tmp_path / "run"
 
 
@@ -58,7 +66,23 @@ def test_help(app):
 
 def test_ablate_on_the_runs_validation_data(app, run_dir, tmp_path):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["ablate", str(run_dir), "--checkpoint", "10", "--method", "mean", "--over", "heads", "--tokens", "12", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "ablate",
+            str(run_dir),
+            "--checkpoint",
+            "10",
+            "--method",
+            "mean",
+            "--over",
+            "heads",
+            "--tokens",
+            "12",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "validation data of the run (val_repeated)" in result.output
     assert "top 5 by |effect|" in result.output and result.output.count("effect ") == 5
@@ -94,7 +118,9 @@ def test_checkpoint_without_a_run_falls_back_to_synthetic_repeats(tmp_path):
 
 def test_compare_two_checkpoints(app, run_dir, tmp_path):
     out = tmp_path / "cmp"
-    result = runner.invoke(app, ["compare", str(run_dir), str(run_dir), "--step-a", "0", "--step-b", "10", "--tokens", "8", "--out", str(out)])
+    result = runner.invoke(
+        app, ["compare", str(run_dir), str(run_dir), "--step-a", "0", "--step-b", "10", "--tokens", "8", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "run-step0 vs run-step10" in result.output
     data = json.loads((out / "comparison.json").read_text())
@@ -113,8 +139,12 @@ def test_bad_input(app, run_dir, tmp_path):
     result = runner.invoke(app, ["ablate", str(run_dir), "--metric", "lose", "--out", str(tmp_path / "x")])
     assert isinstance(result.exception, DataError) and "unknown metric" in str(result.exception)
     np.save(tmp_path / "big.npy", np.full((2, 16), 99))
-    result = runner.invoke(app, ["ablate", str(run_dir), "--tokens-file", str(tmp_path / "big.npy"), "--out", str(tmp_path / "x")])
+    result = runner.invoke(
+        app, ["ablate", str(run_dir), "--tokens-file", str(tmp_path / "big.npy"), "--out", str(tmp_path / "x")]
+    )
     assert isinstance(result.exception, DataError) and "vocabulary" in str(result.exception)
-    (tmp_path / "torn.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"tokens\": ")
-    result = runner.invoke(app, ["ablate", str(run_dir), "--tokens-file", str(tmp_path / "torn.safetensors"), "--out", str(tmp_path / "x")])
+    (tmp_path / "torn.safetensors").write_bytes(b'\x10\x00\x00\x00\x00\x00\x00\x00{"tokens": ')
+    result = runner.invoke(
+        app, ["ablate", str(run_dir), "--tokens-file", str(tmp_path / "torn.safetensors"), "--out", str(tmp_path / "x")]
+    )
     assert isinstance(result.exception, DataError) and "truncated" in str(result.exception)

@@ -101,16 +101,34 @@ CLI_CASES = {
     "section not a table": (["train", "--config", f"{R}/notable.toml", "--out", f"{R}/new"], "must be a table"),
     "override without a dot": (["train", *TINY_TRAIN, "--set", "nodot", "--out", f"{R}/new"], "must look like section.field"),
     "unknown field": (["train", *TINY_TRAIN, "--set", "model.heads=2", "--out", f"{R}/new"], "unknown field"),
-    "string for a number": (["train", *TINY_TRAIN, "--set", "train.weight_decay=abc", "--out", f"{R}/new"], "weight_decay must be"),
+    "string for a number": (
+        ["train", *TINY_TRAIN, "--set", "train.weight_decay=abc", "--out", f"{R}/new"],
+        "weight_decay must be",
+    ),
     "lr out of range": (["train", *TINY_TRAIN, "--set", "train.lr=2", "--out", f"{R}/new"], "lr must be in"),
     "heads do not divide": (["train", *TINY_TRAIN, "--set", "model.d_model=30", "--out", f"{R}/new"], "must equal n_heads"),
     "span too long for n_ctx": (["train", *TINY_TRAIN, "--set", "data.span_max=12", "--out", f"{R}/new"], "at most half"),
     "warmup past the end": (["train", *TINY_TRAIN, "--set", "train.warmup_steps=99", "--out", f"{R}/new"], "warmup_steps"),
     "unknown corpus": (["train", *TINY_TRAIN, "--set", "data.corpus='wiki'", "--out", f"{R}/new"], "unknown corpus 'wiki'"),
-    "tokenizer/model vocab": (["train", *TINY_TRAIN, "--set", "model.d_vocab=10", "--out", f"{R}/new"], "does not match the tokenizer"),
+    "tokenizer/model vocab": (
+        ["train", *TINY_TRAIN, "--set", "model.d_vocab=10", "--out", f"{R}/new"],
+        "does not match the tokenizer",
+    ),
     "corpus too small": (
-        ["train", *TINY_TRAIN, "--set", "data.corpus='imdb'", "--set", "data.max_documents=1", "--set", "data.repeated_fraction=0.0",
-         "--set", "model.n_ctx=8192", "--out", f"{R}/new"],
+        [
+            "train",
+            *TINY_TRAIN,
+            "--set",
+            "data.corpus='imdb'",
+            "--set",
+            "data.max_documents=1",
+            "--set",
+            "data.repeated_fraction=0.0",
+            "--set",
+            "model.n_ctx=8192",
+            "--out",
+            f"{R}/new",
+        ],
         "packing needs at least",
     ),  # fmt: skip
     # run directories
@@ -120,8 +138,14 @@ CLI_CASES = {
     "resume without run.json": (["train", "--resume", "--out", f"{R}/empty"], "run.json is missing"),
     "resume, run.json not JSON": (["train", "--resume", "--out", f"{R}/badjson"], "is not valid JSON"),
     "resume, run.json invalid": (["train", "--resume", "--out", f"{R}/badrun"], "invalid config"),
-    "resume with changed config": (["train", *TINY_TRAIN, "--set", "train.lr=0.002", "--resume", "--out", f"{R}/run"], "different config"),
-    "resume onto another model's checkpoint": (["train", "--resume", "--out", f"{R}/run-swapped"], "written by a different config"),
+    "resume with changed config": (
+        ["train", *TINY_TRAIN, "--set", "train.lr=0.002", "--resume", "--out", f"{R}/run"],
+        "different config",
+    ),
+    "resume onto another model's checkpoint": (
+        ["train", "--resume", "--out", f"{R}/run-swapped"],
+        "written by a different config",
+    ),
     "resume without optimizer state": (["train", "--resume", "--out", f"{R}/run-noopt"], "no optimizer state"),
     "resume with corrupted optimizer": (["train", "--resume", "--out", f"{R}/run-badopt"], "cannot be read"),
     # generate
@@ -143,16 +167,43 @@ CLI_CASES = {
     "config.json a list": (["generate", f"{R}/ck-configlist"], "not an object"),
     "training.json step not a number": (["generate", f"{R}/ck-badstep"], "not a valid training record"),
     # analysis commands
-    "token ids beyond the vocabulary": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-too-big.npy", "--out", f"{R}/abl"], "do not fit"),
+    "token ids beyond the vocabulary": (
+        ["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-too-big.npy", "--out", f"{R}/abl"],
+        "do not fit",
+    ),
     "float token ids": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-float.npy", "--out", f"{R}/abl"], "integer token ids"),
-    "pickled tokens file": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-objects.npy", "--out", f"{R}/abl"], "not a plain .npy"),
-    "empty tokens file": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-empty.npy", "--out", f"{R}/abl"], "truncated or not a tokens file"),
-    "tokens file without rows": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-no-rows.npy", "--out", f"{R}/abl"], "both > 0"),
-    "tokens file of strings": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-strings.npy", "--out", f"{R}/abl"], "integer token ids"),
-    "tokens file of booleans": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-bool.npy", "--out", f"{R}/abl"], "integer token ids"),
-    "truncated tokens file": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-truncated.safetensors", "--out", f"{R}/abl"], "truncated"),
-    "corrupted tokens file": (["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-header.safetensors", "--out", f"{R}/abl"], "cannot be read as safetensors"),
-    "tokens file not safetensors": (["compare", f"{R}/run", f"{R}/run", "--tokens-file", f"{R}/ids-garbage.safetensors", "--out", f"{R}/cmp"], "cannot be read as safetensors"),
+    "pickled tokens file": (
+        ["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-objects.npy", "--out", f"{R}/abl"],
+        "not a plain .npy",
+    ),
+    "empty tokens file": (
+        ["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-empty.npy", "--out", f"{R}/abl"],
+        "truncated or not a tokens file",
+    ),
+    "tokens file without rows": (
+        ["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-no-rows.npy", "--out", f"{R}/abl"],
+        "both > 0",
+    ),
+    "tokens file of strings": (
+        ["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-strings.npy", "--out", f"{R}/abl"],
+        "integer token ids",
+    ),
+    "tokens file of booleans": (
+        ["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-bool.npy", "--out", f"{R}/abl"],
+        "integer token ids",
+    ),
+    "truncated tokens file": (
+        ["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-truncated.safetensors", "--out", f"{R}/abl"],
+        "truncated",
+    ),
+    "corrupted tokens file": (
+        ["ablate", f"{R}/run", "--tokens-file", f"{R}/ids-header.safetensors", "--out", f"{R}/abl"],
+        "cannot be read as safetensors",
+    ),
+    "tokens file not safetensors": (
+        ["compare", f"{R}/run", f"{R}/run", "--tokens-file", f"{R}/ids-garbage.safetensors", "--out", f"{R}/cmp"],
+        "cannot be read as safetensors",
+    ),
     "unknown metric": (["ablate", f"{R}/run", "--metric", "nope", "--out", f"{R}/abl"], "unknown metric"),
     "induction on an empty folder": (["induction", f"{R}/empty", "--out", f"{R}/ind"], "no checkpoints/ folder"),
     "report on an empty folder": (["report", f"{R}/empty", "--out", f"{R}/r.html", "--no-progress"], "no checkpoints/ folder"),
@@ -263,7 +314,9 @@ def test_unknown_sites_are_errors(model):
 
 
 def test_patching_inputs_of_different_shapes(model):
-    pytest.importorskip("interp.analysis.patching.activation", reason="interp.analysis.patching.activation is not in this tree yet")
+    pytest.importorskip(
+        "interp.analysis.patching.activation", reason="interp.analysis.patching.activation is not in this tree yet"
+    )
     from interp.analysis.core.metrics import LogitDiff
     from interp.analysis.patching.activation import PatchingError, activation_patching
 
@@ -337,14 +390,24 @@ DATA_FIELDS = {
 }
 
 
-FIELDS = {(section, name): value for section, fields in (("model", MODEL_FIELDS), ("train", TRAIN_FIELDS), ("data", DATA_FIELDS)) for name, value in fields.items()}
+FIELDS = {
+    (section, name): value
+    for section, fields in (("model", MODEL_FIELDS), ("train", TRAIN_FIELDS), ("data", DATA_FIELDS))
+    for name, value in fields.items()
+}
 
 
 @st.composite
 def config_dicts(draw) -> dict:
     """A small valid config with 0-3 fields replaced by drawn values (valid or not), d_model usually kept consistent."""
     heads, d_head = draw(st.integers(1, 4)), draw(st.sampled_from([2, 4, 8]))
-    model = dict(n_layers=draw(st.integers(1, 2)), n_heads=heads, d_head=d_head, n_ctx=draw(st.integers(12, 24)), attn_only=draw(st.booleans()))
+    model = dict(
+        n_layers=draw(st.integers(1, 2)),
+        n_heads=heads,
+        d_head=d_head,
+        n_ctx=draw(st.integers(12, 24)),
+        attn_only=draw(st.booleans()),
+    )
     config = {"model": model, "data": dict(corpus="none", repeated_fraction=1.0, span_min=2, span_max=6), "train": dict(steps=20)}
     for section, name in draw(st.lists(st.sampled_from(sorted(FIELDS)), max_size=3, unique=True)):
         config[section][name] = draw(FIELDS[section, name])

@@ -10,11 +10,24 @@ from interp.cli.commands import birthplace as birthplace_command
 
 runner = CliRunner()
 TINY = [
-    "corpus.n_people=30", "corpus.dev_fraction=0.2", "corpus.docs_per_person=1", "corpus.block_size=64",
-    "model.n_layers=1", "model.d_model=16", "model.n_heads=2", "model.d_head=8", "model.d_mlp=32",
-    "pretrain.steps=2", "pretrain.batch_size=4", "pretrain.threads=0",
-    "finetune.steps=2", "finetune.batch_size=4", "finetune.threads=0",
-    "scratch_finetune.steps=2", "scratch_finetune.batch_size=4", "scratch_finetune.threads=0",
+    "corpus.n_people=30",
+    "corpus.dev_fraction=0.2",
+    "corpus.docs_per_person=1",
+    "corpus.block_size=64",
+    "model.n_layers=1",
+    "model.d_model=16",
+    "model.n_heads=2",
+    "model.d_head=8",
+    "model.d_mlp=32",
+    "pretrain.steps=2",
+    "pretrain.batch_size=4",
+    "pretrain.threads=0",
+    "finetune.steps=2",
+    "finetune.batch_size=4",
+    "finetune.threads=0",
+    "scratch_finetune.steps=2",
+    "scratch_finetune.batch_size=4",
+    "scratch_finetune.threads=0",
 ]
 
 
@@ -45,7 +58,10 @@ def test_corpus_pretrain_finetune_evaluate(app, tmp_path):
     saved = json.loads((tmp_path / "pre" / "config.json").read_text())
     assert saved["original_architecture"] == "perceiver_ar" and saved["n_latents"] == 16
 
-    out = invoke(app, ["birthplace", "finetune", "--from", str(tmp_path / "pre"), "--out", str(tmp_path / "fine"), "--set", "finetune.steps=3"])
+    out = invoke(
+        app,
+        ["birthplace", "finetune", "--from", str(tmp_path / "pre"), "--out", str(tmp_path / "fine"), "--set", "finetune.steps=3"],
+    )
     assert "dev exact match" in out
     assert json.loads((tmp_path / "fine" / "training.json").read_text())["step"] == 3
 
@@ -54,7 +70,9 @@ def test_corpus_pretrain_finetune_evaluate(app, tmp_path):
 
 
 def test_experiment_prints_the_table(app, tmp_path):
-    out = invoke(app, ["birthplace", "experiment", "--out", str(tmp_path), "--setting", "london", "--setting", "finetune_only", *sets()])
+    out = invoke(
+        app, ["birthplace", "experiment", "--out", str(tmp_path), "--setting", "london", "--setting", "finetune_only", *sets()]
+    )
     assert "london" in out and "finetune_only" in out
     results = json.loads((tmp_path / "results.json").read_text())
     assert [r["setting"] for r in results] == ["london", "finetune_only"]

@@ -44,7 +44,14 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
 def test_train_then_generate_on_the_command_line(tmp_path):
     out = tmp_path / "run"
     args = ["train", "--preset", "attn-only-1l", "--out", str(out), "--no-progress"]
-    for override in ("data.corpus='none'", "data.repeated_fraction=1.0", "train.steps=6", "train.n_checkpoints=3", "train.eval_every=3", "train.batch_size=4"):
+    for override in (
+        "data.corpus='none'",
+        "data.repeated_fraction=1.0",
+        "train.steps=6",
+        "train.n_checkpoints=3",
+        "train.eval_every=3",
+        "train.batch_size=4",
+    ):
         args += ["--set", override]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -35,7 +35,11 @@ class Launcher:
         self.errors = cwd / "launcher.err"
         with open(self.errors, "wb") as stderr:
             self.proc = subprocess.Popen(
-                [sys.executable, str(HERE.parent / "helpers" / "train_launcher.py")], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+                [sys.executable, str(HERE.parent / "helpers" / "train_launcher.py")],
+                cwd=cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
             )
         self.pending = b""
         self.child: int | None = None  # the running child's pid

@@ -165,8 +165,24 @@ def test_two_machines_resume_an_interrupted_run_and_only_rank_0_writes(reference
     port = free_port()
     procs = [
         start_torchrun(
-            ["--nnodes", 2, "--node_rank", rank, "--nproc_per_node", 1, "--master_addr", "127.0.0.1", "--master_port", port,
-             "-m", "interp.train", "--resume", "--out", "run", "--no-progress"],
+            [
+                "--nnodes",
+                2,
+                "--node_rank",
+                rank,
+                "--nproc_per_node",
+                1,
+                "--master_addr",
+                "127.0.0.1",
+                "--master_port",
+                port,
+                "-m",
+                "interp.train",
+                "--resume",
+                "--out",
+                "run",
+                "--no-progress",
+            ],
             cwd=cwd,
         )  # fmt: skip
         for rank, cwd in ((0, machine0), (1, machine1))
@@ -245,7 +261,12 @@ def test_batch_size_and_noise_are_checked_against_the_world():
         World(size=3).check_run(run)
     noisy = run_config(
         "attn-only-1l",
-        overrides={**dict(parse_override(o) for o in OVERRIDES), "noise.where": "activation", "noise.site": "resid_pre0", "noise.scale": 0.1},
+        overrides={
+            **dict(parse_override(o) for o in OVERRIDES),
+            "noise.where": "activation",
+            "noise.site": "resid_pre0",
+            "noise.scale": 0.1,
+        },
     )
     World(size=1).check_run(noisy)
     with pytest.raises(ConfigError, match="not supported with more than one process"):

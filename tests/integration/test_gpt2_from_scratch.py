@@ -23,7 +23,13 @@ def test_arena_gpt2_small_config_maps_field_by_field(script):
     run = script.to_run_config(cfg, args, corpus="imdb", max_documents=None, compact_vocab=False)
     ht = run.model.to_hooked_transformer_dict()
     assert {k: ht[k] for k in ("d_model", "d_vocab", "n_ctx", "d_head", "d_mlp", "n_heads", "n_layers")} == {
-        "d_model": 768, "d_vocab": 50257, "n_ctx": 1024, "d_head": 64, "d_mlp": 3072, "n_heads": 12, "n_layers": 12
+        "d_model": 768,
+        "d_vocab": 50257,
+        "n_ctx": 1024,
+        "d_head": 64,
+        "d_mlp": 3072,
+        "n_heads": 12,
+        "n_layers": 12,
     }
     assert ht["act_fn"] == "gelu_new" and ht["normalization_type"] == "LN" and run.model.seed == 3
     t = run.train

@@ -81,7 +81,9 @@ def test_run_without_recorded_config_uses_the_whole_vocabulary(app, tmp_path):
 
     cfg = tiny_config(n_layers=1)
     for step in (0, 3):
-        save_checkpoint(tmp_path / "bare" / CHECKPOINTS_DIR / f"step_{step:06d}", build_model(cfg), cfg, step=step, tokens_seen=step)
+        save_checkpoint(
+            tmp_path / "bare" / CHECKPOINTS_DIR / f"step_{step:06d}", build_model(cfg), cfg, step=step, tokens_seen=step
+        )
     result = CliRunner().invoke(app, ["induction", str(tmp_path / "bare"), "--out", str(tmp_path / "out"), "--batch", "2"])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "out/induction.json").read_text())

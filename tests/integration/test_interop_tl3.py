@@ -36,7 +36,13 @@ def test_hooked_transformer_3x_loads_our_checkpoint_with_identical_logits(tmp_pa
     save_file({"tokens": tokens}, str(tmp_path / "tokens.safetensors"))
     script = Path(__file__).resolve().parents[1] / "helpers" / "tl3_load.py"
     proc = subprocess.run(
-        [TL3_PYTHON, str(script), str(tmp_path / "ckpt"), str(tmp_path / "tokens.safetensors"), str(tmp_path / "out.safetensors")],
+        [
+            TL3_PYTHON,
+            str(script),
+            str(tmp_path / "ckpt"),
+            str(tmp_path / "tokens.safetensors"),
+            str(tmp_path / "out.safetensors"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -21,7 +21,10 @@ def script():
 @pytest.fixture(scope="module")
 def runs(script, tmp_path_factory):
     root = tmp_path_factory.mktemp("ioi-runs")
-    return {seed: (root / f"seed{seed}", script.train_seed("ioi-2l-mlp", seed, root / f"seed{seed}", TINY, n_eval=N_EVAL)) for seed in (0, 1)}
+    return {
+        seed: (root / f"seed{seed}", script.train_seed("ioi-2l-mlp", seed, root / f"seed{seed}", TINY, n_eval=N_EVAL))
+        for seed in (0, 1)
+    }
 
 
 def test_the_summary_judges_the_last_checkpoint(script, runs):
@@ -30,7 +33,9 @@ def test_the_summary_judges_the_last_checkpoint(script, runs):
     assert [r["step"] for r in records] == [0, 4] and summary["step"] == 4 and summary["n_eval"] == N_EVAL
     last = records[-1]
     assert summary["test"] == last["test"] and summary["validation"] == last["validation"] and summary["scores"] == last["scores"]
-    assert summary["passed_test"] == script.passed(last["test"]) and summary["validation_worst"] == worst_heldout_accuracy(last["validation"])
+    assert summary["passed_test"] == script.passed(last["test"]) and summary["validation_worst"] == worst_heldout_accuracy(
+        last["validation"]
+    )
     assert json.loads((run_dir / "ioi_eval.json").read_text()) == summary
 
 
@@ -70,6 +75,8 @@ def test_the_checkpoint_average_is_scored_and_can_be_chosen_by(script, runs):
         summary = script.score_average(run_dir, fraction=1.0, n_eval=N_EVAL)
     block = summary["average"]
     assert block["checkpoints"] == 2 and block["from_step"] == 0 and (run_dir / "average-last-100pct").is_dir()
-    assert block["validation_worst"] == worst_heldout_accuracy(block["validation"]) and summary["test"] != {}  # the last checkpoint's scores stay
+    assert (
+        block["validation_worst"] == worst_heldout_accuracy(block["validation"]) and summary["test"] != {}
+    )  # the last checkpoint's scores stay
     best = script.choose([run_dir for run_dir, _ in runs.values()], by="average")
     assert best["validation_worst"] == max(script.load_summary(d)["average"]["validation_worst"] for d, _ in runs.values())

@@ -17,9 +17,13 @@ from interp.train.checkpoints import save_checkpoint
 @pytest.fixture(scope="module")
 def ioi_checkpoint(tmp_path_factory):
     corpus = ioi_corpus()
-    cfg = ModelConfig(n_layers=2, d_model=32, n_ctx=26, d_head=8, n_heads=4, d_vocab=corpus.tokenizer.vocab_size, attn_only=True, seed=0)
+    cfg = ModelConfig(
+        n_layers=2, d_model=32, n_ctx=26, d_head=8, n_heads=4, d_vocab=corpus.tokenizer.vocab_size, attn_only=True, seed=0
+    )
     run = tmp_path_factory.mktemp("runs") / "tiny-ioi"
-    save_checkpoint(run / "checkpoints" / "step_000007", build_model(cfg), cfg, step=7, tokens_seen=0, tokenizer=corpus.tokenizer.to_dict())
+    save_checkpoint(
+        run / "checkpoints" / "step_000007", build_model(cfg), cfg, step=7, tokens_seen=0, tokenizer=corpus.tokenizer.to_dict()
+    )
     return run
 
 
@@ -31,10 +35,14 @@ def app():
     return app
 
 
-@pytest.mark.parametrize("kind,names", [("heads", ["z", "z_by_pos"]), ("path", ["path"]), ("attribution", ["attribution_z", "exact_z"])])
+@pytest.mark.parametrize(
+    "kind,names", [("heads", ["z", "z_by_pos"]), ("path", ["path"]), ("attribution", ["attribution_z", "exact_z"])]
+)
 def test_patch_writes_results_and_a_page(app, ioi_checkpoint, tmp_path, kind, names):
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["patch", str(ioi_checkpoint), "--task", "ioi", "--kind", kind, "-n", "8", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["patch", str(ioi_checkpoint), "--task", "ioi", "--kind", kind, "-n", "8", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "logit diff clean" in result.output
     for name in names:
@@ -47,19 +55,25 @@ def test_patch_writes_results_and_a_page(app, ioi_checkpoint, tmp_path, kind, na
 def test_noising_is_saved_beside_denoising_and_refused_for_path_patching(app, ioi_checkpoint, tmp_path):
     out = tmp_path / "out"
     for direction in ("denoising", "noising"):
-        result = CliRunner().invoke(app, ["patch", str(ioi_checkpoint), "--kind", "resid", "--direction", direction, "-n", "8", "--out", str(out)])
+        result = CliRunner().invoke(
+            app, ["patch", str(ioi_checkpoint), "--kind", "resid", "--direction", direction, "-n", "8", "--out", str(out)]
+        )
         assert result.exit_code == 0, result.output
     noising, denoising = load_result(out / "resid_pre_noising.json"), load_result(out / "resid_pre.json")
     assert noising["direction"] == "noising" and denoising["direction"] == "denoising"
     assert noising["clean"] == denoising["clean"] and not (noising["tensors"]["values"] == denoising["tensors"]["values"]).all()
     assert (out / "resid_noising.html").exists() and (out / "resid.html").exists()
-    result = CliRunner().invoke(app, ["patch", str(ioi_checkpoint), "--kind", "path", "--direction", "noising", "-n", "4", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["patch", str(ioi_checkpoint), "--kind", "path", "--direction", "noising", "-n", "4", "--out", str(out)]
+    )
     assert result.exit_code != 0 and "activation patching" in str(result.exception)
 
 
 def test_path_receivers_and_default_out_dir(app, ioi_checkpoint, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["patch", str(ioi_checkpoint), "--kind", "path", "--receivers", "1.0,1.2", "--component", "k", "-n", "4"])
+    result = CliRunner().invoke(
+        app, ["patch", str(ioi_checkpoint), "--kind", "path", "--receivers", "1.0,1.2", "--component", "k", "-n", "4"]
+    )
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "reports/patching/tiny-ioi-step7/path.json").read_text())
     assert meta["receivers"] == [[1, 0], [1, 2]] and meta["component"] == "k"
@@ -68,7 +82,14 @@ def test_path_receivers_and_default_out_dir(app, ioi_checkpoint, tmp_path, monke
 def test_a_run_not_trained_on_ioi_is_refused(app, tmp_path):
     cfg = ModelConfig(n_layers=1, d_model=32, n_ctx=26, d_head=8, n_heads=4, d_vocab=11, attn_only=True)
     run = tmp_path / "char-run"
-    save_checkpoint(run / "checkpoints" / "step_000001", build_model(cfg), cfg, step=1, tokens_seen=0, tokenizer={"kind": "char", "alphabet": "abcdefghijk"})
+    save_checkpoint(
+        run / "checkpoints" / "step_000001",
+        build_model(cfg),
+        cfg,
+        step=1,
+        tokens_seen=0,
+        tokenizer={"kind": "char", "alphabet": "abcdefghijk"},
+    )
     result = CliRunner().invoke(app, ["patch", str(run), "--kind", "heads"])
     assert result.exit_code != 0 and "not trained on the IOI corpus" in str(result.exception)
 

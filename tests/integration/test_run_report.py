@@ -47,7 +47,11 @@ def test_report_is_small_and_self_contained(report_path):
 
 @pytest.mark.browser
 def test_report_renders_in_chromium_without_errors_or_requests(report_path, tmp_path):
-    seen = visit(report_path, tmp_path / "report.png", {"plots": ".js-plotly-plot", "attention": "[id^=attention] svg, [id^=attention] canvas, [id^=attention] table"})
+    seen = visit(
+        report_path,
+        tmp_path / "report.png",
+        {"plots": ".js-plotly-plot", "attention": "[id^=attention] svg, [id^=attention] canvas, [id^=attention] table"},
+    )
     assert seen.rendered == "true", (seen.console_errors, seen.page_errors)
     assert seen.console_errors == [] and seen.page_errors == [] and seen.dialogs == []
     assert outside_requests(seen, report_path) == []

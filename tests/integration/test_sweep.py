@@ -68,7 +68,9 @@ def read_csv(path: Path) -> list[dict]:
 
 def page_figures(html: str) -> list[dict]:
     """The plotly figures a report page draws (interp.report.html puts them in one JSON script element)."""
-    start = html.index('<script type="application/json" id="interp-data">') + len('<script type="application/json" id="interp-data">')
+    start = html.index('<script type="application/json" id="interp-data">') + len(
+        '<script type="application/json" id="interp-data">'
+    )
     return json.loads(html[start : html.index("</script>", start)])["figures"]
 
 
@@ -184,7 +186,10 @@ BAD_SPECS = [
     ({"sweep": {"train.lr": []}}, "[sweep] train.lr: give a non-empty list"),
     ({"sweep": {"train.lr": [1e-3, 1e-3]}}, "listed twice"),
     ({"sweep": {"train.lr": {"log_uniform": [1e-4, 1e-2]}}}, "ranges ({log_uniform = [a, b]}) are for method = 'random'"),
-    ({"method": "random", "n_trials": 2, "seed": 0, "sweep": {"train.lr": {"log_uniform": [0, 1e-2]}}}, "log_uniform needs low > 0"),
+    (
+        {"method": "random", "n_trials": 2, "seed": 0, "sweep": {"train.lr": {"log_uniform": [0, 1e-2]}}},
+        "log_uniform needs low > 0",
+    ),
     ({"method": "random", "n_trials": 2, "seed": 0, "sweep": {"train.lr": {"uniform": [0.1, 0.01]}}}, "needs low < high"),
     ({"method": "random", "seed": 0, "sweep": {"train.lr": [1e-3]}}, "n_trials must be a positive integer"),
     ({"n_trials": 3, "sweep": {"train.lr": [1e-3]}}, "n_trials is for method = 'random'"),
@@ -267,7 +272,9 @@ def test_sweep_through_the_cli_writes_one_row_per_trial_then_skips_finished_tria
 
 
 def test_an_interrupted_sweep_resumes_and_matches_an_uninterrupted_one(tmp_path, monkeypatch):
-    straight = run_sweep(SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": [3e-3, 1e-2]}, name="straight")), progress=False, log=lambda m: None)
+    straight = run_sweep(
+        SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": [3e-3, 1e-2]}, name="straight")), progress=False, log=lambda m: None
+    )
     spec = SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": [3e-3, 1e-2]}, name="cut"))
     real_train = runner.train
 
@@ -295,7 +302,9 @@ def test_an_interrupted_sweep_resumes_and_matches_an_uninterrupted_one(tmp_path,
 def test_parallel_workers_give_the_same_results_as_sequential(tmp_path):
     sweep = {"train.lr": [3e-3, 1e-2]}
     sequential = run_sweep(SweepSpec.from_toml(write_spec(tmp_path, sweep, name="seq")), progress=False, log=lambda m: None)
-    parallel = run_sweep(SweepSpec.from_toml(write_spec(tmp_path, sweep, name="par", parallel=2)), progress=False, log=lambda m: None)
+    parallel = run_sweep(
+        SweepSpec.from_toml(write_spec(tmp_path, sweep, name="par", parallel=2)), progress=False, log=lambda m: None
+    )
     assert [t.status for t in parallel.results.trials] == ["done", "done"]
     for a, b in zip(sequential.results.trials, parallel.results.trials):
         assert a.name == b.name and a.curve == b.curve and len(a.curve) == 6

@@ -77,7 +77,9 @@ def test_extending_a_run_equals_training_for_longer_from_the_start(tmp_path):
     assert_same_weights(tmp_path / "straight", tmp_path / "extended")
     # validation losses match at every logged step; train_loss is a mean since the previous record, and records
     # are also written at checkpoint steps, which are log-spaced over each budget
-    straight, extended = ({m["step"]: m["val_repeated"] for m in read_metrics(tmp_path / name)} for name in ("straight", "extended"))
+    straight, extended = (
+        {m["step"]: m["val_repeated"] for m in read_metrics(tmp_path / name)} for name in ("straight", "extended")
+    )
     common = set(straight) & set(extended)
     assert {0, 10, 20, 30, 40} <= common and all(straight[step] == extended[step] for step in common)
     assert json.loads((tmp_path / "extended" / "run.json").read_text())["run"]["train"]["steps"] == 40
@@ -96,9 +98,13 @@ def test_a_constant_run_given_a_final_decay_equals_that_schedule_from_the_start(
 def test_a_change_to_steps_already_taken_cannot_be_resumed(tmp_path):
     train(synthetic_run(steps=6, n_checkpoints=2, eval_every=3, schedule="cosine"), tmp_path / "r", progress=False)
     with pytest.raises(ConfigError, match="would change the learning rate of steps already taken"):
-        train(synthetic_run(steps=9, n_checkpoints=2, eval_every=3, schedule="cosine"), tmp_path / "r", resume=True, progress=False)
+        train(
+            synthetic_run(steps=9, n_checkpoints=2, eval_every=3, schedule="cosine"), tmp_path / "r", resume=True, progress=False
+        )
     with pytest.raises(ConfigError, match="would end before that"):
-        train(synthetic_run(steps=5, n_checkpoints=2, eval_every=3, schedule="cosine"), tmp_path / "r", resume=True, progress=False)
+        train(
+            synthetic_run(steps=5, n_checkpoints=2, eval_every=3, schedule="cosine"), tmp_path / "r", resume=True, progress=False
+        )
     assert json.loads((tmp_path / "r" / "run.json").read_text())["run"]["train"]["steps"] == 6
 
 

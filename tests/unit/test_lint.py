@@ -18,3 +18,13 @@ def test_ruff_check_is_clean():
         text=True,
     )
     assert done.returncode == 0, f"ruff check found problems (fix them, or `ruff check --fix`):\n{done.stdout}{done.stderr}"
+
+
+def test_ruff_format_leaves_the_tree_unchanged():
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *CHECKED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, f"files need `ruff format` (run it on the tree):\n{done.stdout}{done.stderr}"

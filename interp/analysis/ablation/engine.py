@@ -75,7 +75,9 @@ Unit = frozenset[Cell]  # cells ablated together in one run
 class Replacements:
     """What an ablated activation becomes, per site: zeros, a dataset mean, or resampled source rows."""
 
-    def __init__(self, model, method: Method, sites: list[Site], tokens: Tensor, reference: Tensor | None, seed: int, batch_size: int):
+    def __init__(
+        self, model, method: Method, sites: list[Site], tokens: Tensor, reference: Tensor | None, seed: int, batch_size: int
+    ):
         self.model, self.method, self.sites = model, method, sites
         source = tokens if reference is None else check_tokens(reference, model)
         if method == "mean":
@@ -189,7 +191,9 @@ def _stacked_where(mask: Tensor, new: Tensor, old: Tensor) -> Tensor:
     return torch.where(mask.view(-1, *[1] * (ndim - 1)), new, old)
 
 
-def _shortcut_resid(model, layer: int, n_units: int, masks: dict[Site, Tensor], clean: dict[Site, Tensor], replacements: dict) -> Tensor:
+def _shortcut_resid(
+    model, layer: int, n_units: int, masks: dict[Site, Tensor], clean: dict[Site, Tensor], replacements: dict
+) -> Tensor:
     """Residual stream leaving block `layer` for every stacked unit, without recomputing its attention.
 
     Block output is linear in z: ablating heads adds (z_replaced - z) @ W_O, summed over the unit's heads, to
@@ -202,7 +206,9 @@ def _shortcut_resid(model, layer: int, n_units: int, masks: dict[Site, Tensor], 
         z, value = clean[Site.z(layer)], replacements[Site.z(layer)]
         change = -z if value is None else value - z
         per_head = einops.einsum(change, model.W_O[layer], "batch pos head d_head, head d_head d_model -> batch pos head d_model")
-        stream = stream + einops.einsum(heads.to(per_head.dtype), per_head, "unit head, batch pos head d_model -> unit batch pos d_model")
+        stream = stream + einops.einsum(
+            heads.to(per_head.dtype), per_head, "unit head, batch pos head d_model -> unit batch pos d_model"
+        )
     attn = masks.pop(Site.attn_out(layer), None)
     if attn is not None:
         out, value = clean[Site.attn_out(layer)], replacements[Site.attn_out(layer)]
@@ -219,7 +225,17 @@ def _shortcut_resid(model, layer: int, n_units: int, masks: dict[Site, Tensor], 
     return stream.flatten(0, 1)
 
 
-def _run_group(model, units: list[Unit], start: int, clean: dict[Site, Tensor], replacements: dict, tokens: Tensor, rows: Tensor, metric: Metric, shortcut: bool) -> Tensor:
+def _run_group(
+    model,
+    units: list[Unit],
+    start: int,
+    clean: dict[Site, Tensor],
+    replacements: dict,
+    tokens: Tensor,
+    rows: Tensor,
+    metric: Metric,
+    shortcut: bool,
+) -> Tensor:
     """Per-unit sums of the row metric for units whose earliest ablated layer is `start`, in one forward."""
     n_units = len(units)
     masks = _masks(units, model.cfg.n_heads)
@@ -293,5 +309,7 @@ def evaluate_units(
             indices = [i for i, unit in enumerate(units) if min(cell.layer for cell in unit) == start]
             for group in range(0, len(indices), per_forward):
                 chosen = indices[group : group + per_forward]
-                totals[chosen] += _run_group(model, [units[i] for i in chosen], start, clean, values, chunk, rows, metric_fn, shortcut)
+                totals[chosen] += _run_group(
+                    model, [units[i] for i in chosen], start, clean, values, chunk, rows, metric_fn, shortcut
+                )
     return baseline / n_rows, (totals / n_rows).float()

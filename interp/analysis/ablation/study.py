@@ -59,14 +59,31 @@ class AblationResult:
                 out.append({"name": f"L{layer}H{head}", "layer": layer, "head": head, **self._cell(layer, head)})
         elif self.over == "layers":
             for layer, index in itertools.product(*map(range, self.effects.shape)):
-                out.append({"name": f"L{layer}.{self.components[index]}", "layer": layer, "component": self.components[index], **self._cell(layer, index)})
+                out.append(
+                    {
+                        "name": f"L{layer}.{self.components[index]}",
+                        "layer": layer,
+                        "component": self.components[index],
+                        **self._cell(layer, index),
+                    }
+                )
         else:
             n_layers, n_heads = self.effects.shape[:2]
             heads = list(itertools.product(range(n_layers), range(n_heads)))
             for (la, ha), (lb, hb) in itertools.combinations(heads, 2):
                 single = float(self.effects[la, ha, la, ha]) + float(self.effects[lb, hb, lb, hb])
                 cell = self._cell(la, ha, lb, hb)
-                out.append({"name": f"L{la}H{ha}+L{lb}H{hb}", "layer_a": la, "head_a": ha, "layer_b": lb, "head_b": hb, **cell, "interaction": cell["effect"] - single})
+                out.append(
+                    {
+                        "name": f"L{la}H{ha}+L{lb}H{hb}",
+                        "layer_a": la,
+                        "head_a": ha,
+                        "layer_b": lb,
+                        "head_b": hb,
+                        **cell,
+                        "interaction": cell["effect"] - single,
+                    }
+                )
         return out
 
     def _cell(self, *index: int) -> dict[str, float]:
@@ -134,7 +151,15 @@ def ablation_study(
     metric_name, _ = resolve_metric(metric)
     units = ablation_units(model, over)
     baseline, values = evaluate_units(
-        model, tokens, units, method=method, metric=_row_metric(model, metric), reference=reference, seed=seed, batch_size=batch_size, max_stacked_rows=max_stacked_rows
+        model,
+        tokens,
+        units,
+        method=method,
+        metric=_row_metric(model, metric),
+        reference=reference,
+        seed=seed,
+        batch_size=batch_size,
+        max_stacked_rows=max_stacked_rows,
     )
     cfg = model.cfg
     components: tuple[str, ...] = ("head",)

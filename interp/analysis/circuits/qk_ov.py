@@ -249,9 +249,7 @@ def composition_scores(w: CircuitWeights, kind: str) -> Float[Tensor, "source_la
 
 
 @torch.no_grad()
-def random_composition_baseline(
-    *, d_model: int, d_head: int, draws: int = 64, generator: torch.Generator | None = None
-) -> float:
+def random_composition_baseline(*, d_model: int, d_head: int, draws: int = 64, generator: torch.Generator | None = None) -> float:
     """Mean composition score of independent Gaussian factors of the same shapes ([d_model d_head] @ [d_head
     d_model] on both sides): the score two unrelated heads get by chance, to read real scores against.
 

@@ -89,9 +89,7 @@ def unique_sites(model, sites: Iterable[SiteLike]) -> list[Site]:
     return list(dict.fromkeys(parsed))
 
 
-def head_out_from_z(
-    model, layer: int, z: Float[Tensor, "batch pos head d_head"]
-) -> Float[Tensor, "batch pos head d_model"]:
+def head_out_from_z(model, layer: int, z: Float[Tensor, "batch pos head d_head"]) -> Float[Tensor, "batch pos head d_model"]:
     """Each head's contribution to the residual stream (without b_O): z @ W_O head by head."""
     w_out = model.W_O[layer].to(z.dtype)
     return einops.einsum(z, w_out, "batch pos head d_head, head d_head d_model -> batch pos head d_model")

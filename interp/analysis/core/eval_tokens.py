@@ -42,9 +42,13 @@ def load_tokens_file(path: Path) -> Int[Tensor, "batch pos"]:
         try:
             array = np.load(path, allow_pickle=False)
         except (ValueError, EOFError, OSError) as error:  # EOFError: an empty file (click would print "Aborted.")
-            raise DataError(f"{path} is not a plain .npy array ({error or type(error).__name__}); the file is truncated or not a tokens file") from None
+            raise DataError(
+                f"{path} is not a plain .npy array ({error or type(error).__name__}); the file is truncated or not a tokens file"
+            ) from None
         if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":  # strings, dates, an .npz archive
-            raise DataError(f"{path} must hold integer token ids of shape [rows pos], got {getattr(array, 'dtype', type(array).__name__)}")
+            raise DataError(
+                f"{path} must hold integer token ids of shape [rows pos], got {getattr(array, 'dtype', type(array).__name__)}"
+            )
         tokens = torch.from_numpy(array)
     elif path.suffix == ".safetensors":
         from safetensors import SafetensorError
@@ -53,7 +57,9 @@ def load_tokens_file(path: Path) -> Int[Tensor, "batch pos"]:
         try:
             tensors = load_file(str(path))
         except (SafetensorError, OSError) as error:
-            raise DataError(f"{path} cannot be read as safetensors ({error}); the file is truncated or not a tokens file") from None
+            raise DataError(
+                f"{path} cannot be read as safetensors ({error}); the file is truncated or not a tokens file"
+            ) from None
         if "tokens" not in tensors and len(tensors) != 1:
             raise DataError(f"{path} holds {sorted(tensors)}; name the token rows 'tokens'")
         tokens = tensors.get("tokens", next(iter(tensors.values())))
@@ -61,7 +67,9 @@ def load_tokens_file(path: Path) -> Int[Tensor, "batch pos"]:
         raise DataError(f"tokens file {path} must be .npy or .safetensors (token ids, shape [rows pos])")
     integer = not (tokens.dtype.is_floating_point or tokens.dtype.is_complex or tokens.dtype == torch.bool)
     if not integer or tokens.ndim != 2 or 0 in tokens.shape:
-        raise DataError(f"{path} must hold integer token ids of shape [rows pos], both > 0; got {tokens.dtype} {tuple(tokens.shape)}")
+        raise DataError(
+            f"{path} must hold integer token ids of shape [rows pos], both > 0; got {tokens.dtype} {tuple(tokens.shape)}"
+        )
     return tokens.long()
 
 

@@ -338,7 +338,9 @@ def apply(model, *interventions: Intervention) -> Iterator[Any]:
     """
     for intervention in interventions:
         if not hasattr(intervention, "hook") or not hasattr(intervention, "site"):
-            raise InterventionError(f"{intervention!r} is not an intervention (ZeroAblation, MeanAblation, ResampleAblation, Patch)")
+            raise InterventionError(
+                f"{intervention!r} is not an intervention (ZeroAblation, MeanAblation, ResampleAblation, Patch)"
+            )
     # Resolve every intervention first: references and sources are computed on the model as it is now.
     hooks = [intervention.hook(model) for intervention in interventions]
     with model.hooks(fwd_hooks=hooks):

@@ -155,9 +155,15 @@ class LogitDiff:
         """Per-row values from the logits at the read positions (any leading axes, e.g. stacked patches)."""
         return self.from_columns(final.gather(-1, self.columns.expand(*final.shape[:-1], 2)))
 
-    def per_row(self, logits: Float[Tensor, "batch pos vocab"], rows: Int[Tensor, " batch"] | None = None) -> Float[Tensor, " batch"]:
+    def per_row(
+        self, logits: Float[Tensor, "batch pos vocab"], rows: Int[Tensor, " batch"] | None = None
+    ) -> Float[Tensor, " batch"]:
         """One value per row of `logits`; with `rows`, row i of `logits` is dataset row rows[i]."""
-        metric = self if rows is None else LogitDiff(correct=self.correct[rows], wrong=self.wrong[rows], positions=self.positions[rows])
+        metric = (
+            self
+            if rows is None
+            else LogitDiff(correct=self.correct[rows], wrong=self.wrong[rows], positions=self.positions[rows])
+        )
         return metric.from_final(logits[torch.arange(logits.shape[0]), metric.positions])
 
     def __call__(self, logits: Float[Tensor, "batch pos vocab"]) -> Float[Tensor, ""]:

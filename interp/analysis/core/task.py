@@ -55,7 +55,9 @@ class Task:
             raise DataError(f"Task: the metric reads {len(self.metric)} rows but the tokens have {self.batch}")
         positions = self.metric.positions
         if int(positions.min()) < 0 or int(positions.max()) >= self.pos:
-            raise DataError(f"Task: metric positions must be in [0, {self.pos}), got {int(positions.min())}..{int(positions.max())}")
+            raise DataError(
+                f"Task: metric positions must be in [0, {self.pos}), got {int(positions.min())}..{int(positions.max())}"
+            )
         labels = tuple(str(i) for i in range(self.pos)) if self.position_labels is None else tuple(self.position_labels)
         if len(labels) != self.pos or not all(isinstance(label, str) for label in labels):
             raise DataError(f"Task: position_labels must be {self.pos} strings, one per position, got {len(labels)}")
@@ -82,7 +84,9 @@ def task_inputs(
     that accepts either."""
     if isinstance(clean_or_task, Task):
         if corrupted is not None or metric is not None:
-            raise DataError("give a Task or clean tokens, corrupted tokens and a metric, not both (with a Task, pass the other options by keyword)")
+            raise DataError(
+                "give a Task or clean tokens, corrupted tokens and a metric, not both (with a Task, pass the other options by keyword)"
+            )
         return clean_or_task.clean, clean_or_task.corrupted, clean_or_task.metric
     if corrupted is None or metric is None:
         raise DataError("give a Task, or clean tokens, corrupted tokens and a metric")

@@ -59,7 +59,13 @@ def sample_texts(
     model = load_model(checkpoint)
     out = {}
     for temperature in temperatures:
-        ids = sample(model, torch.tensor([start]), max_new_tokens=n_tokens, temperature=temperature, top_k=top_k,
-                     generator=torch.Generator().manual_seed(seed))
+        ids = sample(
+            model,
+            torch.tensor([start]),
+            max_new_tokens=n_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            generator=torch.Generator().manual_seed(seed),
+        )
         out[temperature] = tokenizer.decode(ids[0].tolist())
     return out

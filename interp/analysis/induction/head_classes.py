@@ -118,5 +118,7 @@ def classify_heads(
                 scores = {name: values[name][c][layer][head] for name in SCORE_NAMES}
                 if ov is not None:
                     scores["ov_copying"] = ov[c][layer][head]
-                rows.append(HeadRow(step=int(step), layer=layer, head=head, scores=scores, labels=head_labels(scores, thresholds)))
+                rows.append(
+                    HeadRow(step=int(step), layer=layer, head=head, scores=scores, labels=head_labels(scores, thresholds))
+                )
     return rows

@@ -42,7 +42,11 @@ class PatternForward:
         recorder = Recorder(self.pattern_names + self.z_names)
         logits = forward(self.weights, tokens, recorder)
         kept = recorder.kept
-        return logits, torch.stack([kept[name] for name in self.pattern_names]), torch.stack([kept[name] for name in self.z_names])
+        return (
+            logits,
+            torch.stack([kept[name] for name in self.pattern_names]),
+            torch.stack([kept[name] for name in self.z_names]),
+        )
 
 
 def supports(model: torch.nn.Module) -> bool:

@@ -103,10 +103,21 @@ def detect_phase_change(
         if lo is None or hi is None:
             before = after = float(scores.flatten(1).max(1).values[-1]) if n else math.nan
             return PhaseChange(
-                detected=False, start_step=None, end_step=None, start_tokens=None, end_tokens=None,
-                score_before=before, score_after=after, rise=0.0, head=None,
-                induction_loss_before=math.nan, induction_loss_after=math.nan, icl_before=math.nan, icl_after=math.nan,
-                min_rise=min_rise, message=message,
+                detected=False,
+                start_step=None,
+                end_step=None,
+                start_tokens=None,
+                end_tokens=None,
+                score_before=before,
+                score_after=after,
+                rise=0.0,
+                head=None,
+                induction_loss_before=math.nan,
+                induction_loss_after=math.nan,
+                icl_before=math.nan,
+                icl_after=math.nan,
+                min_rise=min_rise,
+                message=message,
             )
         gain = scores[hi] - scores[lo]
         flat = int(gain.flatten().argmax())
@@ -145,4 +156,6 @@ def detect_phase_change(
     where = f"steps {int(steps[lo])}-{int(steps[hi])}"
     if total < min_rise:
         return result(False, None, None, f"no phase change: the largest rise ({where}) is {total:.2f} < min_rise {min_rise}")
-    return result(True, lo, hi, f"phase change at {where}: best layer>=1 induction score {float(signal[lo]):.2f} -> {float(signal[hi]):.2f}")
+    return result(
+        True, lo, hi, f"phase change at {where}: best layer>=1 induction score {float(signal[lo]):.2f} -> {float(signal[hi]):.2f}"
+    )

@@ -157,7 +157,9 @@ def make_probe(
     if not 1 <= span_min <= span_max <= half:
         raise DataError(f"span lengths must satisfy 1 <= span_min <= span_max <= half={half}; got {span_min}..{span_max}")
     repeated = repeated_random_tokens(batch=batch, half=half, vocab=vocab, generator=generator, bos=bos)
-    spans = repeated_span_batch(batch=batch, n_ctx=2 * half, vocab=vocab, span_min=span_min, span_max=span_max, generator=generator)
+    spans = repeated_span_batch(
+        batch=batch, n_ctx=2 * half, vocab=vocab, span_min=span_min, span_max=span_max, generator=generator
+    )
     rows = spans.tokens if bos is None else torch.cat([torch.full((batch, 1), bos, dtype=spans.tokens.dtype), spans.tokens], 1)
     return InductionProbe(
         repeated=repeated,
@@ -227,7 +229,12 @@ class ICLPositions:
         return cls(early=max(window, n_ctx // 8), late=n_ctx - 1, window=window)
 
     def check(self, n_tokens: int) -> None:
-        if not (1 <= self.window and self.early - self.window + 1 >= 1 and self.early < self.late - self.window + 1 and self.late < n_tokens):
+        if not (
+            1 <= self.window
+            and self.early - self.window + 1 >= 1
+            and self.early < self.late - self.window + 1
+            and self.late < n_tokens
+        ):
             raise DataError(
                 f"ICL positions need 1 <= early-window+1, early < late-window+1 and late < {n_tokens} (the row length); "
                 f"got early={self.early}, late={self.late}, window={self.window}"

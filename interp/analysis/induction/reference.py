@@ -113,7 +113,9 @@ def reference_evaluation(checkpoint: Checkpoint, probe: InductionProbe) -> Check
     model = load_model(checkpoint)
     cfg = model.cfg
     shape = (cfg.n_layers, cfg.n_heads)
-    scores = {name: torch.zeros(shape) for name in ("previous_token", "induction", "prefix_matching", "duplicate_token", "copying")}
+    scores = {
+        name: torch.zeros(shape) for name in ("previous_token", "induction", "prefix_matching", "duplicate_token", "copying")
+    }
     ov = torch.zeros(shape)
     for layer in range(cfg.n_layers):
         for head in range(cfg.n_heads):
@@ -145,7 +147,9 @@ def reference_evaluation(checkpoint: Checkpoint, probe: InductionProbe) -> Check
         text_logits = model(probe.text)
 
         def window_loss(end: int) -> float:  # mean loss of the `window` tokens ending at token `end`
-            return _mean([float(F.cross_entropy(text_logits[:, t - 1], probe.text[:, t])) for t in range(end - at.window + 1, end + 1)])
+            return _mean(
+                [float(F.cross_entropy(text_logits[:, t - 1], probe.text[:, t])) for t in range(end - at.window + 1, end + 1)]
+            )
 
         icl = window_loss(at.late) - window_loss(at.early)
     return CheckpointEvaluation(

@@ -197,7 +197,9 @@ def evaluate_series(
     config = checkpoints[0].config
     for ckpt in checkpoints:
         if ckpt.config != config:
-            raise CheckpointError(f"{ckpt.path} has a different architecture from {checkpoints[0].path}; evaluate one run at a time")
+            raise CheckpointError(
+                f"{ckpt.path} has a different architecture from {checkpoints[0].path}; evaluate one run at a time"
+            )
     model = build_model(config)
     # hook-free forwards read the same Parameters, which load_into below updates in place
     text_forward = fast_forward(model, config)
@@ -249,4 +251,3 @@ def probe_for_run(
     if run.data.span_max <= half:
         spans = {"span_min": run.data.span_min, "span_max": run.data.span_max}
     return make_probe(vocab=vocab, n_ctx=cfg.n_ctx, batch=batch, generator=generator, half=half, text=text, **spans)
-

@@ -177,14 +177,18 @@ def activation_patching(
     clean_tokens, corrupted_tokens, metric = task_inputs(clean_tokens, corrupted_tokens, metric)
     kind = resolve_kind(kind)
     if direction not in DIRECTIONS:
-        raise PatchingError(f"unknown direction {direction!r}; choose 'denoising' (clean into corrupted) or 'noising' (corrupted into clean)")
+        raise PatchingError(
+            f"unknown direction {direction!r}; choose 'denoising' (clean into corrupted) or 'noising' (corrupted into clean)"
+        )
     _check_inputs(model, clean_tokens, corrupted_tokens, metric, kind)
     if prepared is None:
         prepared = prepare(model, clean_tokens, corrupted_tokens, read=metric.positions)
     elif not (torch.equal(prepared.clean_tokens, clean_tokens) and torch.equal(prepared.corrupted_tokens, corrupted_tokens)):
         raise PatchingError("`prepared` was built for other tokens; call prepare(model, clean_tokens, corrupted_tokens) again")
     elif prepared.read is not None and not torch.equal(prepared.read, metric.positions):
-        raise PatchingError("`prepared` holds logits at other positions than the metric reads; call prepare(..., read=metric.positions)")
+        raise PatchingError(
+            "`prepared` holds logits at other positions than the metric reads; call prepare(..., read=metric.positions)"
+        )
     w, scale, read = prepared.weights, prepared.scale, metric.positions
     clean_value = float(metric.from_final(prepared.clean.logits[torch.arange(len(read)), read]).mean())
     corrupted_value = float(metric.from_final(prepared.corrupted.logits[torch.arange(len(read)), read]).mean())
@@ -215,7 +219,9 @@ def _check_inputs(model, clean: Tensor, corrupted: Tensor, metric: LogitDiff, ki
     if len(metric) != clean.shape[0]:
         raise PatchingError(f"the metric has {len(metric)} rows but the tokens have {clean.shape[0]}")
     if int(metric.positions.min()) < 0 or int(metric.positions.max()) >= clean.shape[1]:
-        raise PatchingError(f"metric positions must be in [0, {clean.shape[1]}); got {metric.positions.min()}..{metric.positions.max()}")
+        raise PatchingError(
+            f"metric positions must be in [0, {clean.shape[1]}); got {metric.positions.min()}..{metric.positions.max()}"
+        )
     if kind == "mlp_out" and model.cfg.attn_only:
         raise PatchingError("an attention-only model has no MLP to patch; use attn_out or resid_pre")
 
@@ -231,7 +237,16 @@ def first_difference(clean: Tensor, corrupted: Tensor) -> int:
     return int(differs[0]) if len(differs) else clean.shape[1]
 
 
-def _groups(w: Weights, scale: float, kind: str, clean: RunCache, corrupted: RunCache, clean_tokens: Tensor, corrupted_tokens: Tensor, read: Tensor) -> Iterator[_Group]:
+def _groups(
+    w: Weights,
+    scale: float,
+    kind: str,
+    clean: RunCache,
+    corrupted: RunCache,
+    clean_tokens: Tensor,
+    corrupted_tokens: Tensor,
+    read: Tensor,
+) -> Iterator[_Group]:
     """The partial forwards of a sweep, one per layer (per position for k_by_pos and v_by_pos). Positions
     before the first differing token and after the last read position cannot change the metric; their cells
     keep the corrupted value and are skipped."""
@@ -261,6 +276,7 @@ def _groups(w: Weights, scale: float, kind: str, clean: RunCache, corrupted: Run
                 chosen = [p for p in chosen if bool((read == p).any())]
             if not chosen:
                 continue
+
             def cells_at(pos: int, layer: int = layer, per_head: bool = per_head) -> list[tuple[int, ...]]:
                 if not per_head:
                     return [(layer, pos)]
@@ -289,7 +305,9 @@ def _one_change(base: Tensor, new: Tensor, changed: Tensor) -> Callable[[slice],
     return build
 
 
-def _layer_edit(w: Weights, kind: str, clean: RunCache, corrupted: RunCache, layer: int, begin: int, end: int) -> tuple[Tensor, Tensor]:
+def _layer_edit(
+    w: Weights, kind: str, clean: RunCache, corrupted: RunCache, layer: int, begin: int, end: int
+) -> tuple[Tensor, Tensor]:
     """(stream at begin..end-1, per position the stream with that one position patched [pos batch d_model])."""
     if kind == "resid_pre":
         return corrupted.resid_pre[layer][:, begin:end], clean.resid_pre[layer][:, begin:end].transpose(0, 1)
@@ -297,18 +315,26 @@ def _layer_edit(w: Weights, kind: str, clean: RunCache, corrupted: RunCache, lay
     if kind == "mlp_out":
         new = base + clean.mlp_out[layer][:, begin:end] - corrupted.mlp_out[layer][:, begin:end]
     else:  # the attention output feeds the MLP at the same position
-        mid = corrupted.resid_mid[layer][:, begin:end] + clean.attn_out[layer][:, begin:end] - corrupted.attn_out[layer][:, begin:end]
+        mid = (
+            corrupted.resid_mid[layer][:, begin:end]
+            + clean.attn_out[layer][:, begin:end]
+            - corrupted.attn_out[layer][:, begin:end]
+        )
         new = w.finish_block(layer, mid)
     return base, new.transpose(0, 1)
 
 
-def _head_edit(w: Weights, scale: float, kind: str, layer: int, clean: RunCache, corrupted: RunCache, begin: int, end: int) -> tuple[Tensor, Tensor]:
+def _head_edit(
+    w: Weights, scale: float, kind: str, layer: int, clean: RunCache, corrupted: RunCache, begin: int, end: int
+) -> tuple[Tensor, Tensor]:
     """(stream leaving `layer` at begin..end-1, per position and head the stream there with only that head's
     z at that position patched [pos head batch d_model]). A query or pattern row at position p changes z at p only."""
     if kind == "z_by_pos":
         z_new = clean.z[layer][:, begin:end]
     elif kind == "q_by_pos":  # every query position at once: each output depends on its own query only
-        z_new = causal_z(clean.q[layer][:, begin:end], corrupted.k[layer][:, :end], corrupted.v[layer][:, :end], scale, query_offset=begin)
+        z_new = causal_z(
+            clean.q[layer][:, begin:end], corrupted.k[layer][:, :end], corrupted.v[layer][:, :end], scale, query_offset=begin
+        )
     else:
         z_new = mixed_z(clean.pattern[layer][:, :, begin:end, :end], corrupted.v[layer][:, :end])
     delta = w.head_outputs(layer, z_new - corrupted.z[layer][:, begin:end])  # batch pos head d_model
@@ -317,7 +343,9 @@ def _head_edit(w: Weights, scale: float, kind: str, layer: int, clean: RunCache,
     return corrupted.resid_post[layer][:, begin:end], einops.rearrange(new, "batch pos head d_model -> pos head batch d_model")
 
 
-def _per_head_stream(w: Weights, layer: int, corrupted: RunCache, z_new: Tensor, lo: int, hi: int) -> Float[Tensor, "head batch tail d_model"]:
+def _per_head_stream(
+    w: Weights, layer: int, corrupted: RunCache, z_new: Tensor, lo: int, hi: int
+) -> Float[Tensor, "head batch tail d_model"]:
     """Residual stream leaving block `layer` at positions lo..hi-1, one copy per head h in which only head h's
     z is replaced by z_new[..., h, :] (z_new: [batch tail head d_head])."""
     delta = w.head_outputs(layer, z_new - corrupted.z[layer][:, lo:hi])  # batch tail head d_model
@@ -325,7 +353,9 @@ def _per_head_stream(w: Weights, layer: int, corrupted: RunCache, z_new: Tensor,
     return w.finish_block(layer, mid)
 
 
-def _key_or_value(w: Weights, scale: float, kind: str, layer: int, clean: RunCache, corrupted: RunCache, pos: int, end: int) -> Callable[[slice], Tensor]:
+def _key_or_value(
+    w: Weights, scale: float, kind: str, layer: int, clean: RunCache, corrupted: RunCache, pos: int, end: int
+) -> Callable[[slice], Tensor]:
     """Per-head patches of a key or value at `pos`: every later query of that head changes; the tail is pos..end-1."""
 
     def build(units: slice) -> Tensor:
@@ -338,7 +368,9 @@ def _key_or_value(w: Weights, scale: float, kind: str, layer: int, clean: RunCac
     return build
 
 
-def _all_positions(w: Weights, scale: float, kind: str, layer: int, clean: RunCache, corrupted: RunCache, begin: int, end: int) -> Callable[[slice], Tensor]:
+def _all_positions(
+    w: Weights, scale: float, kind: str, layer: int, clean: RunCache, corrupted: RunCache, begin: int, end: int
+) -> Callable[[slice], Tensor]:
     """Per-head patches of every position of layer `layer`; the tail is begin..end-1."""
 
     def build(units: slice) -> Tensor:
@@ -348,7 +380,11 @@ def _all_positions(w: Weights, scale: float, kind: str, layer: int, clean: RunCa
         elif kind == "pattern":
             z_new = mixed_z(clean.pattern[layer][:, :, begin:end, :end], v[:, :end])
         else:
-            q, k, v = (clean.q[layer] if kind == "q" else q, clean.k[layer] if kind == "k" else k, clean.v[layer] if kind == "v" else v)
+            q, k, v = (
+                clean.q[layer] if kind == "q" else q,
+                clean.k[layer] if kind == "k" else k,
+                clean.v[layer] if kind == "v" else v,
+            )
             z_new = causal_z(q[:, begin:end], k[:, :end], v[:, :end], scale, query_offset=begin)
         return _per_head_stream(w, layer, corrupted, z_new, begin, end)[units]
 

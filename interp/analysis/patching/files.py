@@ -16,7 +16,9 @@ from interp.analysis.patching.activation import PatchingResult
 from interp.analysis.patching.path import PathPatchingResult
 
 
-def save_result(result: PatchingResult | PathPatchingResult, out_dir: Path, name: str, *, extra: dict[str, Any] | None = None) -> dict[str, Path]:
+def save_result(
+    result: PatchingResult | PathPatchingResult, out_dir: Path, name: str, *, extra: dict[str, Any] | None = None
+) -> dict[str, Path]:
     """Write `<name>.safetensors` (values, normalised) and `<name>.json` (kind, axes, baselines, extra)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -26,7 +28,9 @@ def save_result(result: PatchingResult | PathPatchingResult, out_dir: Path, name
     else:
         meta = {"kind": result.kind, "direction": result.direction}
     meta["axes"] = list(result.axes)
-    meta.update({"clean": result.clean, "corrupted": result.corrupted, "seconds": result.seconds, "shape": list(result.values.shape)})
+    meta.update(
+        {"clean": result.clean, "corrupted": result.corrupted, "seconds": result.seconds, "shape": list(result.values.shape)}
+    )
     meta.update(extra or {})
     paths = {"safetensors": out_dir / f"{name}.safetensors", "json": out_dir / f"{name}.json"}
     save_file(tensors, str(paths["safetensors"]))

@@ -67,7 +67,9 @@ def check_supported(model) -> None:
     if not cfg.attn_only and (cfg.act_fn or "gelu").lower() not in ACTIVATIONS:
         problems.append(f"its MLP activation {cfg.act_fn!r} is not one of {sorted(ACTIVATIONS)}")
     if problems:
-        raise SuffixError(f"batched patching cannot run this model: {'; '.join(problems)}; use interp.analysis.patching.reference")
+        raise SuffixError(
+            f"batched patching cannot run this model: {'; '.join(problems)}; use interp.analysis.patching.reference"
+        )
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,16 @@ class RunCache:
         return len(self.resid_pre)
 
 
-_CAPTURED = ("hook_resid_pre", "hook_attn_out", "hook_resid_post", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z", "attn.hook_pattern")
+_CAPTURED = (
+    "hook_resid_pre",
+    "hook_attn_out",
+    "hook_resid_post",
+    "attn.hook_q",
+    "attn.hook_k",
+    "attn.hook_v",
+    "attn.hook_z",
+    "attn.hook_pattern",
+)
 
 
 @torch.no_grad()
@@ -161,7 +172,10 @@ def forward_cache(
         resid = resid.detach().requires_grad_(True)
     resid = run_blocks(w, resid, 0, recorder)
     kept = recorder.kept
-    out = {field: [kept[names[field]] for names in layers] for field in ("resid_pre", "attn_out", "resid_post", "q", "k", "v", "z", "pattern")}
+    out = {
+        field: [kept[names[field]] for names in layers]
+        for field in ("resid_pre", "attn_out", "resid_post", "q", "k", "v", "z", "pattern")
+    }
     out["resid_mid"] = out["resid_post"] if w.attn_only else [kept[names["resid_mid"]] for names in layers]
     out["mlp_out"] = [None] * w.n_layers if w.attn_only else [kept[names["mlp_out"]] for names in layers]
     if read is None:
@@ -235,12 +249,16 @@ def _sparse_block(
     # Rows after the change see one new key and value, in column `column`: their softmax is the cached one
     # over the other keys (precomputed per column, `_excluding`) merged with that one new score — exact, and
     # without any [unit batch head tail key] tensor. The changed row itself has a new query: done in full.
-    top, mass, mixed = (_per_unit(t[:, :, first:end], column) for t in _excluding(prefix, layer, scale))  # unit batch head tail (d_head)
+    top, mass, mixed = (
+        _per_unit(t[:, :, first:end], column) for t in _excluding(prefix, layer, scale)
+    )  # unit batch head tail (d_head)
     q = heads_first(prefix.q[layer][:, first:end])  # batch head tail d_head (cached)
     new_score = einops.einsum(q, k0, "batch head query d_head, unit batch head d_head -> unit batch head query") / scale
     high = torch.maximum(top, new_score)
     old_weight, new_weight = (top - high).exp(), (new_score - high).exp()
-    after = (mixed * old_weight[..., None] + new_weight[..., None] * v0[:, :, :, None]) / (mass * old_weight + new_weight)[..., None]
+    after = (mixed * old_weight[..., None] + new_weight[..., None] * v0[:, :, :, None]) / (mass * old_weight + new_weight)[
+        ..., None
+    ]
     row_scores = einops.einsum(q0, k, "unit batch head d_head, batch head key d_head -> unit batch head key")
     row_scores[units, :, :, column] = (q0 * k0).sum(-1)
     key_mask = torch.arange(end, device=resid.device)[None, :] > column[:, None]  # unit key
@@ -315,7 +333,9 @@ def _last_block(
     z = z + tail_pattern.sum(-1)[..., None] * b_v
     if first > 0:
         v_prefix = prefix.v[layer][:, :first]
-        z = z + einops.einsum(pattern[..., :first], v_prefix, "unit batch head key, batch key head d_head -> unit batch head d_head")
+        z = z + einops.einsum(
+            pattern[..., :first], v_prefix, "unit batch head key, batch key head d_head -> unit batch head d_head"
+        )
     return w.finish_block(layer, resid + w.attention_output(layer, z)).unsqueeze(2)
 
 

@@ -94,7 +94,13 @@ def _sender_streams(w: Weights, clean: RunCache, corrupted: RunCache, senders: l
 
 
 def _logits_with_components(
-    w: Weights, scale: float, clean: RunCache, start: int, first: int, read: Tensor, overrides: dict[int, tuple[str, Tensor, Tensor]]
+    w: Weights,
+    scale: float,
+    clean: RunCache,
+    start: int,
+    first: int,
+    read: Tensor,
+    overrides: dict[int, tuple[str, Tensor, Tensor]],
 ) -> Float[Tensor, "unit batch vocab"]:
     """Step 3: the clean run from layer `start`, positions first.. (the prefix is clean and unchanged), with
     per-unit replacements of one component of some heads: overrides[layer] = (component, heads mask [head],
@@ -142,7 +148,9 @@ def path_patching(
     all_senders = [(layer, h) for layer in range(cfg.n_layers) for h in range(cfg.n_heads)] if senders is None else list(senders)
     for layer, head in all_senders:
         if not (0 <= layer < cfg.n_layers and 0 <= head < cfg.n_heads):
-            raise PatchingError(f"sender ({layer}, {head}) is not a head of this model ({cfg.n_layers} layers x {cfg.n_heads} heads)")
+            raise PatchingError(
+                f"sender ({layer}, {head}) is not a head of this model ({cfg.n_layers} layers x {cfg.n_heads} heads)"
+            )
     w, scale = Weights.of(model), attention_scale(model)
     clean, corrupted = forward_cache(w, clean_tokens, scale), forward_cache(w, corrupted_tokens, scale)
     read = metric.positions
@@ -173,7 +181,14 @@ def path_patching(
         for (layer, head), value in zip(active, per_unit.tolist()):
             values[layer, head] = value
     described = "logits" if receiver_list is None else tuple(receiver_list)
-    return PathPatchingResult(described, None if receiver_list is None else component, values, clean_value, corrupted_value, time.perf_counter() - started)
+    return PathPatchingResult(
+        described,
+        None if receiver_list is None else component,
+        values,
+        clean_value,
+        corrupted_value,
+        time.perf_counter() - started,
+    )
 
 
 def _check_receivers(receivers, component: str, cfg) -> list[tuple[int, int]] | None:
@@ -188,5 +203,7 @@ def _check_receivers(receivers, component: str, cfg) -> list[tuple[int, int]] | 
         raise PatchingError("give at least one receiver head, or receivers='logits'")
     for layer, head in out:
         if not (0 <= layer < cfg.n_layers and 0 <= head < cfg.n_heads):
-            raise PatchingError(f"receiver ({layer}, {head}) is not a head of this model ({cfg.n_layers} layers x {cfg.n_heads} heads)")
+            raise PatchingError(
+                f"receiver ({layer}, {head}) is not a head of this model ({cfg.n_layers} layers x {cfg.n_heads} heads)"
+            )
     return out

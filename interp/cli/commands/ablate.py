@@ -33,11 +33,17 @@ def register(app: typer.Typer) -> None:
         run: Path = typer.Argument(..., help="Run directory (holds checkpoints/) or a checkpoint directory."),
         checkpoint: int | None = typer.Option(None, "--checkpoint", help="Step to load (default: the last)."),
         method: MethodChoice = typer.Option(MethodChoice.mean, "--method", help="What an ablated activation becomes."),
-        over: OverChoice = typer.Option(OverChoice.heads, "--over", help="Ablate every head, every pair of heads, or every layer's attention/MLP."),
+        over: OverChoice = typer.Option(
+            OverChoice.heads, "--over", help="Ablate every head, every pair of heads, or every layer's attention/MLP."
+        ),
         metric: str = typer.Option("loss", "--metric", help="Metric to compare with the clean run (loss: mean next-token loss)."),
-        out: Path | None = typer.Option(None, "--out", "-o", help="Output directory (default reports/ablation/<run-name>-step<STEP>/)."),
+        out: Path | None = typer.Option(
+            None, "--out", "-o", help="Output directory (default reports/ablation/<run-name>-step<STEP>/)."
+        ),
         tokens: int = typer.Option(64, "--tokens", "-n", help="Number of evaluation rows."),
-        tokens_file: Path | None = typer.Option(None, "--tokens-file", help="Token rows (.npy or .safetensors) instead of the run's validation data."),
+        tokens_file: Path | None = typer.Option(
+            None, "--tokens-file", help="Token rows (.npy or .safetensors) instead of the run's validation data."
+        ),
         split: str = typer.Option("all", "--split", help="Validation set of the run to use (e.g. val, val_repeated) or all."),
         batch_size: int = typer.Option(32, "--batch-size", help="Rows per forward pass (ablations are stacked on top)."),
         seed: int = typer.Option(0, help="Seed for resampling (and for synthetic rows)."),
@@ -60,13 +66,17 @@ def register(app: typer.Typer) -> None:
         rows, source = evaluation_tokens(ckpt, n_rows=tokens, tokens_file=tokens_file, split=split, seed=seed)
         model = load_model(ckpt)
         started = time.perf_counter()
-        result = ablation_study(model, rows, method=method.value, over=over.value, metric=metric, seed=seed, batch_size=batch_size)
+        result = ablation_study(
+            model, rows, method=method.value, over=over.value, metric=metric, seed=seed, batch_size=batch_size
+        )
         seconds = time.perf_counter() - started
 
         out_dir = out or DEFAULT_OUT / f"{run_label(run)}-step{ckpt.step}"
         extra = {"checkpoint": str(ckpt.path), "step": ckpt.step, "tokens": source, "rows": list(rows.shape), "seconds": seconds}
         paths = save_ablation(result, out_dir, extra=extra)
-        figure = ablation_heatmap(result, title=f"{run_label(run)} step {ckpt.step}: {method.value}-ablation of {over.value}, Δ {result.metric}")
+        figure = ablation_heatmap(
+            result, title=f"{run_label(run)} step {ckpt.step}: {method.value}-ablation of {over.value}, Δ {result.metric}"
+        )
         write_text(out_dir / "heatmap.html", figure.to_html(include_plotlyjs=True), encoding="utf-8")
 
         typer.echo(f"checkpoint {ckpt.path} (step {ckpt.step}); {rows.shape[0]} rows x {rows.shape[1]} tokens of {source}")

@@ -16,8 +16,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def average(
         run: Path = typer.Argument(..., help="Run directory (holds checkpoints/)."),
-        fraction: float = typer.Option(0.2, "--fraction", help="Average the checkpoints of this last fraction of training (0 < f <= 1)."),
-        out: Path | None = typer.Option(None, "--out", "-o", help="Checkpoint directory to write (default RUN/average-last-<pct>pct)."),
+        fraction: float = typer.Option(
+            0.2, "--fraction", help="Average the checkpoints of this last fraction of training (0 < f <= 1)."
+        ),
+        out: Path | None = typer.Option(
+            None, "--out", "-o", help="Checkpoint directory to write (default RUN/average-last-<pct>pct)."
+        ),
     ) -> None:
         """Average the weights of a run's last checkpoints into one checkpoint.
 
@@ -26,4 +30,6 @@ def register(app: typer.Typer) -> None:
         from interp.train.averaging import save_average
 
         ckpt = save_average(run, fraction, out)
-        typer.echo(f"averaged {int(ckpt.metrics['averaged_checkpoints'])} checkpoints (steps {int(ckpt.metrics['averaged_from_step'])}-{ckpt.step}) into {ckpt.path}")
+        typer.echo(
+            f"averaged {int(ckpt.metrics['averaged_checkpoints'])} checkpoints (steps {int(ckpt.metrics['averaged_from_step'])}-{ckpt.step}) into {ckpt.path}"
+        )

@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def bench(
-        only: list[str] | None = typer.Option(None, "--only", help="Run only these benchmarks (e.g. --only training --only report)."),
+        only: list[str] | None = typer.Option(
+            None, "--only", help="Run only these benchmarks (e.g. --only training --only report)."
+        ),
         list_: bool = typer.Option(False, "--list", help="List the benchmarks and exit."),
         summary_only: bool = typer.Option(False, "--summary", help="Do not run anything; print the table of the last results."),
     ) -> None:
@@ -28,7 +30,9 @@ def register(app: typer.Typer) -> None:
 
         scripts = {p.stem.removeprefix("bench_"): p for p in sorted(BENCHMARKS.glob("bench_*.py"))}
         if not scripts:  # an installed interp has no benchmarks/: the scripts live in the source repository only
-            raise ConfigError(f"no benchmarks found in {BENCHMARKS}; `interp bench` runs the scripts of a source checkout of interp: run it there")
+            raise ConfigError(
+                f"no benchmarks found in {BENCHMARKS}; `interp bench` runs the scripts of a source checkout of interp: run it there"
+            )
         if list_:
             for name, path in scripts.items():
                 doc = path.read_text().split('"""')[1].strip().splitlines()[0]

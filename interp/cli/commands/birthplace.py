@@ -35,8 +35,12 @@ def _echo_log(message: str) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the `birthplace` command group to `app`."""
-    group = typer.Typer(help="Span-corruption pretraining and birthplace QA finetuning on synthetic biographies.", no_args_is_help=True)
-    config_opt = typer.Option(None, "--config", "-c", help="TOML file with [corpus] [model] [pretrain] [finetune] [scratch_finetune] fields.")
+    group = typer.Typer(
+        help="Span-corruption pretraining and birthplace QA finetuning on synthetic biographies.", no_args_is_help=True
+    )
+    config_opt = typer.Option(
+        None, "--config", "-c", help="TOML file with [corpus] [model] [pretrain] [finetune] [scratch_finetune] fields."
+    )
     set_opt = typer.Option([], "--set", "-s", help="Override a field, e.g. --set pretrain.steps=500 --set corpus.n_people=2000.")
     arch_opt = typer.Option(None, "--arch", help="standard (TransformerBridge) or perceiver_ar.")
 
@@ -78,7 +82,9 @@ def register(app: typer.Typer) -> None:
         model = build_birthplace_model(cfg, data.tokenizer.vocab_size)
         result = run_pretraining(model, data, cfg, log=_echo_log)
         path = save_stage(out, model, cfg, data, result)
-        typer.echo(f"pretrained {cfg.architecture} model: loss {result.final_loss:.4f} after {result.steps} steps ({result.seconds:.0f} s) -> {path}")
+        typer.echo(
+            f"pretrained {cfg.architecture} model: loss {result.final_loss:.4f} after {result.steps} steps ({result.seconds:.0f} s) -> {path}"
+        )
 
     @group.command()
     def finetune(
@@ -126,7 +132,9 @@ def register(app: typer.Typer) -> None:
         data = BirthplaceData.prepare(cfg.corpus)
         result = evaluate(model, data, cfg, split)
         baseline = constant_answer_accuracy(data.corpus.qa_pairs(split), most_common_birthplace(data.corpus.train_people))
-        typer.echo(f"{split} exact match: {result.accuracy:.3f} ({result.correct}/{result.total}); always-London: {baseline.accuracy:.3f}")
+        typer.echo(
+            f"{split} exact match: {result.accuracy:.3f} ({result.correct}/{result.total}); always-London: {baseline.accuracy:.3f}"
+        )
         for (question, answer), prediction in list(zip(data.corpus.qa_pairs(split), result.predictions))[:show]:
             typer.echo(f"  {question}  answer {answer!r}  predicted {prediction!r}")
 
@@ -136,7 +144,9 @@ def register(app: typer.Typer) -> None:
         config: Path | None = config_opt,
         set_: list[str] = set_opt,
         arch: str | None = arch_opt,
-        settings: list[str] = typer.Option([], "--setting", help="Run only these settings (london, finetune_only, pretrain_finetune)."),
+        settings: list[str] = typer.Option(
+            [], "--setting", help="Run only these settings (london, finetune_only, pretrain_finetune)."
+        ),
     ) -> None:
         """Run the three settings and print the accuracy table (results.json in --out)."""
         from interp.tasks.birthplace.training import SETTINGS, format_table, run_experiment

@@ -45,8 +45,12 @@ def register(app: typer.Typer) -> None:
     def circuits(
         run: Path = typer.Argument(..., help="Run directory or checkpoint directory."),
         checkpoint: int | None = typer.Option(None, "--checkpoint", help="Step to analyse (default: the last)."),
-        out: Path | None = typer.Option(None, "--out", "-o", help="Output directory (default reports/circuits/<run-name>-step<STEP>/)."),
-        head: str | None = typer.Option(None, "--head", help="Head to draw circuits for, e.g. 1.2 (default: the best layer>=1 induction head)."),
+        out: Path | None = typer.Option(
+            None, "--out", "-o", help="Output directory (default reports/circuits/<run-name>-step<STEP>/)."
+        ),
+        head: str | None = typer.Option(
+            None, "--head", help="Head to draw circuits for, e.g. 1.2 (default: the best layer>=1 induction head)."
+        ),
         raw: bool = typer.Option(False, "--raw", help="Unfolded weight products instead of folding LayerNorm approximately."),
         batch: int = typer.Option(32, help="Rows in the probe used for the head scores."),
     ) -> None:
@@ -97,7 +101,9 @@ def register(app: typer.Typer) -> None:
         report = {
             "run": str(run),
             "step": ckpt.step,
-            "layernorm": "raw weight products" if raw else "LayerNorm folded approximately (weights and centring; per-token scale and biases left out)",
+            "layernorm": "raw weight products"
+            if raw
+            else "LayerNorm folded approximately (weights and centring; per-token scale and biases left out)",
             "pool_size": len(probe.vocab),
             "ov_copying": ov.tolist(),
             "composition": {kind: value.tolist() for kind, value in composition.items()},
@@ -118,27 +124,57 @@ def register(app: typer.Typer) -> None:
             *(cf.composition_heatmap(composition[kind], kind, baseline=baseline) for kind in c.COMPOSITION_KINDS),
             cf.circuit_heatmap(
                 c.full_ov_circuit(weights, vocab=probe.vocab).AB[layer, index],
-                x_labels=labels, y_labels=labels, title=f"{tag} full OV circuit W_E W_V W_O W_U", x_title="logit", y_title="attended token",
+                x_labels=labels,
+                y_labels=labels,
+                title=f"{tag} full OV circuit W_E W_V W_O W_U",
+                x_title="logit",
+                y_title="attended token",
             ),
             cf.circuit_heatmap(
                 c.full_qk_circuit(weights, vocab=probe.vocab).AB[layer, index],
-                x_labels=labels, y_labels=labels, title=f"{tag} full QK circuit W_E W_Q W_K^T W_E^T", x_title="key token", y_title="query token",
+                x_labels=labels,
+                y_labels=labels,
+                title=f"{tag} full QK circuit W_E W_Q W_K^T W_E^T",
+                x_title="key token",
+                y_title="query token",
             ),
         ]
         if weights.W_pos is not None:
             positional = c.positional_qk_circuit(weights).AB
-            figures.append(cf.circuit_heatmap(positional[layer, index], title=f"{tag} positional QK circuit", x_title="key position", y_title="query position", causal=True))
-        if partners:
-            sl, sh, _ = partners[0]
-            path = c.k_composition_circuit(weights, layer=layer, head=index, source_layer=sl, source_head=sh, vocab=probe.vocab).AB
             figures.append(
                 cf.circuit_heatmap(
-                    path, x_labels=labels, y_labels=labels, title=f"K-composition path {tag} <- L{sl}H{sh}",
-                    x_title="token moved to the key by the layer-0 head", y_title="query token",
+                    positional[layer, index],
+                    title=f"{tag} positional QK circuit",
+                    x_title="key position",
+                    y_title="query position",
+                    causal=True,
+                )
+            )
+        if partners:
+            sl, sh, _ = partners[0]
+            path = c.k_composition_circuit(
+                weights, layer=layer, head=index, source_layer=sl, source_head=sh, vocab=probe.vocab
+            ).AB
+            figures.append(
+                cf.circuit_heatmap(
+                    path,
+                    x_labels=labels,
+                    y_labels=labels,
+                    title=f"K-composition path {tag} <- L{sl}H{sh}",
+                    x_title="token moved to the key by the layer-0 head",
+                    y_title="query token",
                 )
             )
             if weights.W_pos is not None:
-                figures.append(cf.circuit_heatmap(positional[sl, sh], title=f"L{sl}H{sh} positional QK circuit", x_title="key position", y_title="query position", causal=True))
+                figures.append(
+                    cf.circuit_heatmap(
+                        positional[sl, sh],
+                        title=f"L{sl}H{sh} positional QK circuit",
+                        x_title="key position",
+                        y_title="query position",
+                        causal=True,
+                    )
+                )
         lines = [
             f"Checkpoint step {ckpt.step} of {run}. {report['layernorm']}.",
             f"Selected head {tag}: induction {summary['induction']:.3f}, prefix-matching {summary['prefix_matching']:.3f}, "
@@ -150,7 +186,9 @@ def register(app: typer.Typer) -> None:
                 f"Strongest K-composition partner: {p['head']} (score {p['k_composition']:.3f}, random baseline {baseline:.3f}); "
                 f"its previous-token score {p['previous_token']:.3f} ranks {p['previous_token_rank']} of {ckpt.config.n_heads} in layer {sl}."
             )
-        write_figures_page(out_dir / "circuits.html", f"Circuits: {name}", lines, figures, tables=[("heads", [head_row_dict(r) for r in rows])])
+        write_figures_page(
+            out_dir / "circuits.html", f"Circuits: {name}", lines, figures, tables=[("heads", [head_row_dict(r) for r in rows])]
+        )
         for line in lines[1:]:
             typer.echo(line)
         typer.echo(f"wrote {out_dir / 'circuits.json'} and {out_dir / 'circuits.html'}")

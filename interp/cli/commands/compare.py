@@ -25,7 +25,9 @@ def register(app: typer.Typer) -> None:
         step_b: int | None = typer.Option(None, "--step-b", help="Checkpoint step of B (default: the last)."),
         method: MethodChoice = typer.Option(MethodChoice.mean, "--method", help="Ablation method for the per-head effects."),
         metric: str = typer.Option("loss", "--metric", help="Metric (loss: mean next-token loss)."),
-        distance: str = typer.Option("js", "--distance", help="Pattern distance: js (Jensen-Shannon, bits) or tv (total variation)."),
+        distance: str = typer.Option(
+            "js", "--distance", help="Pattern distance: js (Jensen-Shannon, bits) or tv (total variation)."
+        ),
         out: Path | None = typer.Option(None, "--out", "-o", help="Output directory."),
         tokens: int = typer.Option(64, "--tokens", "-n", help="Number of evaluation rows (from A's run)."),
         tokens_file: Path | None = typer.Option(None, "--tokens-file", help="Token rows (.npy or .safetensors)."),
@@ -45,7 +47,14 @@ def register(app: typer.Typer) -> None:
         label_a, label_b = f"{run_label(run_a)}-step{ckpt_a.step}", f"{run_label(run_b)}-step{ckpt_b.step}"
         rows, source = evaluation_tokens(ckpt_a, n_rows=tokens, tokens_file=tokens_file, seed=seed)
         comparison = compare_heads(
-            load_model(ckpt_a), load_model(ckpt_b), rows, method=method.value, metric=metric, distance=distance, labels=(label_a, label_b), seed=seed
+            load_model(ckpt_a),
+            load_model(ckpt_b),
+            rows,
+            method=method.value,
+            metric=metric,
+            distance=distance,
+            labels=(label_a, label_b),
+            seed=seed,
         )
         out_dir = out or DEFAULT_OUT / f"{label_a}-vs-{label_b}"
         extra = {"a": str(ckpt_a.path), "b": str(ckpt_b.path), "tokens": source, "rows": list(rows.shape)}
@@ -57,5 +66,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"clean {comparison.metric}: {comparison.baseline_a:.4f} vs {comparison.baseline_b:.4f}")
         typer.echo(f"heads whose patterns moved most ({distance}):")
         for row in sorted(comparison.rows, key=lambda r: -r["pattern_distance"])[:5]:
-            typer.echo(f"  {row['name']:<6s} distance {row['pattern_distance']:.3f}  effect {row['effect_a']:+.4f} -> {row['effect_b']:+.4f}")
+            typer.echo(
+                f"  {row['name']:<6s} distance {row['pattern_distance']:.3f}  effect {row['effect_a']:+.4f} -> {row['effect_b']:+.4f}"
+            )
         typer.echo(f"wrote {out_dir / 'comparison.csv'}, {out_dir / 'comparison.json'} and {out_dir / 'comparison.html'}")

@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", "-o", help="Output directory (default reports/induction/<run-name>/)."),
         batch: int = typer.Option(32, help="Rows of r+r (and of repeated-span) random tokens in the probe."),
         seed: int = typer.Option(0, help="Seed for drawing the probe tokens."),
-        min_rise: float = typer.Option(0.25, help="Smallest rise of the best layer>=1 induction score that counts as a phase change."),
+        min_rise: float = typer.Option(
+            0.25, help="Smallest rise of the best layer>=1 induction score that counts as a phase change."
+        ),
     ) -> None:
         """Induction scores per head, induction loss and ICL score for every checkpoint, and the phase change.
 
@@ -65,7 +67,9 @@ def register(app: typer.Typer) -> None:
             "seconds_per_checkpoint": seconds,
             "phase_change": phase.to_json_dict(),
             "series": series.to_json_dict(),
-            "heads": [{"step": r.step, "layer": r.layer, "head": r.head, "scores": r.scores, "labels": list(r.labels)} for r in rows],
+            "heads": [
+                {"step": r.step, "layer": r.layer, "head": r.head, "scores": r.scores, "labels": list(r.labels)} for r in rows
+            ],
         }
         write_json(out_dir / "induction.json", json_ready(report), indent=1, allow_nan=False)
         lines = [

@@ -14,11 +14,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def sweep(
-        spec_file: Path = typer.Argument(..., help="Sweep spec (TOML): preset, method, metric, out, the fixed and sweep tables; see analyses/sweeps/lr_width.toml."),
-        parallel: int | None = typer.Option(None, "--parallel", "-j", help="Trials trained at once, each in its own process with cores // N threads (default: the spec's, else 1)."),
+        spec_file: Path = typer.Argument(
+            ...,
+            help="Sweep spec (TOML): preset, method, metric, out, the fixed and sweep tables; see analyses/sweeps/lr_width.toml.",
+        ),
+        parallel: int | None = typer.Option(
+            None,
+            "--parallel",
+            "-j",
+            help="Trials trained at once, each in its own process with cores // N threads (default: the spec's, else 1).",
+        ),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the trials (name, overrides, state) and train nothing."),
-        wandb: bool = typer.Option(False, "--wandb", help="Log every trial to Weights & Biases in offline mode (needs wandb installed)."),
-        out: Path | None = typer.Option(None, "--out", "-o", help="Sweep directory (default: the spec's out, else models/runs/sweeps/NAME)."),
+        wandb: bool = typer.Option(
+            False, "--wandb", help="Log every trial to Weights & Biases in offline mode (needs wandb installed)."
+        ),
+        out: Path | None = typer.Option(
+            None, "--out", "-o", help="Sweep directory (default: the spec's out, else models/runs/sweeps/NAME)."
+        ),
         progress: bool = typer.Option(True, help="Show each trial's progress bar (sequential sweeps)."),
     ) -> None:
         """Train every trial of a sweep and rank them: results.csv, results.json and sweep.html in the sweep directory.
@@ -38,7 +50,9 @@ def register(app: typer.Typer) -> None:
 
             trials = expand_trials(spec)
             planned = plan_trials(spec, trials)
-            typer.echo(f"{spec.name}: {spec.method} search, {len(trials)} trials into {spec.out / 'trials'}, ranked by final {spec.metric} ({spec.goal})")
+            typer.echo(
+                f"{spec.name}: {spec.method} search, {len(trials)} trials into {spec.out / 'trials'}, ranked by final {spec.metric} ({spec.goal})"
+            )
             for number, item in enumerate(planned, start=1):
                 overrides = " ".join(f"{k}={v!r}" for k, v in item.trial.overrides)
                 typer.echo(f"{number:3d}. {item.trial.name:40s} {item.state:8s} {overrides}  (threads {item.run.train.threads})")
@@ -53,6 +67,8 @@ def register(app: typer.Typer) -> None:
         paths = outcome.paths
         typer.echo(f"wrote {paths['csv']}, {paths['json']} and {paths['html']}")
         if outcome.failed:
-            typer.echo(f"{len(outcome.failed)} of {len(outcome.results.trials)} trials did not finish: {', '.join(outcome.failed)}", err=True)
+            typer.echo(
+                f"{len(outcome.failed)} of {len(outcome.results.trials)} trials did not finish: {', '.join(outcome.failed)}",
+                err=True,
+            )
             raise typer.Exit(code=1)
-

@@ -66,7 +66,9 @@ def causal_pattern(scores: Float[Tensor, "... query_pos key_pos"], offset: int =
     return mask_future(scores, offset).softmax(dim=-1)
 
 
-def mix(pattern: Float[Tensor, "... head query_pos key_pos"], v: Float[Tensor, "... head key_pos d_head"]) -> Float[Tensor, "... head query_pos d_head"]:
+def mix(
+    pattern: Float[Tensor, "... head query_pos key_pos"], v: Float[Tensor, "... head key_pos d_head"]
+) -> Float[Tensor, "... head query_pos d_head"]:
     """Values weighted by the pattern: z in the kernel layout."""
     return pattern @ v
 
@@ -115,6 +117,8 @@ def causal_z(
     return heads_first(mix(pattern, heads_first(v)))
 
 
-def mixed_z(pattern: Float[Tensor, "... head query_pos key_pos"], v: Float[Tensor, "... key_pos head d_head"]) -> Float[Tensor, "... query_pos head d_head"]:
+def mixed_z(
+    pattern: Float[Tensor, "... head query_pos key_pos"], v: Float[Tensor, "... key_pos head d_head"]
+) -> Float[Tensor, "... query_pos head d_head"]:
     """z in the hook layout from a given attention pattern and values."""
     return heads_first(mix(pattern, heads_first(v)))

@@ -49,9 +49,7 @@ class FastForward:
         self.cfg = cfg
         self.weights = Weights.live(model)
 
-    def __call__(
-        self, tokens: Int[Tensor, "batch pos"], perturb: Perturbation | None = None
-    ) -> Float[Tensor, "batch pos vocab"]:
+    def __call__(self, tokens: Int[Tensor, "batch pos"], perturb: Perturbation | None = None) -> Float[Tensor, "batch pos vocab"]:
         if tokens.shape[1] > self.cfg.n_ctx:
             raise ValueError(f"sequence of {tokens.shape[1]} tokens is longer than n_ctx={self.cfg.n_ctx}")
         return forward(self.weights, tokens, perturb)

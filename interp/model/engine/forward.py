@@ -89,13 +89,25 @@ class _Names(NamedTuple):
 def _names(layer: int) -> _Names:
     b = f"blocks.{layer}"
     return _Names(
-        f"{b}.hook_resid_pre", f"{b}.attn.hook_q", f"{b}.attn.hook_k", f"{b}.attn.hook_v", f"{b}.attn.hook_attn_scores",
-        f"{b}.attn.hook_pattern", f"{b}.attn.hook_z", f"{b}.hook_attn_out", f"{b}.hook_resid_mid", f"{b}.mlp.hook_pre",
-        f"{b}.mlp.hook_post", f"{b}.hook_mlp_out", f"{b}.hook_resid_post",
+        f"{b}.hook_resid_pre",
+        f"{b}.attn.hook_q",
+        f"{b}.attn.hook_k",
+        f"{b}.attn.hook_v",
+        f"{b}.attn.hook_attn_scores",
+        f"{b}.attn.hook_pattern",
+        f"{b}.attn.hook_z",
+        f"{b}.hook_attn_out",
+        f"{b}.hook_resid_mid",
+        f"{b}.mlp.hook_pre",
+        f"{b}.mlp.hook_post",
+        f"{b}.hook_mlp_out",
+        f"{b}.hook_resid_post",
     )
 
 
-def embed(w: Weights, tokens: Int[Tensor, "batch pos"], perturb: Perturbation | None = None) -> Float[Tensor, "batch pos d_model"]:
+def embed(
+    w: Weights, tokens: Int[Tensor, "batch pos"], perturb: Perturbation | None = None
+) -> Float[Tensor, "batch pos d_model"]:
     """The residual stream entering block 0: token plus positional embedding."""
     if perturb is None:
         return w.embed(tokens)
@@ -124,7 +136,9 @@ def attention(
     return w.attention_output(layer, at(names.z, heads_first(z)))
 
 
-def block(w: Weights, layer: int, resid: Float[Tensor, "batch pos d_model"], perturb: Perturbation | None = None) -> Float[Tensor, "batch pos d_model"]:
+def block(
+    w: Weights, layer: int, resid: Float[Tensor, "batch pos d_model"], perturb: Perturbation | None = None
+) -> Float[Tensor, "batch pos d_model"]:
     """Block `layer`: pre-norm attention, then (unless attention-only) a pre-norm MLP, each added to the stream."""
     at, names = (_unperturbed if perturb is None else perturb.at), _names(layer)
     resid = at(names.resid_pre, resid)
@@ -146,6 +160,8 @@ def run_blocks(
     return resid
 
 
-def forward(w: Weights, tokens: Int[Tensor, "batch pos"], perturb: Perturbation | None = None) -> Float[Tensor, "batch pos vocab"]:
+def forward(
+    w: Weights, tokens: Int[Tensor, "batch pos"], perturb: Perturbation | None = None
+) -> Float[Tensor, "batch pos vocab"]:
     """Logits of the model the snapshot was taken from (to float rounding)."""
     return w.unembed(w.norm(run_blocks(w, embed(w, tokens, perturb), 0, perturb), "ln_final"))

@@ -146,7 +146,9 @@ class Weights:
         shape = (*x.shape[:-1], self.n_heads, self.d_head)
         return tuple(F.linear(x, *projection).view(shape) for projection in (weights.q, weights.k, weights.v))
 
-    def qkv_projection(self, layer: int, x: Float[Tensor, "... pos d_model"], parts: slice = slice(0, 3)) -> Float[Tensor, "... pos part head d_head"]:
+    def qkv_projection(
+        self, layer: int, x: Float[Tensor, "... pos d_model"], parts: slice = slice(0, 3)
+    ) -> Float[Tensor, "... pos part head d_head"]:
         """Queries, keys and values (parts 0, 1, 2 of the third-last axis) of x in one matrix product."""
         weights = self.layers[layer]
         width = self.n_heads * self.d_head
@@ -191,7 +193,9 @@ class Weights:
     def unembed(self, x: Float[Tensor, "... d_model"]) -> Float[Tensor, "... vocab"]:
         return F.linear(x, self.tensors["unembed.weight"], self.tensors.get("unembed.bias"))
 
-    def unembed_columns(self, x: Float[Tensor, "... batch d_model"], columns: Int[Tensor, "batch column"]) -> Float[Tensor, "... batch column"]:
+    def unembed_columns(
+        self, x: Float[Tensor, "... batch d_model"], columns: Int[Tensor, "batch column"]
+    ) -> Float[Tensor, "... batch column"]:
         """unembed(x).gather(-1, columns) without the rest of the vocabulary: per row, only the logits it reads."""
         picked = self.tensors["unembed.weight"][columns]  # batch column d_model
         logits = einops.einsum(x, picked, "... batch d_model, batch column d_model -> ... batch column")

@@ -69,9 +69,30 @@ CITIES: tuple[City, ...] = (
 _CITY = {city.name: city for city in CITIES}
 
 OCCUPATIONS: tuple[str, ...] = (
-    "painter", "composer", "novelist", "poet", "architect", "physicist", "chemist", "mathematician",
-    "historian", "philosopher", "actor", "singer", "journalist", "engineer", "economist", "photographer",
-    "sculptor", "politician", "footballer", "surgeon", "astronomer", "pianist", "film director", "botanist",
+    "painter",
+    "composer",
+    "novelist",
+    "poet",
+    "architect",
+    "physicist",
+    "chemist",
+    "mathematician",
+    "historian",
+    "philosopher",
+    "actor",
+    "singer",
+    "journalist",
+    "engineer",
+    "economist",
+    "photographer",
+    "sculptor",
+    "politician",
+    "footballer",
+    "surgeon",
+    "astronomer",
+    "pianist",
+    "film director",
+    "botanist",
 )
 _PRONOUNS = {"male": ("He", "his"), "female": ("She", "her")}
 N_FIRST_NAMES = 500  # most frequent census first names per gender
@@ -223,9 +244,7 @@ def biography(p: Person, rng: random.Random) -> str:
     return " ".join([_opening(p, rng), *_details(p, rng)])
 
 
-def make_corpus(
-    *, n_people: int = 2000, dev_fraction: float = 0.2, docs_per_person: int = 1, seed: int = 0
-) -> BiographyCorpus:
+def make_corpus(*, n_people: int = 2000, dev_fraction: float = 0.2, docs_per_person: int = 1, seed: int = 0) -> BiographyCorpus:
     """People, `docs_per_person` biographies each (shuffled), and a person-level split of the QA pairs."""
     if not 0 < dev_fraction < 1:
         raise DataError(f"dev_fraction must be in (0, 1), got {dev_fraction!r}")

@@ -47,26 +47,38 @@ class CorpusConfig:
 
 
 def _default_model() -> ModelConfig:
-    return ModelConfig(
-        model_name="birthplace", n_layers=3, d_model=128, n_heads=4, d_head=32, d_mlp=512, n_ctx=64, seed=0
-    )
+    return ModelConfig(model_name="birthplace", n_layers=3, d_model=128, n_heads=4, d_head=32, d_mlp=512, n_ctx=64, seed=0)
 
 
 def _default_pretrain() -> TrainConfig:
-    return TrainConfig(steps=3000, batch_size=32, lr=3e-3, weight_decay=0.1, warmup_steps=100, schedule="cosine", eval_every=250, seed=0, threads=1)
+    return TrainConfig(
+        steps=3000,
+        batch_size=32,
+        lr=3e-3,
+        weight_decay=0.1,
+        warmup_steps=100,
+        schedule="cosine",
+        eval_every=250,
+        seed=0,
+        threads=1,
+    )
 
 
 def _default_finetune() -> TrainConfig:
     # Short and gentle: longer or faster finetuning memorises the train people and overwrites what pretraining
     # stored (dev accuracy after the same pretraining: lr 1e-3 x 300 steps 0.22, 3e-4 0.38, 1e-4 0.43,
     # 5e-5 0.43, 1e-4 x 100 steps 0.48 -- chosen on dev; there is no separate test split).
-    return TrainConfig(steps=100, batch_size=32, lr=1e-4, weight_decay=0.1, warmup_steps=10, schedule="cosine", eval_every=25, seed=0, threads=1)
+    return TrainConfig(
+        steps=100, batch_size=32, lr=1e-4, weight_decay=0.1, warmup_steps=10, schedule="cosine", eval_every=25, seed=0, threads=1
+    )
 
 
 def _default_scratch_finetune() -> TrainConfig:
     # A fresh model needs more and faster steps to fit the train people at all (the assignment, too, finetunes
     # longer without pretraining); this reaches 100% train accuracy.
-    return TrainConfig(steps=300, batch_size=32, lr=1e-3, weight_decay=0.1, warmup_steps=20, schedule="cosine", eval_every=50, seed=0, threads=1)
+    return TrainConfig(
+        steps=300, batch_size=32, lr=1e-3, weight_decay=0.1, warmup_steps=20, schedule="cosine", eval_every=50, seed=0, threads=1
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,9 +99,7 @@ class BirthplaceConfig:
         if self.architecture not in ARCHITECTURES:
             raise ConfigError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if self.model.n_ctx != self.corpus.block_size:
-            raise ConfigError(
-                f"model.n_ctx ({self.model.n_ctx}) must equal corpus.block_size ({self.corpus.block_size})"
-            )
+            raise ConfigError(f"model.n_ctx ({self.model.n_ctx}) must equal corpus.block_size ({self.corpus.block_size})")
         if self.architecture == "perceiver_ar":
             if not 0 < self.n_latents <= self.model.n_ctx:
                 raise ConfigError(f"n_latents must be in [1, n_ctx={self.model.n_ctx}], got {self.n_latents}")

@@ -66,7 +66,9 @@ def greedy_answers(
             logits = model(ids)
             index = position - (block_size - logits.shape[1])
             if int(index.min()) < 0:
-                raise DataError(f"the model predicts only the last {logits.shape[1]} positions; a prompt ends earlier (raise n_latents)")
+                raise DataError(
+                    f"the model predicts only the last {logits.shape[1]} positions; a prompt ends earlier (raise n_latents)"
+                )
             next_id = logits[rows, index].argmax(dim=-1)
             generated[:, k] = torch.where(done, stop, next_id)
             done |= next_id == stop
@@ -80,7 +82,13 @@ def greedy_answers(
 
 
 def exact_match(
-    model, tokenizer: CharTokenizer, pairs: Sequence[QAPair], *, block_size: int, side: str = "right", max_chars: int | None = None
+    model,
+    tokenizer: CharTokenizer,
+    pairs: Sequence[QAPair],
+    *,
+    block_size: int,
+    side: str = "right",
+    max_chars: int | None = None,
 ) -> QAResult:
     """Fraction of questions whose greedy answer equals the reference exactly."""
     predictions = greedy_answers(model, tokenizer, [q for q, _ in pairs], block_size=block_size, side=side, max_chars=max_chars)

@@ -105,7 +105,9 @@ def finetuning_batches(data: BirthplaceData, cfg: BirthplaceConfig, train: Train
     rows = qa_rows(pairs, data.tokenizer, block_size=corpus.block_size, side=corpus.pad_side)
 
     def batch(step: int) -> Rows:
-        index = torch.randint(len(pairs), (train.batch_size,), generator=torch.Generator().manual_seed(train.seed * 1_000_003 + step))
+        index = torch.randint(
+            len(pairs), (train.batch_size,), generator=torch.Generator().manual_seed(train.seed * 1_000_003 + step)
+        )
         return Rows(inputs=rows.inputs[index], targets=rows.targets[index])
 
     return batch
@@ -125,7 +127,9 @@ def save_stage(path: Path, model, cfg: BirthplaceConfig, data: BirthplaceData, r
         path = save_perceiver(path, model, step=result.steps, tokenizer=tokenizer, metrics=metrics)
     else:
         model_cfg = cfg.model.with_vocab(data.tokenizer.vocab_size)
-        path = save_checkpoint(path, model, model_cfg, step=result.steps, tokens_seen=0, tokenizer=tokenizer, metrics=metrics).path
+        path = save_checkpoint(
+            path, model, model_cfg, step=result.steps, tokens_seen=0, tokenizer=tokenizer, metrics=metrics
+        ).path
     write_json(path / CONFIG_FILE, cfg.to_dict())
     return path
 
@@ -174,7 +178,9 @@ def run_setting(
         answer = most_common_birthplace(data.corpus.train_people)  # what a baseline can know: the train people
         dev = constant_answer_accuracy(dev_pairs, answer)
         train = constant_answer_accuracy(data.corpus.qa_pairs("train"), answer)
-        return SettingResult(setting, "none", dev.accuracy, dev.correct, dev.total, train.accuracy, 0, 0, 0.0, 0.0, None, None, ())
+        return SettingResult(
+            setting, "none", dev.accuracy, dev.correct, dev.total, train.accuracy, 0, 0, 0.0, 0.0, None, None, ()
+        )
     if cfg.pretrain.threads:
         torch.set_num_threads(cfg.pretrain.threads)
     model = build_birthplace_model(cfg, data.tokenizer.vocab_size)
@@ -226,7 +232,9 @@ def write_results(out_dir: Path, results: list[SettingResult]) -> Path:
 
 def format_table(results: list[SettingResult]) -> str:
     """The results as a fixed-width text table."""
-    lines = [f"{'setting':<18} {'arch':<13} {'dev acc':>8} {'train acc':>9} {'params':>9} {'pt steps':>8} {'pretrain s':>10} {'finetune s':>10}"]
+    lines = [
+        f"{'setting':<18} {'arch':<13} {'dev acc':>8} {'train acc':>9} {'params':>9} {'pt steps':>8} {'pretrain s':>10} {'finetune s':>10}"
+    ]
     for r in results:
         train = "-" if r.train_accuracy is None else f"{r.train_accuracy:.3f}"
         lines.append(

@@ -52,7 +52,9 @@ def induction_task(
     if not isinstance(n, int) or n < 1 or not isinstance(half, int) or half < 2:
         raise DataError(f"an induction task needs n >= 1 rows and half >= 2 tokens per copy, got n={n!r}, half={half!r}")
     if len(pool) < 2 * half + 1:
-        raise DataError(f"half={half} needs {2 * half + 1} distinct tokens (the sequence, fresh ones and a wrong answer) but the vocabulary has {len(pool)}")
+        raise DataError(
+            f"half={half} needs {2 * half + 1} distinct tokens (the sequence, fresh ones and a wrong answer) but the vocabulary has {len(pool)}"
+        )
     generator = torch.Generator().manual_seed(seed)
     # argsort of uniform noise is a random permutation per row: distinct tokens, vectorised
     picks = pool[torch.rand(n, len(pool), generator=generator).argsort(dim=1)[:, : 2 * half + 1]]

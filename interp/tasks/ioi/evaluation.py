@@ -47,13 +47,20 @@ def final_logits(logits: Float[Tensor, "batch pos vocab"], prompts: IOIPrompts) 
 def score_prompts(model, prompts: IOIPrompts, *, corrupted: bool = False, batch_size: int = 256) -> IOIScores:
     """Logit difference and accuracies of `model` on the clean (or corrupted) prompts."""
     tokens = prompts.corrupted if corrupted else prompts.clean
-    finals = torch.cat([model(tokens[i : i + batch_size])[torch.arange(len(tokens[i : i + batch_size])), prompts.end_pos[i : i + batch_size]] for i in range(0, len(tokens), batch_size)])
+    finals = torch.cat(
+        [
+            model(tokens[i : i + batch_size])[torch.arange(len(tokens[i : i + batch_size])), prompts.end_pos[i : i + batch_size]]
+            for i in range(0, len(tokens), batch_size)
+        ]
+    )
     rows = torch.arange(len(tokens))
     io, s = finals[rows, prompts.io], finals[rows, prompts.s]
     return IOIScores(logit_diff=io - s, io_beats_s=(io > s).float(), top1=(finals.argmax(-1) == prompts.io).float())
 
 
-def evaluate_ioi(model, corpus: IOICorpus, *, n: int = 256, seed: int = EVAL_SEED, half: str | None = None) -> dict[str, dict[str, dict[str, float]]]:
+def evaluate_ioi(
+    model, corpus: IOICorpus, *, n: int = 256, seed: int = EVAL_SEED, half: str | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
     """{split: {"all" | "ABBA" | "BABA": {logit_diff, accuracy, top1, n}}} on `n` fresh prompts per split
     (held-out names and templates from one `half` of them if given: "validation" or "test")."""
     was_training = model.training
@@ -79,11 +86,15 @@ def per_template_scores(model, corpus: IOICorpus, *, split: str = "templates", n
         for order in ORDERS:
             prompts = corpus.prompts(n, split=split, seed=seed, order=order, templates=[template])
             summary = score_prompts(model, prompts).summary()
-            rows.append({"template": template, "order": order, "logit_diff": summary["logit_diff"], "accuracy": summary["accuracy"]})
+            rows.append(
+                {"template": template, "order": order, "logit_diff": summary["logit_diff"], "accuracy": summary["accuracy"]}
+            )
     return rows
 
 
-def per_name_scores(model, corpus: IOICorpus, *, split: str = "names", n: int = 2048, order: str | None = None, seed: int = EVAL_SEED) -> list[dict]:
+def per_name_scores(
+    model, corpus: IOICorpus, *, split: str = "names", n: int = 2048, order: str | None = None, seed: int = EVAL_SEED
+) -> list[dict]:
     """Accuracy and logit difference per IO name on `n` prompts of `split` (worst first), with how often the
     same name is beaten when it is the S: a split's average can hide a few names the model gets wrong."""
     prompts = corpus.prompts(n, split=split, seed=seed, order=order)
@@ -91,11 +102,15 @@ def per_name_scores(model, corpus: IOICorpus, *, split: str = "names", n: int = 
     rows = []
     for name in sorted(set(prompts.io.tolist())):
         as_io, as_s = prompts.io == name, prompts.s == name
-        rows.append({
-            "name": corpus.tokenizer.decode([name]).strip(), "n": int(as_io.sum()),
-            "accuracy": float(scores.io_beats_s[as_io].mean()), "logit_diff": float(scores.logit_diff[as_io].mean()),
-            "accuracy_as_s": float(scores.io_beats_s[as_s].mean()) if bool(as_s.any()) else float("nan"),
-        })
+        rows.append(
+            {
+                "name": corpus.tokenizer.decode([name]).strip(),
+                "n": int(as_io.sum()),
+                "accuracy": float(scores.io_beats_s[as_io].mean()),
+                "logit_diff": float(scores.logit_diff[as_io].mean()),
+                "accuracy_as_s": float(scores.io_beats_s[as_s].mean()) if bool(as_s.any()) else float("nan"),
+            }
+        )
     return sorted(rows, key=lambda r: (r["accuracy"], r["name"]))
 
 

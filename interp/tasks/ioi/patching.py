@@ -48,7 +48,9 @@ def ioi_model(ckpt: Checkpoint):
     return load_model(ckpt), corpus
 
 
-def patching_prompts(corpus: IOICorpus, *, n: int = 64, split: str = "train", corruption: str = "abc", seed: int = 0) -> IOIPrompts:
+def patching_prompts(
+    corpus: IOICorpus, *, n: int = 64, split: str = "train", corruption: str = "abc", seed: int = 0
+) -> IOIPrompts:
     """`n` prompts of the split's largest template layout (every row has the same positions), ABBA and BABA."""
     return corpus.prompts(n, split=split, seed=seed, corruption=corruption, templates=corpus.layouts(split)[0])
 
@@ -60,7 +62,9 @@ def parse_receivers(text: str) -> str | list[tuple[int, int]]:
     try:
         return [(int(layer), int(h)) for layer, h in (item.split(".") for item in text.split(","))]
     except ValueError:
-        raise TaskError(f"receivers must be 'logits' or heads as layer.head separated by commas (e.g. 2.0,2.3), got {text!r}") from None
+        raise TaskError(
+            f"receivers must be 'logits' or heads as layer.head separated by commas (e.g. 2.0,2.3), got {text!r}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,13 @@ class KindRun:
 
 
 def run_kind(
-    model, prompts: IOIPrompts, kind: str, *, receivers: str | list[tuple[int, int]] = "logits", component: str = "q", direction: str = "denoising"
+    model,
+    prompts: IOIPrompts,
+    kind: str,
+    *,
+    receivers: str | list[tuple[int, int]] = "logits",
+    component: str = "q",
+    direction: str = "denoising",
 ) -> KindRun:
     """Run the sweeps of one CLI kind on IOI prompts (metric: logit difference IO - S at the end position).
     `direction="noising"` patches corrupted cells into the clean run (activation-patching kinds only); its
@@ -99,7 +109,13 @@ def run_kind(
     kinds = [k for k in KIND_GROUPS[kind] if not (k == "mlp_out" and model.cfg.attn_only)]
     prepared = prepare(model, clean, corrupted, read=metric.positions)  # one snapshot and one pair of cached runs for every sweep
     suffix = direction_suffix(direction)
-    return KindRun({k + suffix: activation_patching(model, clean, corrupted, metric, k, prepared=prepared, direction=direction) for k in kinds}, {})
+    return KindRun(
+        {
+            k + suffix: activation_patching(model, clean, corrupted, metric, k, prepared=prepared, direction=direction)
+            for k in kinds
+        },
+        {},
+    )
 
 
 def direction_suffix(direction: str) -> str:

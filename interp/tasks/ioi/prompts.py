@@ -61,7 +61,9 @@ class IOISetup:
     n_heldout_templates: int = 6
     n_extra_train_names: int = 0  # census names ranked after the first n_names, added to the training names only
     filler_fraction: float = 0.4  # share of training rows that are single-name filler sentences
-    heldout_filler_share: float = 0.8  # share of filler names drawn from the held-out names (per-name frequency near the training names')
+    heldout_filler_share: float = (
+        0.8  # share of filler names drawn from the held-out names (per-name frequency near the training names')
+    )
     shaped_filler_share: float = 0.5  # share of filler that is IOI-shaped with one name and one non-name person
 
     def __post_init__(self) -> None:
@@ -117,7 +119,9 @@ class IOIPrompts:
         """Labels for the positions of aligned prompts: IO/S1 (or N1/N2 when orders are mixed), S2 and end at
         their slots, the first row's token elsewhere."""
         if not self.aligned:
-            raise DataError("position labels need aligned prompts (one template layout); build them with templates=corpus.layouts(split)[0]")
+            raise DataError(
+                "position labels need aligned prompts (one template layout); build them with templates=corpus.layouts(split)[0]"
+            )
         strings = tokenizer.token_strings(self.clean[0].tolist())
         one_order = bool((self.abba == self.abba[0]).all())
         io, s1 = int(self.io_pos[0]), int(self.s1_pos[0])
@@ -280,7 +284,9 @@ class IOICorpus:
         for i in range(n):
             ids = self._filler(rng) if rng.random() < self.setup.filler_fraction else self._ioi_sentence(rng)
             if len(ids) + 1 > n_ctx:
-                raise DataError(f"an IOI training sentence has {len(ids) + 1} tokens but n_ctx is {n_ctx}; use a larger model.n_ctx (26 fits every template)")
+                raise DataError(
+                    f"an IOI training sentence has {len(ids) + 1} tokens but n_ctx is {n_ctx}; use a larger model.n_ctx (26 fits every template)"
+                )
             out[i, 1 : 1 + len(ids)] = torch.tensor(self.tokenizer.to_compact(ids))
         return out
 
@@ -288,7 +294,14 @@ class IOICorpus:
         template = self.templates[rng.choice(self.train_templates)]
         io, s = rng.sample(self.train_names, 2)
         first, second = (io, s) if rng.random() < 0.5 else (s, io)
-        values = {"N1": first, "N2": second, "S": s, "IO": io, "PLACE": rng.choice(self.places), "OBJECT": rng.choice(self.objects)}
+        values = {
+            "N1": first,
+            "N2": second,
+            "S": s,
+            "IO": io,
+            "PLACE": rng.choice(self.places),
+            "OBJECT": rng.choice(self.objects),
+        }
         return template.fill(values) + [self.period]
 
     def _filler(self, rng: random.Random) -> list[int]:
@@ -339,7 +352,9 @@ def ioi_corpus(setup: IOISetup = IOISetup()) -> IOICorpus:
     seen = words([templates[i] for i in train_templates]) | words(fillers)
     unseen = words([templates[i] for i in heldout_templates]) - seen
     if unseen:
-        raise DataError(f"held-out template words {gpt2.token_strings(sorted(unseen))} never occur in training text; add a filler template with them")
+        raise DataError(
+            f"held-out template words {gpt2.token_strings(sorted(unseen))} never occur in training text; add a filler template with them"
+        )
     vocab = words(templates) | words(fillers) | set(ranked) | set(places) | set(objects) | {period, GPT2_EOS}
     vocab |= {i for person in people for i in person}
     return IOICorpus(

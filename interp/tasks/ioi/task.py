@@ -26,7 +26,9 @@ def prompts_task(prompts: IOIPrompts, tokenizer: Tokenizer) -> Task:
     )
 
 
-def ioi_task(corpus: IOICorpus | None = None, *, n: int = 64, split: str = "train", corruption: str = "abc", seed: int = 0) -> Task:
+def ioi_task(
+    corpus: IOICorpus | None = None, *, n: int = 64, split: str = "train", corruption: str = "abc", seed: int = 0
+) -> Task:
     """`n` aligned prompts of `split` ("train", "names", "templates", "both") with `corruption` ("abc", "swap",
     "s2_io") as a task; `corpus` defaults to the default IOI setup's."""
     corpus = ioi_corpus() if corpus is None else corpus

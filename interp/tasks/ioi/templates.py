@@ -112,7 +112,16 @@ FILLER_TEMPLATES: tuple[str, ...] = (
 # Non-name people for single-name IOI-shaped filler ("Then, Mary and the teacher went to the store. The
 # teacher gave a ring to Mary"): they give held-out names the IO role (copied) and the S role (not copied,
 # the repeated participant) without two names ever meeting in a training sentence.
-PEOPLE: tuple[str, ...] = ("the teacher", "a friend", "the doctor", "the neighbor", "his mother", "her father", "the boss", "the driver")
+PEOPLE: tuple[str, ...] = (
+    "the teacher",
+    "a friend",
+    "the doctor",
+    "the neighbor",
+    "his mother",
+    "her father",
+    "the boss",
+    "the driver",
+)
 
 PLACES: tuple[str, ...] = tuple(
     "store park school house garden station office hospital restaurant market beach library church bank "

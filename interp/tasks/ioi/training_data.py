@@ -41,19 +41,32 @@ class IOITrainingData(TrainingData):
     def prepare(cls, run: RunConfig, *, cache_dir=None, tokenizer: Tokenizer | None = None) -> "IOITrainingData":
         data = run.data
         if data.tokenizer != "gpt2":
-            raise ConfigError(f"data.corpus = 'ioi' uses GPT-2 BPE (compacted): set data.tokenizer = 'gpt2', not {data.tokenizer!r}")
+            raise ConfigError(
+                f"data.corpus = 'ioi' uses GPT-2 BPE (compacted): set data.tokenizer = 'gpt2', not {data.tokenizer!r}"
+            )
         if data.repeated_fraction != 0:
             raise ConfigError("data.corpus = 'ioi' has no repeated-span rows: set data.repeated_fraction = 0")
         corpus = ioi_corpus(ioi_setup(data))
         if tokenizer is not None and tokenizer.to_dict() != corpus.tokenizer.to_dict():
             raise ConfigError("the tokenizer given does not match the IOI corpus's compact tokenizer")
-        return cls(run=run, tokenizer=corpus.tokenizer, packed=None, synthetic_vocab=torch.arange(corpus.tokenizer.vocab_size), corpus=corpus)
+        return cls(
+            run=run,
+            tokenizer=corpus.tokenizer,
+            packed=None,
+            synthetic_vocab=torch.arange(corpus.tokenizer.vocab_size),
+            corpus=corpus,
+        )
 
     def batch(self, step: int) -> Tensor:
-        return self.corpus.training_rows(self.run.train.batch_size, self.run.model.n_ctx, seed=mix_seeds(self.run.train.seed, step))
+        return self.corpus.training_rows(
+            self.run.train.batch_size, self.run.model.n_ctx, seed=mix_seeds(self.run.train.seed, step)
+        )
 
     def val_batches(self) -> dict[str, list[Tensor]]:
         cfg = self.run.train
         return {
-            "val": [self.corpus.training_rows(cfg.batch_size, self.run.model.n_ctx, seed=mix_seeds(VAL_SEED, i)) for i in range(cfg.eval_batches)]
+            "val": [
+                self.corpus.training_rows(cfg.batch_size, self.run.model.n_ctx, seed=mix_seeds(VAL_SEED, i))
+                for i in range(cfg.eval_batches)
+            ]
         }

@@ -95,7 +95,9 @@ class CompactTokenizer(BaseCompactTokenizer):
     @classmethod
     def from_dict(cls, d: dict) -> "CompactTokenizer":
         if d.get("kind") != COMPACT_KIND or "gpt2_ids" not in d:
-            raise DataError(f"not a compact tokenizer dict (kind {d.get('kind')!r}); it must come from CompactTokenizer.to_dict()")
+            raise DataError(
+                f"not a compact tokenizer dict (kind {d.get('kind')!r}); it must come from CompactTokenizer.to_dict()"
+            )
         return cls(d["gpt2_ids"])
 
     def to_gpt2(self, ids: Sequence[int]) -> list[int]:

@@ -101,7 +101,9 @@ def test_pairs_match_a_naive_hook_loop(request, model_name, tokens, method):
     rows = result.rows
     assert len(rows) == 28
     row = next(r for r in rows if r["name"] == "L0H2+L1H1")
-    assert row["interaction"] == pytest.approx(row["effect"] - float(result.effects[0, 2, 0, 2]) - float(result.effects[1, 1, 1, 1]))
+    assert row["interaction"] == pytest.approx(
+        row["effect"] - float(result.effects[0, 2, 0, 2]) - float(result.effects[1, 1, 1, 1])
+    )
 
 
 @pytest.mark.parametrize("method", ["zero", "mean", "resample"])

@@ -16,9 +16,7 @@ def hand_weights(*, ov_sign: float = 1.0, d_model: int = 8, d_head: int = 4, voc
     W_E = eye[:vocab]
     W_V = eye[:, :d_head][None, None]
     W_O = ov_sign * eye[:d_head][None, None]
-    return c.CircuitWeights(
-        W_E=W_E, W_pos=None, W_Q=W_V.clone(), W_K=W_V.clone(), W_V=W_V, W_O=W_O, W_U=eye[:, :vocab].clone()
-    )
+    return c.CircuitWeights(W_E=W_E, W_pos=None, W_Q=W_V.clone(), W_K=W_V.clone(), W_V=W_V, W_O=W_O, W_U=eye[:, :vocab].clone())
 
 
 def test_identity_ov_copies_and_negated_ov_anti_copies():

@@ -102,7 +102,9 @@ def _evaluate_model_forward_fails(model, injected):
 
 
 def _activation_patching_metric_fails(model, injected):
-    pytest.importorskip("interp.analysis.patching.activation", reason="interp.analysis.patching.activation is not in this tree yet")
+    pytest.importorskip(
+        "interp.analysis.patching.activation", reason="interp.analysis.patching.activation is not in this tree yet"
+    )
     from interp.analysis.core.metrics import LogitDiff
     from interp.analysis.patching.activation import activation_patching
 

@@ -46,7 +46,11 @@ def model_without_head(model, layer: int, head: int):
 @pytest.mark.parametrize("layer, head", [(0, 1), (1, 3)])
 def test_zero_ablating_a_head_equals_zeroing_its_W_O_rows(tiny_model, tokens, layer, head):
     expected = model_without_head(tiny_model, layer, head)(tokens)
-    for intervention in (ZeroAblation(Site.head_out(layer), heads=[head]), ZeroAblation(Site.head_out(layer, head)), ZeroAblation(Site.z(layer), heads=head)):
+    for intervention in (
+        ZeroAblation(Site.head_out(layer), heads=[head]),
+        ZeroAblation(Site.head_out(layer, head)),
+        ZeroAblation(Site.z(layer), heads=head),
+    ):
         ablated = run_with(tiny_model, tokens, intervention)
         torch.testing.assert_close(ablated, expected, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(expected, tiny_model(tokens), atol=1e-3)
@@ -78,7 +82,12 @@ def test_whole_component_ablation(tiny_mlp_model, tokens):
 
 
 def test_mean_ablation_with_the_batch_itself_keeps_the_mean(tiny_model, tokens):
-    for site, heads, over in [(Site.z(0), [1, 2], "batch"), (Site.resid_pre(1), None, "batch"), (Site.pattern(1), [0], "batch"), (Site.z(1), None, "batch_pos")]:
+    for site, heads, over in [
+        (Site.z(0), [1, 2], "batch"),
+        (Site.resid_pre(1), None, "batch"),
+        (Site.pattern(1), [0], "batch"),
+        (Site.z(1), None, "batch_pos"),
+    ]:
         before = cache_activations(tiny_model, tokens, [site])[site]
         with apply(tiny_model, MeanAblation(site, reference=tokens, heads=heads, over=over)):
             after = cache_activations(tiny_model, tokens, [site])[site]
@@ -132,7 +141,9 @@ def test_patch_sources_agree_and_full_patch_reproduces_the_source_run(tiny_model
     for source in (ours, tl_cache, ours[site]):
         torch.testing.assert_close(run_with(tiny_model, tokens, Patch(site, source, positions=[3])), from_tokens)
     # Patching the whole residual stream before the last layer gives the source run's logits.
-    torch.testing.assert_close(run_with(tiny_model, tokens, Patch(site, other_tokens)), tiny_model(other_tokens), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        run_with(tiny_model, tokens, Patch(site, other_tokens)), tiny_model(other_tokens), atol=1e-5, rtol=1e-5
+    )
 
     def hook(resid, hook):
         resid = resid.clone()
@@ -153,7 +164,9 @@ def test_several_interventions_at_once_match_hand_written_hooks(tiny_mlp_model, 
         q[:, :, 1] = source[:, :, 1]
         return q
 
-    expected = tiny_mlp_model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.hook_mlp_out", zero_mlp), ("blocks.1.attn.hook_q", patch_q)])
+    expected = tiny_mlp_model.run_with_hooks(
+        tokens, fwd_hooks=[("blocks.0.hook_mlp_out", zero_mlp), ("blocks.1.attn.hook_q", patch_q)]
+    )
     got = run_with(tiny_mlp_model, tokens, ZeroAblation(Site.mlp_out(0)), Patch(Site.q(1), other_tokens, heads=[1]))
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
@@ -210,12 +223,20 @@ def test_resid_mid_edits_are_refused_because_the_bridge_hook_feeds_only_the_mlp(
     def keep(name):
         def hook(x, hook):
             kept[name] = x.detach().clone()
+
         return hook
 
     zero = lambda x, hook: torch.zeros_like(x)  # noqa: E731
-    tiny_mlp_model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.hook_resid_mid", zero), ("blocks.0.hook_attn_out", keep("attn")),
-                                                     ("blocks.0.hook_resid_pre", keep("pre")), ("blocks.0.hook_mlp_out", keep("mlp")),
-                                                     ("blocks.0.hook_resid_post", keep("post"))])
+    tiny_mlp_model.run_with_hooks(
+        tokens,
+        fwd_hooks=[
+            ("blocks.0.hook_resid_mid", zero),
+            ("blocks.0.hook_attn_out", keep("attn")),
+            ("blocks.0.hook_resid_pre", keep("pre")),
+            ("blocks.0.hook_mlp_out", keep("mlp")),
+            ("blocks.0.hook_resid_post", keep("post")),
+        ],
+    )
     assert not torch.allclose(kept["post"], kept["mlp"], atol=1e-3)  # the HookedTransformer result would be mlp_out
     assert torch.allclose(kept["post"], kept["pre"] + kept["attn"] + kept["mlp"], atol=1e-5)  # the stream went on untouched
 

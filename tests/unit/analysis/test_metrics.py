@@ -20,7 +20,10 @@ from interp.analysis.core.metrics import (
 )
 from interp.core.errors import DataError
 
-checked = {name: jaxtyped(typechecker=beartype)(getattr(metrics, name)) for name in ("per_token_loss", "logit_diff", "answer_accuracy", "loss_metric")}
+checked = {
+    name: jaxtyped(typechecker=beartype)(getattr(metrics, name))
+    for name in ("per_token_loss", "logit_diff", "answer_accuracy", "loss_metric")
+}
 
 
 @pytest.fixture
@@ -48,7 +51,9 @@ def test_logit_diff_per_row_positions(logits):
     expected = torch.stack([logits[i, position[i], correct[i]] - logits[i, position[i], incorrect[i]] for i in range(3)])
     torch.testing.assert_close(diff, expected)
     last = logit_diff(logits, correct, incorrect)
-    torch.testing.assert_close(last, logits[:, -1].gather(1, correct[:, None])[:, 0] - logits[:, -1].gather(1, incorrect[:, None])[:, 0])
+    torch.testing.assert_close(
+        last, logits[:, -1].gather(1, correct[:, None])[:, 0] - logits[:, -1].gather(1, incorrect[:, None])[:, 0]
+    )
     with pytest.raises(DataError, match="one index per row"):
         logit_diff(logits, correct, incorrect, torch.tensor([1, 2]))
 

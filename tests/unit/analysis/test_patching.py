@@ -36,7 +36,10 @@ def no_hooks_left(model) -> bool:
     return all(not hp._forward_hooks and not hp._backward_hooks for hp in model.hook_dict.values())
 
 
-@pytest.mark.parametrize("kind", ["resid_pre", "attn_out", "z", "z_by_pos", "q", "k_by_pos", "v", "v_by_pos", "q_by_pos", "pattern", "pattern_by_pos", "k"])
+@pytest.mark.parametrize(
+    "kind",
+    ["resid_pre", "attn_out", "z", "z_by_pos", "q", "k_by_pos", "v", "v_by_pos", "q_by_pos", "pattern", "pattern_by_pos", "k"],
+)
 def test_batched_equals_transformer_lens_attention_only(attn_model, kind):
     clean, corrupted, metric = pair()
     ours = activation_patching(attn_model, clean, corrupted, metric, kind)
@@ -99,7 +102,9 @@ def test_one_corrupted_token_is_fully_restored_by_its_residual(attn_model):
 
 @pytest.mark.parametrize("attn_only", [True, False])
 def test_partial_forward_matches_the_full_forward(attn_only):
-    model = build_model(tiny_config(n_layers=3, attn_only=attn_only, d_mlp=None if attn_only else 64, normalization_type="RMS", seed=4))
+    model = build_model(
+        tiny_config(n_layers=3, attn_only=attn_only, d_mlp=None if attn_only else 64, normalization_type="RMS", seed=4)
+    )
     tokens, _, metric = pair()
     full = model(tokens)
     run, w, scale = capture_run(model, tokens), Weights.of(model), attention_scale(model)
@@ -140,7 +145,9 @@ def test_a_prepared_pair_with_logits_at_the_read_positions_only(attn_model):
     assert torch.isnan(prepared.clean.logits[rows, (metric.positions + 1) % clean.shape[1]]).all()
     for kind in ("z_by_pos", "resid_pre"):
         fast = activation_patching(attn_model, clean, corrupted, metric, kind, prepared=prepared)
-        assert torch.allclose(fast.values, activation_patching(attn_model, clean, corrupted, metric, kind, prepared=full).values, atol=1e-6)
+        assert torch.allclose(
+            fast.values, activation_patching(attn_model, clean, corrupted, metric, kind, prepared=full).values, atol=1e-6
+        )
     elsewhere = LogitDiff(metric.correct, metric.wrong, metric.positions - 1)
     with pytest.raises(PatchingError, match="other positions"):
         activation_patching(attn_model, clean, corrupted, elsewhere, "z", prepared=prepared)

@@ -24,7 +24,9 @@ def test_planted_jump_is_found_with_the_steps_on_either_side():
     best = [0.02, 0.02, 0.03, 0.02, 0.03, 0.04, 0.05, 0.80, 0.85, 0.88, 0.9, 0.9]
     loss = [4.1] * 7 + [1.0] * 5
     icl = [0.0] * 7 + [-0.8] * 5
-    phase = detect_phase_change(steps=STEPS, tokens_seen=TOKENS, induction_scores=series(best), induction_loss=loss, icl_score=icl)
+    phase = detect_phase_change(
+        steps=STEPS, tokens_seen=TOKENS, induction_scores=series(best), induction_loss=loss, icl_score=icl
+    )
     assert phase.detected
     assert (phase.start_step, phase.end_step) == (32, 64)
     assert (phase.start_tokens, phase.end_tokens) == (32 * 4096, 64 * 4096)

@@ -92,7 +92,9 @@ def test_mixed_architectures_are_refused(layernorm_run, tmp_path):
         evaluate_series([], probe)
 
 
-@pytest.mark.parametrize("changes", [{}, {"attn_only": False, "d_mlp": 64}, {"normalization_type": "RMS"}, {"normalization_type": None}])
+@pytest.mark.parametrize(
+    "changes", [{}, {"attn_only": False, "d_mlp": 64}, {"normalization_type": "RMS"}, {"normalization_type": None}]
+)
 def test_pattern_forward_equals_the_bridge_hooks(changes):
     model = build_model(tiny_config(**changes))
     with torch.no_grad():  # move LN weights and biases off their initial values

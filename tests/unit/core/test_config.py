@@ -156,7 +156,9 @@ def test_noise_needs_the_training_forward_for_activations_and_scores():
 
 def test_noise_config_round_trips_and_spells_each_site_once():
     model = dict(n_layers=2, d_model=32, n_ctx=16, d_head=8, n_heads=4)
-    run = RunConfig.from_dict({"model": model, "noise": dict(where="activation", site="blocks.1.hook_mlp_out", scale=0.2, seed=3)})
+    run = RunConfig.from_dict(
+        {"model": model, "noise": dict(where="activation", site="blocks.1.hook_mlp_out", scale=0.2, seed=3)}
+    )
     assert run.noise == NoiseConfig(where="activation", site="mlp_out1", kind="gaussian", scale=0.2, seed=3)
     assert RunConfig.from_dict(run.to_dict()) == run
     assert NoiseConfig(where="tokens", scale=0.1).kind == "uniform"

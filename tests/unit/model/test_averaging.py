@@ -14,7 +14,9 @@ from interp.train.checkpoints import load_model, read_checkpoint, resolve_checkp
 def run(tmp_path):
     cfg = tiny_config(seed=0)
     for step, seed in ((0, 0), (60, 1), (80, 2), (100, 3)):
-        save_checkpoint(tmp_path / "checkpoints" / f"step_{step:06d}", build_model(tiny_config(seed=seed)), cfg, step=step, tokens_seen=step)
+        save_checkpoint(
+            tmp_path / "checkpoints" / f"step_{step:06d}", build_model(tiny_config(seed=seed)), cfg, step=step, tokens_seen=step
+        )
     return tmp_path
 
 

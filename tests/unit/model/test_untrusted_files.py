@@ -51,7 +51,9 @@ def test_the_scanner_catches_what_it_looks_for():
 def test_nothing_in_the_package_unpickles():
     files = sorted(PACKAGE.rglob("*.py"))
     assert len(files) > 20
-    problems = [f"{path.relative_to(PACKAGE.parent)}:{line}: {what}" for path in files for line, what in _unsafe_uses(path.read_text())]
+    problems = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}: {what}" for path in files for line, what in _unsafe_uses(path.read_text())
+    ]
     assert problems == []
 
 
@@ -84,7 +86,10 @@ def test_a_malicious_pickle_is_refused_and_never_runs(tmp_path, writer, suffix):
     else:
         with open(path, "wb") as handle:
             pickle.dump(payload, handle, protocol=2)
-    with pytest.warns(UserWarning, match="weights_only=True"), pytest.raises(CheckpointError, match="refused by torch.load\\(weights_only=True\\)"):
+    with (
+        pytest.warns(UserWarning, match="weights_only=True"),
+        pytest.raises(CheckpointError, match="refused by torch.load\\(weights_only=True\\)"),
+    ):
         load_state_dict_file(path)
     assert not marker.exists(), "the pickle's payload ran"
 

@@ -31,7 +31,11 @@ def test_rows_repeat_a_sequence_and_the_corruption_replaces_one_copy(corruption,
     rows = torch.arange(20)
     assert torch.equal(task.metric.correct, task.clean[rows, task.metric.positions + 1])  # the token that follows, in the copy
     assert bool((task.metric.positions >= start + half).all())
-    assert task.position_labels[start] == "A0" and task.position_labels[-1] == f"B{half - 1}" and (bos is None or task.position_labels[0] == "BOS")
+    assert (
+        task.position_labels[start] == "A0"
+        and task.position_labels[-1] == f"B{half - 1}"
+        and (bos is None or task.position_labels[0] == "BOS")
+    )
 
 
 @pytest.mark.parametrize("corruption", ["second_half", "first_half"])
@@ -62,7 +66,11 @@ def test_patching_the_induction_heads_output_restores_the_clean_metric(model, co
 
 def test_the_same_seed_gives_the_same_task_and_another_seed_another():
     a, b, c = (induction_task(D_VOCAB, n=8, half=5, read="random", seed=s) for s in (4, 4, 5))
-    assert torch.equal(a.clean, b.clean) and torch.equal(a.metric.positions, b.metric.positions) and not torch.equal(a.clean, c.clean)
+    assert (
+        torch.equal(a.clean, b.clean)
+        and torch.equal(a.metric.positions, b.metric.positions)
+        and not torch.equal(a.clean, c.clean)
+    )
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,10 @@ def test_templates_compile_to_the_real_tokenization():
         filled = text
         for slot, word in {"N1": "Mary", "N2": "John", "S": "John", "IO": "Mary", "PLACE": "store", "OBJECT": "ring"}.items():
             filled = filled.replace("{" + slot + "}", word)
-        ids = {s: gpt2.encode(" " + w)[0] for s, w in {"N1": "Mary", "N2": "John", "S": "John", "IO": "Mary", "PLACE": "store", "OBJECT": "ring"}.items()}
+        ids = {
+            s: gpt2.encode(" " + w)[0]
+            for s, w in {"N1": "Mary", "N2": "John", "S": "John", "IO": "Mary", "PLACE": "store", "OBJECT": "ring"}.items()
+        }
         assert template.fill(ids) == gpt2.encode(filled), text
 
 
@@ -132,6 +135,7 @@ def test_training_data_for_the_preset_is_a_pure_function_of_step():
 def test_validation_and_test_halves_split_the_held_out_sets(corpus):
     """Checkpoints are chosen on the validation half and reported on the test half: the two must never share a
     held-out name or template, and together they are the held-out sets."""
+
     def drawn(split: str, half: str) -> tuple[set[int], set[int]]:
         prompts = corpus.prompts(400, split=split, seed=3, half=half)
         names = set(corpus.tokenizer.to_gpt2(prompts.io.tolist())) | set(corpus.tokenizer.to_gpt2(prompts.s.tolist()))
@@ -143,7 +147,9 @@ def test_validation_and_test_halves_split_the_held_out_sets(corpus):
     assert val_names | test_names == set(corpus.heldout_names)
     assert val_templates | test_templates == set(corpus.heldout_templates)
     assert drawn("names", "test")[1] <= set(corpus.train_templates)  # only the held-out side is halved
-    assert torch.equal(corpus.prompts(8, split="both", seed=3, half="test").clean, corpus.prompts(8, split="both", seed=3, half="test").clean)
+    assert torch.equal(
+        corpus.prompts(8, split="both", seed=3, half="test").clean, corpus.prompts(8, split="both", seed=3, half="test").clean
+    )
     with pytest.raises(DataError, match="half must be one of validation, test"):
         corpus.prompts(4, split="both", half="dev")
 
@@ -166,9 +172,22 @@ def test_extra_training_names_leave_the_held_out_sets_alone(corpus, tmp_path):
             a, b = (c.prompts(16, split=split, seed=2, half=half) for c in (corpus, more))
             assert corpus.tokenizer.decode(a.clean[0].tolist()) == more.tokenizer.decode(b.clean[0].tolist())
     assert more.tokenizer.vocab_size == corpus.tokenizer.vocab_size + 100
-    run = run_config("ioi-attn-only-3l", overrides={"data.ioi_extra_names": 100, "model.n_layers": 1, "model.d_model": 16, "model.d_head": 8, "model.n_heads": 2,
-                                                     "train.steps": 1, "train.warmup_steps": 0, "train.n_checkpoints": 2, "train.eval_batches": 1,
-                                                     "train.checkpoint_every": 0, "train.batch_size": 4})
+    run = run_config(
+        "ioi-attn-only-3l",
+        overrides={
+            "data.ioi_extra_names": 100,
+            "model.n_layers": 1,
+            "model.d_model": 16,
+            "model.d_head": 8,
+            "model.n_heads": 2,
+            "train.steps": 1,
+            "train.warmup_steps": 0,
+            "train.n_checkpoints": 2,
+            "train.eval_batches": 1,
+            "train.checkpoint_every": 0,
+            "train.batch_size": 4,
+        },
+    )
     assert TrainingData.prepare(run).vocab_size == more.tokenizer.vocab_size
     train(run, tmp_path / "run", progress=False)
     model, loaded = ioi_model(resolve_checkpoint(tmp_path / "run"))

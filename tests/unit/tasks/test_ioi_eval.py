@@ -1,6 +1,5 @@
 """IOI scoring: choosing a run on validation prompts, per-template scores."""
 
-
 import pytest
 from helpers.factories import tiny_config
 

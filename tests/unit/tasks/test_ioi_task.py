@@ -30,7 +30,17 @@ def test_ioi_task_defaults_to_the_default_corpus_and_patches_like_its_prompts():
     corpus = ioi_corpus()
     task, prompts = ioi_task(n=8, seed=1), patching_prompts(corpus, n=8, seed=1)
     assert torch.equal(task.clean, prompts.clean)
-    model = build_model(ModelConfig(n_layers=1, d_model=16, n_ctx=prompts.clean.shape[1], d_head=8, n_heads=2, d_vocab=corpus.tokenizer.vocab_size, attn_only=True))
+    model = build_model(
+        ModelConfig(
+            n_layers=1,
+            d_model=16,
+            n_ctx=prompts.clean.shape[1],
+            d_head=8,
+            n_heads=2,
+            d_vocab=corpus.tokenizer.vocab_size,
+            attn_only=True,
+        )
+    )
     ours = activation_patching(model, task, kind="z_by_pos")
     theirs = activation_patching(model, prompts.clean, prompts.corrupted, LogitDiff.ioi(prompts), "z_by_pos")
     assert torch.equal(ours.values, theirs.values)

@@ -38,8 +38,26 @@ def test_a_task_refuses_tokens_of_different_shapes_in_one_line():
         ({"clean": torch.zeros(5, 9)}, "2-D tensor of token ids"),
         ({"corrupted": torch.zeros(9, dtype=torch.long)}, "2-D tensor of token ids"),
         ({"position_labels": ("a", "b")}, "9 strings, one per position"),
-        ({"metric": LogitDiff(correct=torch.zeros(4, dtype=torch.long), wrong=torch.zeros(4, dtype=torch.long), positions=torch.zeros(4, dtype=torch.long))}, "reads 4 rows"),
-        ({"metric": LogitDiff(correct=torch.zeros(5, dtype=torch.long), wrong=torch.zeros(5, dtype=torch.long), positions=torch.full((5,), 9))}, r"in \[0, 9\)"),
+        (
+            {
+                "metric": LogitDiff(
+                    correct=torch.zeros(4, dtype=torch.long),
+                    wrong=torch.zeros(4, dtype=torch.long),
+                    positions=torch.zeros(4, dtype=torch.long),
+                )
+            },
+            "reads 4 rows",
+        ),
+        (
+            {
+                "metric": LogitDiff(
+                    correct=torch.zeros(5, dtype=torch.long),
+                    wrong=torch.zeros(5, dtype=torch.long),
+                    positions=torch.full((5,), 9),
+                )
+            },
+            r"in \[0, 9\)",
+        ),
     ],
 )
 def test_a_task_checks_its_parts(change, message):
@@ -74,7 +92,9 @@ def test_activation_patching_of_a_task_equals_patching_its_parts(model, task, ki
     theirs = activation_patching(model, task.clean, task.corrupted, task.metric, kind)
     assert torch.equal(ours.values, theirs.values) and (ours.clean, ours.corrupted) == (theirs.clean, theirs.corrupted)
     reused = activation_patching(model, task, kind=kind, prepared=prepare(model, task), direction="noising")
-    assert torch.equal(reused.values, activation_patching(model, task.clean, task.corrupted, task.metric, kind, direction="noising").values)
+    assert torch.equal(
+        reused.values, activation_patching(model, task.clean, task.corrupted, task.metric, kind, direction="noising").values
+    )
 
 
 def test_path_and_attribution_patching_of_a_task_equal_patching_its_parts(model, task):

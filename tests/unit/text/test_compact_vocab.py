@@ -76,7 +76,9 @@ def test_training_data_with_a_compact_vocabulary_round_trips_through_the_run_tok
     assert data.tokenizer.eos_token_id == data.vocab_size - 1 == int(all_ids.max())  # 50256 is the largest GPT-2 id
     rebuilt = TrainingData.prepare(run, tokenizer=tokenizer_from_dict(data.tokenizer.to_dict()))
     assert torch.equal(rebuilt.packed.train, data.packed.train)
-    plain = TrainingData.prepare(RunConfig(model=run.model, data=DataConfig(corpus="imdb", tokenizer="gpt2", max_documents=6), train=run.train))
+    plain = TrainingData.prepare(
+        RunConfig(model=run.model, data=DataConfig(corpus="imdb", tokenizer="gpt2", max_documents=6), train=run.train)
+    )
     assert data.tokenizer.decode(data.packed.train[0]) == plain.tokenizer.decode(plain.packed.train[0])
 
 

@@ -16,9 +16,7 @@ from interp.text.synthetic import (
 def _spans(*, batch=64, n_ctx=64, vocab=None, span_min=8, span_max=32, seed=0) -> RepeatedSpans:
     vocab = torch.arange(64) if vocab is None else vocab
     generator = torch.Generator().manual_seed(seed)
-    return repeated_span_batch(
-        batch=batch, n_ctx=n_ctx, vocab=vocab, span_min=span_min, span_max=span_max, generator=generator
-    )
+    return repeated_span_batch(batch=batch, n_ctx=n_ctx, vocab=vocab, span_min=span_min, span_max=span_max, generator=generator)
 
 
 def _check_invariants(s: RepeatedSpans, *, batch, n_ctx, vocab, span_min, span_max) -> None:

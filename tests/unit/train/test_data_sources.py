@@ -39,8 +39,10 @@ def test_ioi_extra_names_belong_to_the_ioi_source():
 
 def test_compact_vocab_under_ioi_is_refused_by_the_ioi_source_in_the_generic_words():
     data = DataConfig(corpus="ioi", tokenizer="gpt2", compact_vocab=True)  # text/config no longer knows "ioi"
-    words = "data.compact_vocab = true keeps the GPT-2/BERT ids a text corpus uses: it needs data.tokenizer = 'gpt2' " \
+    words = (
+        "data.compact_vocab = true keeps the GPT-2/BERT ids a text corpus uses: it needs data.tokenizer = 'gpt2' "
         "or 'bert' and a text corpus (got tokenizer 'gpt2', corpus 'ioi')"
+    )
     with pytest.raises(ConfigError) as error:
         check_data(data)
     assert str(error.value) == words
@@ -62,7 +64,9 @@ def test_a_source_of_ones_own_trains_by_name(tmp_path):
         register_source(source)  # the same source again: a no-op
         with pytest.raises(ConfigError, match="'just-bs' is already registered"):
             register_source(DataSource(name="just-bs", prepare=prepare_text_corpus, summary="something else"))
-        run = run_config("attn-only-1l", overrides={"data.corpus": "just-bs", "data.repeated_fraction": 1.0, "train.batch_size": 2})
+        run = run_config(
+            "attn-only-1l", overrides={"data.corpus": "just-bs", "data.repeated_fraction": 1.0, "train.batch_size": 2}
+        )
         assert bool((TrainingData.prepare(run).batch(0) == 1).all())
     finally:
         unregister_source("just-bs")

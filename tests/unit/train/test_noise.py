@@ -235,7 +235,9 @@ def test_weight_noise_is_restored_and_the_update_uses_the_noisy_gradient(kind):
     tokens = torch.randint(0, cfg.d_vocab, (4, cfg.n_ctx), generator=torch.Generator().manual_seed(0))
     model = build_model(cfg)
     clean = {n: p.detach().clone() for n, p in model.named_parameters()}
-    noise = TrainingNoise(NoiseConfig(where="weights", kind=kind, scale=0.05, seed=11), model, FastForward(model, cfg), vocab=torch.arange(11))
+    noise = TrainingNoise(
+        NoiseConfig(where="weights", kind=kind, scale=0.05, seed=11), model, FastForward(model, cfg), vocab=torch.arange(11)
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
 
     inputs, targets, forward = noise.begin(17, tokens)
@@ -376,7 +378,12 @@ def test_a_noisy_run_records_its_noise_and_refuses_resume_with_other_noise(tmp_p
     train(run, tmp_path / "run", progress=False)
     assert read_run_config(tmp_path / "run").noise == NoiseConfig(where="labels", scale=0.1)
     with pytest.raises(ConfigError, match="different config"):
-        train(noisy_run(dict(where="labels", scale=0.2), steps=3, n_checkpoints=2, eval_every=3), tmp_path / "run", resume=True, progress=False)
+        train(
+            noisy_run(dict(where="labels", scale=0.2), steps=3, n_checkpoints=2, eval_every=3),
+            tmp_path / "run",
+            resume=True,
+            progress=False,
+        )
 
 
 @pytest.mark.parametrize(

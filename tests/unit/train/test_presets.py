@@ -19,7 +19,7 @@ def test_the_package_reads_the_presets_of_models_presets(monkeypatch):
 
 
 def test_interp_presets_points_elsewhere(monkeypatch, tmp_path):
-    (tmp_path / "mine.toml").write_text('[model]\nn_layers = 3\nd_model = 32\nn_heads = 4\nd_head = 8\nn_ctx = 16\n')
+    (tmp_path / "mine.toml").write_text("[model]\nn_layers = 3\nd_model = 32\nn_heads = 4\nd_head = 8\nn_ctx = 16\n")
     monkeypatch.setenv(PRESETS_ENV, str(tmp_path))
     assert list_presets() == ["mine"] and run_config("mine").model.n_layers == 3
     with pytest.raises(ConfigError, match="unknown preset 'attn-only-2l'; available: mine"):

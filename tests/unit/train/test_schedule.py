@@ -42,4 +42,6 @@ def test_wsd_is_constant_then_decays_linearly_over_the_last_steps():
     assert learning_rate(cfg, 80) == pytest.approx(5e-4) and learning_rate(cfg, 99) == pytest.approx(1e-3 / 40)
     values = [learning_rate(cfg, s) for s in range(60, 100)]
     assert all(a > b for a, b in zip(values, values[1:]))
-    assert [learning_rate(cfg, s) for s in range(60)] == [learning_rate(TrainConfig(steps=100, lr=1e-3, warmup_steps=10), s) for s in range(60)]
+    assert [learning_rate(cfg, s) for s in range(60)] == [
+        learning_rate(TrainConfig(steps=100, lr=1e-3, warmup_steps=10), s) for s in range(60)
+    ]

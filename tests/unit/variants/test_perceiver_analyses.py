@@ -51,7 +51,11 @@ def run_dir(model, tmp_path_factory):
 
 
 def test_interp_load_takes_run_and_checkpoint_directories(model, run_dir, tokens):
-    for loaded in (interp.load(run_dir), interp.load(run_dir / CHECKPOINTS_DIR / "step_000005"), interp.load(list_checkpoints(run_dir)[-1])):
+    for loaded in (
+        interp.load(run_dir),
+        interp.load(run_dir / CHECKPOINTS_DIR / "step_000005"),
+        interp.load(list_checkpoints(run_dir)[-1]),
+    ):
         assert isinstance(loaded, PerceiverAR) and not loaded.training and loaded.cfg == model.cfg
         assert torch.equal(loaded(tokens), model(tokens))
     first = interp.load(run_dir, step=0)

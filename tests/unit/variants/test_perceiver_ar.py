@@ -93,7 +93,9 @@ def test_zero_ablation_through_interventions_and_hooks_removed(model, tokens):
     # zeroing every head of block 0 through z equals removing the attention output (b_O stays)
     all_z = run_with(model, tokens, ZeroAblation(Site.z(0)))
     with apply(model, ZeroAblation(Site.attn_out(0))):
-        no_attn = model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.hook_attn_out", lambda x, hook: x + model.blocks[0].attn.b_O)])
+        no_attn = model.run_with_hooks(
+            tokens, fwd_hooks=[("blocks.0.hook_attn_out", lambda x, hook: x + model.blocks[0].attn.b_O)]
+        )
     torch.testing.assert_close(all_z, no_attn, atol=1e-5, rtol=1e-5)
     with pytest.raises(RuntimeError):
         with apply(model, MeanAblation(Site.z(1), reference=tokens)):

@@ -41,7 +41,10 @@ def pair() -> tuple[torch.nn.Module, PerceiverAR]:
 @pytest.mark.parametrize("fold_layernorm", [True, False])
 def test_circuit_weights_equal_the_standard_models_on_the_same_weights(pair, fold_layernorm):
     standard, perceiver = pair
-    expected, got = circuit_weights(standard, fold_layernorm=fold_layernorm), circuit_weights(perceiver, fold_layernorm=fold_layernorm)
+    expected, got = (
+        circuit_weights(standard, fold_layernorm=fold_layernorm),
+        circuit_weights(perceiver, fold_layernorm=fold_layernorm),
+    )
     for field in dataclasses.fields(CircuitWeights):
         a, b = getattr(expected, field.name), getattr(got, field.name)
         if isinstance(a, torch.Tensor):
