@@ -12,7 +12,15 @@ that attribute to the subpackage whenever any `interp.train.*` module is importe
 True
 >>> interp.run_config("attn-only-2l", overrides={"train.steps": 100}).train.steps
 100
->>> model = interp.load("models/runs/demo")            # the last checkpoint; step=N for another   # doctest: +SKIP
+>>> import tempfile
+>>> tiny = {"data.corpus": "none", "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 6, "model.n_ctx": 16,
+...         "model.d_model": 32, "model.d_head": 8, "train.steps": 4, "train.batch_size": 4, "train.n_checkpoints": 2}
+>>> run_dir = tempfile.mkdtemp() + "/demo"
+>>> [c.step for c in interp.train_run("attn-only-1l", run_dir, overrides=tiny, progress=False).checkpoints]
+[0, 4]
+>>> model = interp.load(run_dir)            # the last checkpoint; step=N for another
+>>> model.cfg.n_layers, model.training, interp.load(run_dir, step=0).cfg.d_model
+(1, False, 32)
 """
 
 from typing import TYPE_CHECKING

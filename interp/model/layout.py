@@ -73,7 +73,16 @@ def load_state_dict_file(path: Path) -> dict[str, Tensor]:
     `torch.load(weights_only=True)`, which refuses any pickle that would build objects other than tensors
     and plain containers (a pickle can run code when it is loaded; these never get the chance).
 
-    >>> state = load_state_dict_file(Path("model.safetensors"))   # doctest: +SKIP
+    >>> import tempfile
+    >>> from safetensors.torch import save_file
+    >>> path = Path(tempfile.mkdtemp()) / "model.safetensors"
+    >>> save_file({"embed.W_E": torch.ones(11, 16)}, str(path))
+    >>> {name: tuple(tensor.shape) for name, tensor in load_state_dict_file(path).items()}
+    {'embed.W_E': (11, 16)}
+    >>> _ = path.write_bytes(path.read_bytes()[:20])                # cut short, as an interrupted copy leaves it
+    >>> load_state_dict_file(path)
+    Traceback (most recent call last):
+    interp.core.errors.CheckpointError: ... cannot be read (...); the file is truncated or corrupted
     """
     path = Path(path)
     if not path.is_file():

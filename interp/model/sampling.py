@@ -3,7 +3,17 @@
 The prompt is checked as `interp generate` checks it (`interp.core.validate.check_tokens` on the last n_ctx
 tokens, the ones the model reads), so a bad id is one DataError line, not an IndexError inside the forward.
 
->>> tokens = sample(model, torch.tensor([[1, 2]]), max_new_tokens=5, generator=torch.Generator().manual_seed(0))  # doctest: +SKIP
+>>> import interp
+>>> cfg = interp.ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True)
+>>> model = interp.build_model(cfg)
+>>> tokens = sample(model, torch.tensor([[1, 2]]), max_new_tokens=10, generator=torch.Generator().manual_seed(0))
+>>> tokens.shape, tokens[0, :2].tolist(), bool(((tokens >= 0) & (tokens < 11)).all())   # it reads the last n_ctx = 8
+(torch.Size([1, 12]), [1, 2], True)
+>>> torch.equal(sample(model, tokens, max_new_tokens=3, temperature=0), sample(model, tokens, max_new_tokens=3, temperature=0))
+True
+>>> sample(model, torch.tensor([[1, 11]]), max_new_tokens=1)
+Traceback (most recent call last):
+interp.core.errors.DataError: token ids must be in [0, 11), got ids from 1 to 11
 """
 
 import torch

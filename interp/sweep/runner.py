@@ -239,10 +239,16 @@ def run_in_workers(jobs: list[TrialJob], parallel: int, done: Callable[[TrialJob
     `done(job, outcome)` as each ends. A worker that dies fails only its trial: its outcome is a "failed" record
     naming the exit code and the log's last line, written to the trial's trial.json.
 
+    >>> import tempfile
+    >>> from interp.train.presets import run_config
+    >>> tiny = {"data.corpus": "none", "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 6,
+    ...     "model.n_ctx": 16, "model.d_model": 32, "model.d_head": 8, "train.steps": 4, "train.batch_size": 4}
+    >>> run_dir = Path(tempfile.mkdtemp()) / "a"
+    >>> jobs = [TrialJob(name="a", run=run_config("attn-only-1l", overrides=tiny).to_dict(), run_dir=str(run_dir), resume=False)]
     >>> outcomes = {}
-    >>> run_in_workers(jobs, 2, lambda job, outcome: outcomes.setdefault(job.name, outcome))   # doctest: +SKIP
-    >>> outcomes["a"]["status"]                                                                # doctest: +SKIP
-    'done'
+    >>> run_in_workers(jobs, 2, lambda job, outcome: outcomes.setdefault(job.name, outcome))   # ~10 s: the worker imports torch
+    >>> outcomes["a"]["status"], sorted(path.name for path in run_dir.iterdir())
+    ('done', ['checkpoints', 'metrics.jsonl', 'run.json', 'train.log', 'trial.json'])
     """
     pending, running = deque(jobs), {}
     try:

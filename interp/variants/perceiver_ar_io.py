@@ -8,8 +8,14 @@ HookedTransformerConfig fields plus `original_architecture = "perceiver_ar"` and
 `load_any_model` is `interp.load`: a run directory (its last checkpoint, or `step`) or a checkpoint directory of
 either architecture -> the model in eval mode.
 
->>> save_perceiver(tmp / "ckpt", model, step=100, tokenizer=tok.to_dict())   # doctest: +SKIP
->>> model = load_any_model(tmp / "ckpt")                                      # doctest: +SKIP
+>>> import tempfile
+>>> import torch
+>>> model = PerceiverAR(PerceiverARConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, n_latents=4)).eval()
+>>> path = save_perceiver(Path(tempfile.mkdtemp()) / "ckpt", model, step=100, tokenizer={"kind": "byte"})
+>>> loaded = load_any_model(path)
+>>> tokens = torch.randint(0, 11, (2, 8))
+>>> type(loaded).__name__, torch.equal(loaded(tokens), model(tokens)), read_tokenizer(path)
+('PerceiverAR', True, {'kind': 'byte'})
 """
 
 import json

@@ -27,9 +27,18 @@ How it is fast, and still exact:
 Results agree with TransformerLens's per-cell loop to float32 rounding (tests/unit/analysis/test_patching.py). The partial
 forwards are many small tensor operations: on a shared CPU, `torch.set_num_threads(1)` is much faster.
 
->>> result = activation_patching(model, prompts.clean, prompts.corrupted, LogitDiff.ioi(prompts), kind="z")  # doctest: +SKIP
->>> result.normalised.shape                                                                                 # doctest: +SKIP
-torch.Size([3, 4])
+>>> import interp
+>>> cfg = interp.ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True)
+>>> model = interp.build_model(cfg)
+>>> clean = torch.randint(0, 11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> corrupted = clean.clone()
+>>> corrupted[:, 2] = (clean[:, 2] + 1) % 11                                  # one token changed per row
+>>> metric = LogitDiff(correct=clean[:, 3], wrong=corrupted[:, 2], positions=7)
+>>> result = activation_patching(model, clean, corrupted, metric, kind="resid_pre")
+>>> result.normalised.shape, result.axes
+(torch.Size([2, 8]), ('layer', 'pos'))
+>>> torch.allclose(result.normalised[0], torch.eye(8)[2], atol=1e-5)   # only the changed token's stream matters at layer 0
+True
 """
 
 import time

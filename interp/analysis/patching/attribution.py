@@ -11,9 +11,21 @@ estimated change), so `.normalised` compares directly with exact patching; `spea
 The estimate is exact when the metric is linear in the patched activation (e.g. the last layer's z with no
 LayerNorm after it) and degrades where attention patterns or LayerNorm scales respond strongly.
 
->>> results = attribution_patching(model, prompts.clean, prompts.corrupted, LogitDiff.ioi(prompts))  # doctest: +SKIP
->>> results["z"].normalised.shape                                                                   # doctest: +SKIP
-torch.Size([3, 4])
+>>> import interp
+>>> from interp.analysis.patching.activation import activation_patching
+>>> cfg = interp.ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True,
+...     normalization_type=None)
+>>> model = interp.build_model(cfg)
+>>> clean = torch.randint(0, 11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> corrupted = clean.clone()
+>>> corrupted[:, 2] = (clean[:, 2] + 1) % 11
+>>> metric = LogitDiff(correct=clean[:, 3], wrong=corrupted[:, 2], positions=7)
+>>> results = attribution_patching(model, clean, corrupted, metric, kinds=["z", "resid_pre"])
+>>> sorted(results), results["z"].normalised.shape
+(['resid_pre', 'z'], torch.Size([2, 2]))
+>>> exact = activation_patching(model, clean, corrupted, metric, kind="z")
+>>> torch.allclose(results["z"].values[1], exact.values[1], atol=1e-5)   # last layer, no LayerNorm: linear, so exact
+True
 """
 
 import time

@@ -1,8 +1,15 @@
 """Save patching results: the tensors as safetensors, everything else as JSON, side by side.
 
->>> paths = save_result(result, Path("reports/patching/run-step4000"), "z", extra={"split": "train"})  # doctest: +SKIP
->>> load_result(paths["json"])["kind"]                                                                # doctest: +SKIP
-'z'
+>>> import tempfile
+>>> import torch
+>>> values = torch.tensor([[0.5, 2.0]])
+>>> result = PatchingResult(kind="z", axes=("layer", "head"), values=values, clean=2.0, corrupted=0.0, seconds=0.1)
+>>> paths = save_result(result, Path(tempfile.mkdtemp()), "z", extra={"split": "train"})
+>>> sorted(path.name for path in paths.values())
+['z.json', 'z.safetensors']
+>>> saved = load_result(paths["json"])
+>>> saved["kind"], saved["axes"], saved["split"], saved["tensors"]["normalised"]
+('z', ['layer', 'head'], 'train', tensor([[0.2500, 1.0000]]))
 """
 
 import json

@@ -18,9 +18,20 @@ along this path alone destroys the behaviour (name movers -> logits, S-inhibitio
 For a single receiver head on an attention-only model this equals TransformerLens's
 `get_act_patch_direct_path` with the roles of the runs exchanged (tests/unit/analysis/test_path_patching.py).
 
->>> result = path_patching(model, prompts.clean, prompts.corrupted, LogitDiff.ioi(prompts), receivers="logits")  # doctest: +SKIP
->>> result.normalised.shape                                                                                    # doctest: +SKIP
-torch.Size([3, 4])
+>>> import interp
+>>> from interp.analysis.patching.activation import activation_patching
+>>> cfg = interp.ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True)
+>>> model = interp.build_model(cfg)
+>>> clean = torch.randint(0, 11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> corrupted = clean.clone()
+>>> corrupted[:, 2] = (clean[:, 2] + 1) % 11
+>>> metric = LogitDiff(correct=clean[:, 3], wrong=corrupted[:, 2], positions=7)
+>>> result = path_patching(model, clean, corrupted, metric, receivers="logits")
+>>> result.normalised.shape
+torch.Size([2, 2])
+>>> noising = activation_patching(model, clean, corrupted, metric, kind="z", direction="noising")
+>>> torch.allclose(result.values[1], noising.values[1], atol=1e-5)   # the last layer reaches the logits directly only
+True
 """
 
 import time

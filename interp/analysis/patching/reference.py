@@ -3,7 +3,17 @@
 `reference_patching` runs the TransformerLens function for a kind of `interp.analysis.patching.activation` with the same
 metric and returns its tensor (same layout). Slow by design; tests and benchmarks compare against it.
 
->>> values = reference_patching(model, prompts.clean, prompts.corrupted, LogitDiff.ioi(prompts), kind="z")  # doctest: +SKIP
+>>> import interp
+>>> from interp.analysis.patching.activation import activation_patching
+>>> cfg = interp.ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True)
+>>> model = interp.build_model(cfg)
+>>> clean = torch.randint(0, 11, (4, 8), generator=torch.Generator().manual_seed(0))
+>>> corrupted = clean.clone()
+>>> corrupted[:, 2] = (clean[:, 2] + 1) % 11
+>>> metric = LogitDiff(correct=clean[:, 3], wrong=corrupted[:, 2], positions=7)
+>>> values = reference_patching(model, clean, corrupted, metric, kind="z")   # one forward per (layer, head)
+>>> values.shape, torch.allclose(values, activation_patching(model, clean, corrupted, metric, kind="z").values, atol=1e-5)
+(torch.Size([2, 2]), True)
 """
 
 import contextlib

@@ -6,9 +6,17 @@ of the step so that a run is reproducible from its seed. It works for any model 
 including models that predict only the last positions (the PerceiverAR variant): the logits are matched
 with the last targets.
 
->>> result = train_on_rows(model, lambda step: rows, TrainConfig(steps=20, batch_size=8))   # doctest: +SKIP
->>> result.losses[-1] < result.losses[0]                                                # doctest: +SKIP
-True
+>>> import interp
+>>> from interp.tasks.birthplace.qa import qa_rows
+>>> from interp.tasks.birthplace.span_corruption import char_vocabulary
+>>> pairs = [("Where was Ada born?", "London"), ("Where was Max born?", "Paris")]
+>>> tok = char_vocabulary("".join(q + a for q, a in pairs))
+>>> rows = qa_rows(pairs, tok, block_size=32)                     # loss on the answers only
+>>> cfg = interp.ModelConfig(n_layers=1, d_model=32, n_ctx=32, d_head=8, n_heads=4, d_vocab=tok.vocab_size, attn_only=True)
+>>> model = interp.build_model(cfg)
+>>> result = train_on_rows(model, lambda step: rows, TrainConfig(steps=20, batch_size=2, eval_every=10))
+>>> result.log_steps, result.losses[-1] < result.losses[0], result.scored_tokens    # 13 answer targets per step
+((10, 20), True, 260)
 """
 
 import math

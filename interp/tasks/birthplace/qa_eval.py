@@ -4,9 +4,22 @@ Prompts are laid out exactly as in training (`interp.tasks.birthplace.qa`): from
 ending a fixed answer slot before the row's end (side="left"), so every answer is decoded at the positions it
 was trained at, and all questions decode as one batch.
 
->>> result = exact_match(model, tokenizer, pairs, block_size=128, side="left")   # doctest: +SKIP
->>> result.accuracy, result.predictions[:2]                                    # doctest: +SKIP
-(0.41, ('London', 'Paris'))
+>>> import interp
+>>> from interp.tasks.birthplace.finetune import train_on_rows
+>>> from interp.tasks.birthplace.qa import qa_rows
+>>> from interp.tasks.birthplace.span_corruption import char_vocabulary
+>>> from interp.train.config import TrainConfig
+>>> pairs = [("Where was Ada born?", "London"), ("Where was Max born?", "Paris")]
+>>> tokenizer = char_vocabulary("".join(q + a for q, a in pairs))
+>>> cfg = interp.ModelConfig(n_layers=1, d_model=32, n_ctx=40, d_head=8, n_heads=4, d_vocab=tokenizer.vocab_size, attn_only=True)
+>>> model = interp.build_model(cfg)
+>>> rows = qa_rows(pairs, tokenizer, block_size=40, side="left")
+>>> _ = train_on_rows(model, lambda step: rows, TrainConfig(steps=50, batch_size=2, lr=1e-2))   # memorise both
+>>> result = exact_match(model, tokenizer, pairs, block_size=40, side="left")
+>>> result.accuracy, result.predictions
+(1.0, ('London', 'Paris'))
+>>> constant_answer_accuracy(pairs, "London").accuracy             # the baseline: always the commonest city
+0.5
 """
 
 from collections.abc import Sequence

@@ -9,8 +9,16 @@ people (who appear only in the pretraining corpus):
 
 Checkpoints are written with `interp.train.checkpoints.save_checkpoint` (standard model) or `save_perceiver`.
 
->>> results = run_experiment(BirthplaceConfig(), Path("models/runs/birthplace"))   # doctest: +SKIP
->>> [(r.setting, round(r.dev_accuracy, 3)) for r in results]                       # doctest: +SKIP
+>>> import tempfile
+>>> small, short = {"n_layers": 1, "d_model": 32, "d_head": 8, "d_mlp": 64}, {"steps": 2, "batch_size": 4}
+>>> tiny = BirthplaceConfig.from_dict({"corpus": {"n_people": 20}, "model": small, "pretrain": {"steps": 4, "batch_size": 4},
+...     "finetune": short, "scratch_finetune": short})
+>>> out = Path(tempfile.mkdtemp()) / "birthplace"
+>>> results = run_experiment(tiny, out)                            # a second; the defaults take about 10 minutes
+>>> [(r.setting, r.dev_total, r.pretrain_steps) for r in results]  # 30% of the 20 people are held out (dev)
+[('london', 6, 0), ('finetune_only', 6, 0), ('pretrain_finetune', 6, 4)]
+>>> sorted(path.name for path in out.iterdir()), sorted(path.name for path in (out / "pretrain_finetune").iterdir())
+(['birthplace.json', 'finetune_only', 'pretrain_finetune', 'results.json'], ['finetune', 'pretrain'])
 """
 
 import json

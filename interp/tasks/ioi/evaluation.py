@@ -4,9 +4,16 @@ Accuracy is the fraction of prompts where the IO logit beats the S logit (the IO
 `top1` is the stricter fraction where the IO is the model's top prediction over the whole vocabulary.
 Logits are read at each prompt's `end_pos` (prompts are right-padded).
 
->>> scores = evaluate_ioi(model, ioi_corpus(), n=256)          # doctest: +SKIP
->>> scores["names"]["BABA"]["logit_diff"]                     # doctest: +SKIP
-3.1
+>>> import interp
+>>> from interp.tasks.ioi.prompts import ioi_corpus
+>>> corpus = ioi_corpus()
+>>> cfg = interp.ModelConfig(n_layers=1, d_model=16, n_ctx=32, d_head=8, n_heads=2, d_vocab=corpus.tokenizer.vocab_size,
+...     attn_only=True)
+>>> scores = evaluate_ioi(interp.build_model(cfg), corpus, n=16)     # an untrained model of the corpus's vocabulary
+>>> list(scores), list(scores["names"]), scores["names"]["BABA"]["n"]
+(['train', 'names', 'templates', 'both'], ['all', 'ABBA', 'BABA'], 8)
+>>> sorted(scores["names"]["BABA"])
+['accuracy', 'logit_diff', 'n', 'top1']
 """
 
 from dataclasses import dataclass

@@ -1,9 +1,20 @@
 """IOI as a patching task: the checkpoint's corpus, aligned clean/corrupted prompts, and the sweeps `interp patch`
 runs for each `--kind`, saved as safetensors + JSON with one self-contained HTML page.
 
->>> model, corpus = ioi_model(resolve_checkpoint(Path("models/runs/ioi-attn-only-4l-seed4")))     # doctest: +SKIP
->>> prompts = patching_prompts(corpus, n=64, split="train")                                      # doctest: +SKIP
->>> results = run_kind(model, prompts, "heads")                                                  # doctest: +SKIP
+>>> import tempfile
+>>> import interp
+>>> from interp.train.checkpoints import resolve_checkpoint
+>>> tiny = {"model.n_layers": 2, "model.d_model": 16, "model.n_heads": 2, "model.d_head": 8, "train.steps": 2,
+...     "train.warmup_steps": 0, "train.batch_size": 4, "train.n_checkpoints": 2, "train.eval_batches": 1}
+>>> run_dir = Path(tempfile.mkdtemp()) / "ioi"
+>>> _ = interp.train_run("ioi-attn-only-3l", run_dir, overrides=tiny, progress=False)   # two steps on the IOI corpus
+>>> model, corpus = ioi_model(resolve_checkpoint(run_dir))
+>>> prompts = patching_prompts(corpus, n=8, split="train")      # one template layout: every row has the same positions
+>>> run = run_kind(model, prompts, "heads")
+>>> {name: result.axes for name, result in run.results.items()}
+{'z': ('layer', 'head'), 'z_by_pos': ('layer', 'pos', 'head')}
+>>> run.results["z_by_pos"].values.shape == (2, prompts.clean.shape[1], 2)
+True
 """
 
 from dataclasses import dataclass
