@@ -5,12 +5,8 @@ middle. Only floating-point tensors are averaged; everything else (masks, intege
 
 >>> import tempfile
 >>> from pathlib import Path
->>> from interp.train.config import RunConfig
->>> from interp.train.loop import train
->>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
-...     "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=2, span_max=4),
-...     "train": dict(steps=10, batch_size=4, eval_every=5, n_checkpoints=3)})
->>> run_dir = train(run, Path(tempfile.mkdtemp()) / "run", progress=False).run_dir     # a tiny run, 1 s
+>>> import interp
+>>> run_dir = interp.train_run("tiny", Path(tempfile.mkdtemp()) / "run", progress=False).run_dir   # 10 steps, 1 s
 >>> ckpt = save_average(run_dir, fraction=0.95)          # checkpoints at steps >= 0.05 * 10: steps 1 and 10
 >>> ckpt.path.name, ckpt.metrics["averaged_checkpoints"]
 ('average-last-95pct', 2.0)

@@ -15,12 +15,8 @@ torch.Size([2, 4])
 >>> import tempfile
 >>> from pathlib import Path
 >>> from interp.train.checkpoints import list_checkpoints
->>> from interp.train.config import RunConfig
->>> from interp.train.loop import train
->>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
-...     "data": dict(corpus="none", tokenizer="char", repeated_fraction=1.0, span_min=2, span_max=4),
-...     "train": dict(steps=10, batch_size=4, eval_every=5, n_checkpoints=3)})
->>> run_dir = train(run, Path(tempfile.mkdtemp()) / "run", progress=False).run_dir     # a tiny run, 1 s
+>>> import interp
+>>> run_dir = interp.train_run("tiny", Path(tempfile.mkdtemp()) / "run", progress=False).run_dir   # 10 steps, 1 s
 >>> checkpoints = list_checkpoints(run_dir)
 >>> series = evaluate_series(checkpoints, probe_for_run(checkpoints[-1]))
 >>> series.steps, series.heads.induction.shape                    # [checkpoint layer head]
