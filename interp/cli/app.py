@@ -116,7 +116,6 @@ def generate(
     """
     import torch
 
-    from interp.core.validate import check_tokens
     from interp.model.sampling import sample
     from interp.text.tokenizers import tokenizer_from_dict
     from interp.train.checkpoints import load_model, resolve_checkpoint
@@ -134,7 +133,6 @@ def generate(
             "the tokenizer in training.json does not belong to this model"
         )
     ids = (tokenizer.encode(prompt) if prompt else []) or [_start_token(tokenizer)]
-    check_tokens(torch.tensor([ids[-ckpt.config.n_ctx :]]), ckpt.config)  # sampling reads the last n_ctx tokens
     model = load_model(ckpt)
     out = sample(
         model,

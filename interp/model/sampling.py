@@ -1,7 +1,7 @@
 """Autoregressive sampling with temperature and top-k.
 
-The prompt is checked as `interp generate` checks it (`interp.core.validate.check_tokens` on the last n_ctx
-tokens, the ones the model reads), so a bad id is one DataError line, not an IndexError inside the forward.
+The prompt is checked here, for `interp generate` and Python alike (`interp.core.validate.check_tokens` on the last
+n_ctx tokens, the ones the model reads), so a bad id is one DataError line, not an IndexError inside the forward.
 
 >>> import interp
 >>> cfg = interp.ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, attn_only=True)
