@@ -88,7 +88,9 @@ def _run(problem: EdgeProblem, mask: Tensor, embedding: Tensor | None = None) ->
     """An edge forward with the gradient of the summed per-row metric at every receiver input."""
     with torch.enable_grad():
         mask = mask.clone().requires_grad_(True)
-        run = edge_forward(problem.w, problem.graph, problem.base.tokens, problem.other, mask, problem.metric, embedding=embedding)
+        run = edge_forward(
+            problem.w, problem.graph, problem.base.tokens, problem.other, mask, problem.metric, embedding=embedding
+        )
         inputs = [x for _, x in run.inputs]
         grads = torch.autograd.grad(run.metric_rows.sum(), inputs)
     return run, grads
@@ -102,7 +104,9 @@ def _estimate(problem: EdgeProblem, runs, difference_of) -> Float[Tensor, "edge 
     count = 0
     for run, grads in runs:
         if all(float(g.abs().max()) == 0.0 for g in grads):
-            raise DataError("the metric's gradient is zero everywhere: it does not depend on the logits (are correct and wrong the same tokens?)")
+            raise DataError(
+                "the metric's gradient is zero everywhere: it does not depend on the logits (are correct and wrong the same tokens?)"
+            )
         differences = difference_of(run).detach()
         for (receivers, _), grad in zip(run.inputs, grads):
             if receivers.tolist() == [graph.logits_receiver]:

@@ -85,7 +85,7 @@ def edge_forward(
     if mask.ndim == 2:
         mask = mask[None]
     mask = mask.to(other.senders.dtype) * graph.allowed
-    variants, (batch, pos) = mask.shape[0], tokens.shape
+    variants, batch = mask.shape[0], tokens.shape[0]
     current_input = w.embed(tokens) if embedding is None else embedding
     differences = (current_input - other.senders[:, :, 0])[None].expand(variants, -1, -1, -1)[..., None, :]
     inputs = []

@@ -54,7 +54,7 @@ def edge_patching(
 @torch.no_grad()
 def patched_rows(problem: EdgeProblem, rows_per_forward: int = ROWS_PER_FORWARD) -> Float[Tensor, "edge batch"]:
     """The metric per prompt with each edge patched alone, in edge order."""
-    w, graph, base, other = problem.w, problem.graph, problem.base, problem.other
+    graph, base, other = problem.graph, problem.base, problem.other
     batch = base.tokens.shape[0]
     chunk = max(1, rows_per_forward // batch)
     delta = other.senders - base.senders  # batch pos sender d_model
@@ -97,7 +97,9 @@ def _patch_receiver(
             z[..., 0, :], w.attn(layer, "W_O")[head], "edge batch pos d_head, d_head d_model -> edge batch pos d_model"
         )
         old_out = base.senders[:, :, graph.head_sender(layer, head)]
-        resid_mid = resid_pre + base.senders[:, :, graph.head_sender(layer, 0) : graph.head_sender(layer, 0) + graph.n_heads].sum(2)
+        resid_mid = resid_pre + base.senders[:, :, graph.head_sender(layer, 0) : graph.head_sender(layer, 0) + graph.n_heads].sum(
+            2
+        )
         resid_mid = resid_mid + w.attn(layer, "b_O")
         post = w.finish_block(layer, resid_mid + (new_out - old_out))
     final = run_blocks(w, post.flatten(0, 1), layer + 1).unflatten(0, (edges, -1))

@@ -88,9 +88,7 @@ def prepare(
     if task is None:
         clean, corrupted, metric = task_inputs(clean_or_task, corrupted, metric)
         if clean.shape != corrupted.shape:
-            raise DataError(
-                f"clean {tuple(clean.shape)} and corrupted {tuple(corrupted.shape)} tokens must have the same shape"
-            )
+            raise DataError(f"clean {tuple(clean.shape)} and corrupted {tuple(corrupted.shape)} tokens must have the same shape")
         task = Task(clean=clean, corrupted=corrupted, metric=metric)  # validates shapes and positions
     check_supported(model)
     w, graph = Weights.of(model), Graph.of(model)

@@ -62,9 +62,7 @@ def record(w: Weights, graph: Graph, tokens: Int[Tensor, "batch pos"]) -> RunSta
         tokens=tokens,
         senders=torch.stack(senders, dim=2),
         resid_pre=torch.stack([got[f"blocks.{layer}.hook_resid_pre"] for layer in range(w.n_layers)]),
-        resid_mid=None
-        if w.attn_only
-        else torch.stack([got[f"blocks.{layer}.hook_resid_mid"] for layer in range(w.n_layers)]),
+        resid_mid=None if w.attn_only else torch.stack([got[f"blocks.{layer}.hook_resid_mid"] for layer in range(w.n_layers)]),
         final=got[f"blocks.{w.n_layers - 1}.hook_resid_post"],
         logits=logits,
     )
