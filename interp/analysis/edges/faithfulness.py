@@ -16,7 +16,7 @@ CPR, the area under the curve (higher is better), and CMD, the area between it a
 >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=24, d_head=4, n_heads=4, d_vocab=20, attn_only=True))
 >>> task = induction_task(20, n=8, half=6)
 >>> curve = faithfulness_curve(model, task, edge_patching(model, task).scores)
->>> [round(curve.faithfulness[i].item(), 4) for i in (0, -1)]     # the empty circuit, the whole model
+>>> [abs(round(curve.faithfulness[i].item(), 4)) for i in (0, -1)]     # the empty circuit, the whole model
 [0.0, 1.0]
 """
 
