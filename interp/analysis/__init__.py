@@ -62,6 +62,20 @@ _EXPORTS = {
     "full_qk_circuit": "interp.analysis.circuits.qk_ov",
     "ov_copying_scores": "interp.analysis.circuits.qk_ov",
     "attention_summary": "interp.analysis.summaries.attention",
+    # edge-level circuit discovery
+    "Graph": "interp.analysis.edges.graph",
+    "EdgeScores": "interp.analysis.edges.scores",
+    "edge_patching": "interp.analysis.edges.exact",
+    "edge_attribution": "interp.analysis.edges.attribution",
+    "acdc": "interp.analysis.edges.acdc",
+    "Circuit": "interp.analysis.edges.circuit",
+    "faithfulness": "interp.analysis.edges.faithfulness",
+    "faithfulness_curve": "interp.analysis.edges.faithfulness",
+    "CircuitTimeline": "interp.analysis.edges.timeline",
+    "circuit_timeline": "interp.analysis.edges.timeline",
+    "select_checkpoints": "interp.analysis.edges.timeline",
+    "save_timeline": "interp.analysis.edges.files",
+    "load_timeline": "interp.analysis.edges.files",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
@@ -80,6 +94,15 @@ if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each 
     from interp.analysis.core.cache import Activations, cache_activations, estimate_bytes
     from interp.analysis.core.interventions import MeanAblation, Patch, ResampleAblation, ZeroAblation, apply, run_with
     from interp.analysis.core.metrics import LogitDiff, logit_diff, normalise, per_token_loss
+    from interp.analysis.edges.acdc import acdc
+    from interp.analysis.edges.attribution import edge_attribution
+    from interp.analysis.edges.circuit import Circuit
+    from interp.analysis.edges.exact import edge_patching
+    from interp.analysis.edges.faithfulness import faithfulness, faithfulness_curve
+    from interp.analysis.edges.files import load_timeline, save_timeline
+    from interp.analysis.edges.graph import Graph
+    from interp.analysis.edges.scores import EdgeScores
+    from interp.analysis.edges.timeline import CircuitTimeline, circuit_timeline, select_checkpoints
     from interp.analysis.induction.head_classes import classify_heads
     from interp.analysis.induction.head_scores import HeadScores
     from interp.analysis.induction.phase import PhaseChange, detect_phase_change
