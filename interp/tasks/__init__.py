@@ -28,6 +28,9 @@ register_source(IOI_SOURCE)
 
 _EXPORTS = {
     "Task": "interp.analysis.core.task",
+    "save_task": "interp.analysis.core.task_files",
+    "load_task": "interp.analysis.core.task_files",
+    "task_for_run": "interp.tasks.for_run",
     # induction
     "induction_task": "interp.tasks.induction.task",
     # IOI
@@ -52,9 +55,11 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # what type checkers and import-linter see
     from interp.analysis.core.task import Task
+    from interp.analysis.core.task_files import load_task, save_task
     from interp.tasks.birthplace.biographies import make_corpus
     from interp.tasks.birthplace.config import BirthplaceConfig
     from interp.tasks.birthplace.qa_eval import exact_match
+    from interp.tasks.for_run import task_for_run
     from interp.tasks.induction.task import induction_task
     from interp.tasks.ioi.evaluation import IOIScores, evaluate_ioi, score_prompts
     from interp.tasks.ioi.patching import ioi_model, patching_prompts
