@@ -156,9 +156,21 @@ def _start_token(tokenizer) -> int:
 
 
 def _register_commands() -> None:
-    from interp.cli.commands import ablate, average, bench, birthplace, circuits, compare, induction, patch, report, sweep
+    from interp.cli.commands import (
+        ablate,
+        average,
+        bench,
+        birthplace,
+        circuit,
+        circuits,
+        compare,
+        induction,
+        patch,
+        report,
+        sweep,
+    )
 
-    for module in (report, ablate, compare, induction, circuits, patch, average, birthplace, sweep, bench):
+    for module in (report, ablate, compare, induction, circuits, circuit, patch, average, birthplace, sweep, bench):
         module.register(app)
 
 
