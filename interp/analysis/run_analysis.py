@@ -27,6 +27,8 @@ from tqdm.auto import tqdm
 
 from interp.analysis.ablation.study import AblationResult, ablation_study
 from interp.analysis.core.eval_tokens import evaluation_tokens
+from interp.analysis.core.task import Task
+from interp.analysis.edges.timeline import CircuitTimeline, circuit_timeline, select_checkpoints
 from interp.analysis.induction.phase import PhaseChange
 from interp.analysis.induction.series import CheckpointEvaluation, InductionSeries, evaluate_model, evaluate_series, probe_for_run
 from interp.analysis.summaries.circuits import CircuitSummary, summarise_circuits
@@ -62,6 +64,7 @@ class RunAnalysis:
     ablation_source: str
     attention: list[AttentionExample]
     seconds: dict[str, float] = field(default_factory=dict)
+    circuit: CircuitTimeline | None = None
 
 
 def display_tokens(tokenizer: Tokenizer | None, ids: list[int]) -> list[str]:
@@ -87,10 +90,12 @@ def analyse_run(
     ablation_method: str = "mean",
     ablation_rows: int = 64,
     probe_rows: int = 32,
+    circuit_task: Task | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> RunAnalysis:
-    """Analyse every checkpoint of `run_dir` for induction, and checkpoint `step` (default: the last) in depth."""
+    """Analyse every checkpoint of `run_dir` for induction, and checkpoint `step` (default: the last) in depth;
+    with `circuit_task`, also the circuit of that task (EAP-IG) at about a dozen log-spaced checkpoints up to it."""
     run_dir = Path(run_dir)
     seconds: dict[str, float] = {}
     checkpoints = list_checkpoints(run_dir)
@@ -121,6 +126,15 @@ def analyse_run(
     if probe.text is not None:
         examples.append(attention_example(model, probe.text[0], "held-out text", tokenizer))
 
+    timeline = None
+    if circuit_task is not None:
+        started = time.perf_counter()
+        chosen = select_checkpoints([c for c in checkpoints if c.step <= target.step], "log")
+        bar = tqdm(total=len(chosen), desc="circuit", unit="ckpt", disable=not progress)
+        timeline = circuit_timeline(chosen, circuit_task, method="eap-ig", progress=lambda ckpt: bar.update(1))
+        bar.close()
+        seconds["circuit timeline"] = time.perf_counter() - started
+
     info = json.loads((run_dir / RUN_FILE).read_text()) if (run_dir / RUN_FILE).exists() else {}
     return RunAnalysis(
         run_dir=run_dir,
@@ -136,4 +150,5 @@ def analyse_run(
         ablation_source=source,
         attention=examples,
         seconds=seconds,
+        circuit=timeline,
     )

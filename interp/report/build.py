@@ -27,15 +27,20 @@ def build_report(
     step: int | None = None,
     reports_dir: Path = REPORTS_DIR,
     out: Path | None = None,
+    circuit: bool = True,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Write `reports_dir/<run-name>.html` (or `out`) for `run_dir` at `step` (default: its last checkpoint)."""
+    """Write `reports_dir/<run-name>.html` (or `out`) for `run_dir` at `step` (default: its last checkpoint); with
+    `circuit`, the report includes the induction circuit across training."""
     from interp.analysis.run_analysis import analyse_run
     from interp.report.run_report import render_run_report
+    from interp.tasks.for_run import task_for_run
+    from interp.train.checkpoints import resolve_checkpoint
 
     run_dir = Path(run_dir)
-    analysis = analyse_run(run_dir, step=step, progress=progress, log=log)
+    task = task_for_run("induction", resolve_checkpoint(run_dir, step), n=32) if circuit else None
+    analysis = analyse_run(run_dir, step=step, circuit_task=task, progress=progress, log=log)
     started = time.perf_counter()
     page = render_run_report(analysis)
     path = page.write(out or Path(reports_dir) / f"{run_dir.name}.html")
