@@ -38,7 +38,7 @@ def test_pruning_keeps_exactly_the_edges_on_input_to_logits_paths():
         edges = [(graph.senders[s], graph.receiver_node(r)) for r, s in graph.edge_index.tolist()]
         chosen = [e for e, k in zip(edges, keep.tolist()) if k]
 
-        def closure(start, forward):
+        def closure(start, forward, chosen=chosen):
             seen, frontier = {start}, [start]
             while frontier:
                 node = frontier.pop()
