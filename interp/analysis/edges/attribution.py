@@ -10,9 +10,11 @@
     to the whole clean-corrupted effect (completeness; the test checks it).
 
 The estimates use the sign convention of exact patching (interp.analysis.edges.problem): important edges score
-positive in both directions. With direction="denoising", "eap" is TransformerLens 4.3's edge attribution
-(`transformer_lens.tools.analysis.attribution_patching`, which takes the gradient on the corrupted run) summed
-over positions (tests/unit/analysis/edges/test_transformer_lens_eap.py).
+positive in both directions. With direction="denoising", "eap" equals TransformerLens 4.3's edge attribution
+(`transformer_lens.tools.analysis.attribution_patching`, gradient on the corrupted run) summed over positions.
+TransformerLens refuses our native bridges for edges (their AttentionBridge offers neither per-head results nor
+split q/k/v inputs), so tests/unit/analysis/edges/test_transformer_lens_eap.py compares on a HuggingFace GPT-2
+with the same weights, and checks node attribution (which does run) on the native model.
 
 >>> import torch
 >>> from interp.model.build import build_model
