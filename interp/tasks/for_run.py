@@ -1,6 +1,7 @@
 """The task a command runs on a checkpoint, by name or file: what `interp circuit --task` resolves.
 
-- "induction": `induction_task` over the tokens the run saw often (the pool its induction probe draws from);
+- "induction": `induction_task` over the tokens the run saw often (the pool its induction probe draws from), both
+  copies corrupted (so the query and the key side of induction both carry the difference);
 - "ioi": `ioi_task` on the IOI corpus the checkpoint was trained on (refused for a run of another corpus);
 - a `.safetensors` file written by `save_task` (interp.analysis.core.task_files);
 - a `.py` file defining `task(checkpoint) -> Task` (your own code, run as a module; nothing is unpickled).
@@ -37,8 +38,8 @@ def task_for_run(which: str | Path, checkpoint: Checkpoint, *, n: int = 64, seed
         from interp.tasks.induction.task import induction_task
 
         pool = probe_for_run(checkpoint, batch=2, seed=seed).vocab
-        half = min(INDUCTION_HALF, checkpoint.config.n_ctx // 2, (len(pool) - 1) // 2)
-        return induction_task(pool, n=n, half=half, seed=seed)
+        half = min(INDUCTION_HALF, checkpoint.config.n_ctx // 2, (len(pool) - 1) // 3)
+        return induction_task(pool, n=n, half=half, corruption="both", seed=seed)
     if str(which) == "ioi":
         from interp.tasks.ioi.patching import ioi_model
         from interp.tasks.ioi.task import ioi_task

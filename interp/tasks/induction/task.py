@@ -3,11 +3,14 @@
     clean                  [bos] A B C D E  A B C D E     `half` distinct random tokens, then the same again
     corrupted, second_half [bos] A B C D E  F G H I J     the copy replaced by fresh tokens
     corrupted, first_half  [bos] F G H I J  A B C D E     the original replaced, the copy kept
+    corrupted, both        [bos] F G H I J  K L M N O     both replaced by fresh tokens (no repeat at all)
 
 The metric is a logit difference at a position of the second copy: the token that follows it in the clean row
-(what an induction head predicts there) minus a token that occurs nowhere in the row. Either corruption leaves
+(what an induction head predicts there) minus a token that occurs nowhere in the row. Each corruption leaves
 the read token with no earlier occurrence to continue from, so only induction separates the two runs: a model
-with an induction head scores high on the clean rows and near 0 on the corrupted ones. `read="last"` reads every
+with an induction head scores high on the clean rows and near 0 on the corrupted ones. "second_half" changes
+only what the queries read, "first_half" only what the keys (and values) read; "both" changes both sides, so
+edge-level circuits see the query and the key path of induction at once. `read="last"` reads every
 row at the last position whose next token is in the row (one layout, so position-wise patching compares like
 with like); `read="random"` reads one random position of the copy per row. Rows differ in their tokens only;
 all tokens of a row (fresh and wrong ones included) are distinct, drawn from `vocab` without `bos`.
@@ -28,7 +31,7 @@ from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.core.task import Task
 from interp.core.errors import DataError
 
-CORRUPTIONS = ("second_half", "first_half")
+CORRUPTIONS = ("second_half", "first_half", "both")
 READS = ("last", "random")
 
 
@@ -51,16 +54,18 @@ def induction_task(
         raise DataError(f"unknown read {read!r}; choose one of {', '.join(READS)}")
     if not isinstance(n, int) or n < 1 or not isinstance(half, int) or half < 2:
         raise DataError(f"an induction task needs n >= 1 rows and half >= 2 tokens per copy, got n={n!r}, half={half!r}")
-    if len(pool) < 2 * half + 1:
+    needed = (3 if corruption == "both" else 2) * half + 1
+    if len(pool) < needed:
         raise DataError(
-            f"half={half} needs {2 * half + 1} distinct tokens (the sequence, fresh ones and a wrong answer) but the vocabulary has {len(pool)}"
+            f"half={half} needs {needed} distinct tokens (the sequence, fresh ones and a wrong answer) but the vocabulary has {len(pool)}"
         )
     generator = torch.Generator().manual_seed(seed)
     # argsort of uniform noise is a random permutation per row: distinct tokens, vectorised
-    picks = pool[torch.rand(n, len(pool), generator=generator).argsort(dim=1)[:, : 2 * half + 1]]
+    picks = pool[torch.rand(n, len(pool), generator=generator).argsort(dim=1)[:, :needed]]
     sequence, fresh, wrong = picks[:, :half], picks[:, half : 2 * half], picks[:, 2 * half]
     clean = torch.cat([sequence, sequence], dim=1)
-    corrupted = torch.cat([sequence, fresh] if corruption == "second_half" else [fresh, sequence], dim=1)
+    halves = {"second_half": [sequence, fresh], "first_half": [fresh, sequence], "both": [fresh, picks[:, 2 * half + 1 :]]}
+    corrupted = torch.cat(halves[corruption], dim=1)
     labels = tuple(f"A{i}" for i in range(half)) + tuple(f"B{i}" for i in range(half))
     if bos is not None:
         start = torch.full((n, 1), bos, dtype=clean.dtype)
