@@ -16,6 +16,7 @@ from interp.analysis.run_analysis import RunAnalysis
 from interp.report import circuits_figures as cf
 from interp.report import induction_figures as inf
 from interp.report.ablation_figures import ablation_heatmap
+from interp.report.circuit_timeline_page import add_circuit_section
 from interp.report.html import Page
 from interp.report.training_figures import training_curves
 
@@ -147,6 +148,9 @@ def render_run_report(analysis: RunAnalysis) -> Page:
     )
     page.figure(ablation_heatmap(a, title=f"{a.method}-ablation: change in {a.metric}"))
     page.table(a.top(8), columns=["name", "value", "effect"])
+
+    if analysis.circuit is not None:
+        add_circuit_section(page, analysis.circuit, analysis.phase)
 
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in analysis.seconds.items())
     page.note(f"Computed offline by interp from the checkpoints in {analysis.run_dir} ({timing}).")
