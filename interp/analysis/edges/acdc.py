@@ -30,7 +30,7 @@ from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.core.task import Task
 from interp.analysis.edges.circuit import Circuit, reaching_logits
 from interp.analysis.edges.edge_forward import edge_forward
-from interp.analysis.edges.problem import prepare
+from interp.analysis.edges.problem import EdgeProblem, prepare
 from interp.analysis.edges.scores import EdgeScores, as_scores
 from interp.core.errors import DataError
 
@@ -55,8 +55,13 @@ def acdc(
     """The circuit ACDC keeps at `threshold` (a share of the clean-corrupted gap of the metric)."""
     if not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold < 0:
         raise DataError(f"threshold must be a non-negative share of the metric's gap, got {threshold!r}")
-    started = time.perf_counter()
     problem = prepare(model, clean_or_task, corrupted, metric, direction="noising")
+    return prune_greedily(problem, float(threshold), progress=progress)
+
+
+def prune_greedily(problem: EdgeProblem, threshold: float, *, progress: bool = False) -> AcdcResult:
+    """ACDC on a prepared (noising) problem: see the module docstring."""
+    started = time.perf_counter()
     graph = problem.graph
     keep = torch.ones(graph.n_edges, dtype=torch.bool)
     effects = torch.zeros(graph.n_edges)

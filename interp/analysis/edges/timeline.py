@@ -26,14 +26,15 @@ from jaxtyping import Float
 from torch import Tensor
 
 from interp.analysis.core.task import Task
-from interp.analysis.edges.acdc import acdc
-from interp.analysis.edges.attribution import edge_attribution
+from interp.analysis.edges.acdc import prune_greedily
+from interp.analysis.edges.attribution import METHODS as ATTRIBUTION_METHODS
+from interp.analysis.edges.attribution import attribution_rows
 from interp.analysis.edges.circuit import Circuit
-from interp.analysis.edges.exact import edge_patching
+from interp.analysis.edges.exact import patched_rows
 from interp.analysis.edges.faithfulness import FaithfulnessCurve, circuit_rows, faithfulness_curve
 from interp.analysis.edges.graph import Graph
 from interp.analysis.edges.problem import prepare
-from interp.analysis.edges.scores import EdgeScores
+from interp.analysis.edges.scores import EdgeScores, as_scores
 from interp.core.errors import DataError
 from interp.train.checkpoints import Checkpoint, load_into
 
@@ -100,15 +101,14 @@ def select_checkpoints(checkpoints: Sequence[Checkpoint], which: str = "all") ->
 
 
 def method_scorer(method: str, *, steps: int = 5, ig_on: str = "inputs", threshold: float = 0.01) -> Callable:
-    """`scorer(model, task) -> EdgeScores` for one of METHODS."""
+    """`scorer(problem) -> EdgeScores` for one of METHODS, on a prepared (noising) problem."""
     if method == "exact":
-        return lambda model, task: edge_patching(model, task)
-    if method == "eap":
-        return lambda model, task: edge_attribution(model, task, method="eap")
-    if method == "eap-ig":
-        return lambda model, task: edge_attribution(model, task, method="eap-ig", steps=steps, ig_on=ig_on)
+        return lambda problem: as_scores(problem, "exact", problem.effect(patched_rows(problem)))
+    if method in ATTRIBUTION_METHODS:
+        name = method if method == "eap" else f"eap-ig-{ig_on}"
+        return lambda problem: as_scores(problem, name, attribution_rows(problem, method, steps, ig_on))
     if method == "acdc":
-        return lambda model, task: acdc(model, task, threshold=threshold).scores
+        return lambda problem: prune_greedily(problem, threshold).scores
     raise DataError(f"unknown circuit method {method!r}; choose one of {', '.join(METHODS)}")
 
 
@@ -132,27 +132,30 @@ def circuit_timeline(
     if any(c.config != config for c in checkpoints):
         raise DataError("the checkpoints hold different architectures; follow one run at a time")
     model = build_model(config)
+
+    def problems():
+        """Each checkpoint's prepared problem, in turn (a snapshot shares the model's tensors: use it before the next)."""
+        for ckpt in checkpoints:
+            load_into(model, ckpt.path, config)
+            yield ckpt, prepare(model.eval(), task)
+
     results: list[EdgeScores] = []
-    problems = []
-    for ckpt in checkpoints:
+    for ckpt, problem in problems():
         if progress is not None:
             progress(ckpt)
-        load_into(model, ckpt.path, config)
-        model.eval()
-        results.append(scorer(model, task))
-        problems.append(prepare(model, task))
+        results.append(scorer(problem))
     graph = results[-1].graph
     curve = faithfulness_curve(model, task, results[-1].scores)
     circuit = curve.smallest(target) or curve.circuits[int(curve.faithfulness.argmax())]
-    metric_circuit = torch.stack([circuit_rows(p, [circuit])[0].mean() for p in problems])
+    metric_circuit = torch.stack([circuit_rows(problem, [circuit])[0].mean() for _, problem in problems()])
     return CircuitTimeline(
         graph=graph,
         method=results[-1].method,
         steps=tuple(c.step for c in checkpoints),
         tokens_seen=tuple(c.tokens_seen for c in checkpoints),
         effects=torch.stack([r.effects for r in results]),
-        metric_clean=torch.tensor([p.clean for p in problems]),
-        metric_corrupted=torch.tensor([p.corrupted for p in problems]),
+        metric_clean=torch.tensor([r.clean for r in results]),
+        metric_corrupted=torch.tensor([r.corrupted for r in results]),
         metric_circuit=metric_circuit,
         circuit=circuit,
         curve=curve,
