@@ -30,7 +30,7 @@ from plotly.subplots import make_subplots
 from interp.analysis.edges.graph import Graph
 from interp.analysis.edges.timeline import CircuitTimeline
 from interp.analysis.induction.phase import PhaseChange
-from interp.report.induction_figures import _phase_note, _shade
+from interp.report.induction_figures import phase_note, shade_phase
 
 POSITIVE, NEGATIVE = "#2166ac", "#b2182b"  # blue: the edge carries the behaviour; red: it works against it
 DASHES = {"q": "dot", "k": "dash", "v": "solid", "other": "solid"}
@@ -352,10 +352,10 @@ def top_edge_curves(timeline: CircuitTimeline, *, k: int = 8, phase: PhaseChange
                 hovertemplate=f"{name}<br>step %{{customdata[0]}}: effect %{{y:.4f}}, score %{{customdata[1]:.3f}}<extra></extra>",
             )
         )
-    _shade(fig, phase)
+    shade_phase(fig, phase)
     fig.add_hline(y=0, line_color="#bbb", line_width=1)
     fig.update_layout(
-        title=f"the {k} top edges of step {timeline.steps[-1]} across training{_phase_note(phase)}",
+        title=f"the {k} top edges of step {timeline.steps[-1]} across training{phase_note(phase)}",
         xaxis={"title": "tokens seen", "type": "log"},
         yaxis={"title": "effect on the metric (metric units, not shares of the gap)"},
         height=440,
@@ -452,12 +452,12 @@ def faithfulness_over_training(timeline: CircuitTimeline, *, phase: PhaseChange 
             col=1,
         )
     for row in (1, 2):
-        _shade(fig, phase, row=row, col=1)
+        shade_phase(fig, phase, row=row, col=1)
     fig.update_xaxes(type="log", row=1, col=1)
     fig.update_xaxes(type="log", title_text="tokens seen", row=2, col=1)
     fig.update_yaxes(title_text="faithfulness", range=[low, high], row=1, col=1)
     fig.update_yaxes(title_text="metric (e.g. logit difference)", row=2, col=1)
-    fig.update_layout(title=f"the circuit across training{_phase_note(phase)}", height=640)
+    fig.update_layout(title=f"the circuit across training{phase_note(phase)}", height=640)
     return fig
 
 

@@ -45,12 +45,12 @@ def _positive(series: InductionSeries) -> list[int]:
     return [i for i, t in enumerate(series.tokens_seen) if t > 0]
 
 
-def _shade(fig: go.Figure, phase: PhaseChange | None, **where) -> None:
+def shade_phase(fig: go.Figure, phase: PhaseChange | None, **where) -> None:
     if phase is not None and phase.detected and phase.start_tokens and phase.end_tokens:
         fig.add_vrect(x0=phase.start_tokens, x1=phase.end_tokens, fillcolor=PHASE_COLOUR, line_width=0, **where)
 
 
-def _phase_note(phase: PhaseChange | None) -> str:
+def phase_note(phase: PhaseChange | None) -> str:
     if phase is None or not phase.detected:
         return ""
     return f" (shaded: phase change, steps {phase.start_step}-{phase.end_step})"
@@ -73,9 +73,9 @@ def head_score_curves(series: InductionSeries, score: str = "induction", *, phas
                     line={"dash": "dash" if layer == 0 else "solid", "color": _colour(layer, head, values.shape[2])},
                 )
             )
-    _shade(fig, phase)
+    shade_phase(fig, phase)
     fig.update_layout(
-        title=f"{_title(score)} score per head vs tokens seen{_phase_note(phase)}",
+        title=f"{_title(score)} score per head vs tokens seen{phase_note(phase)}",
         xaxis={"title": "tokens seen", "type": "log"},
         yaxis={"title": f"{_title(score)} score"},
         height=420,
@@ -108,9 +108,9 @@ def score_panels(series: InductionSeries, *, phase: PhaseChange | None = None, s
                     row=row,
                     col=col,
                 )
-        _shade(fig, phase, row=row, col=col)
+        shade_phase(fig, phase, row=row, col=col)
     fig.update_xaxes(type="log")
-    fig.update_layout(title=f"head scores vs tokens seen, dashed: layer 0{_phase_note(phase)}", height=300 * rows)
+    fig.update_layout(title=f"head scores vs tokens seen, dashed: layer 0{phase_note(phase)}", height=300 * rows)
     return fig
 
 
@@ -123,12 +123,12 @@ def loss_curves(series: InductionSeries, *, phase: PhaseChange | None = None) ->
     fig.add_trace(go.Scatter(x=x, y=series.repeated_half_loss[keep].tolist(), name="repeated half"), row=1, col=1)
     fig.add_trace(go.Scatter(x=x, y=series.icl_score[keep].tolist(), name="ICL score (late - early loss)"), row=2, col=1)
     for row in (1, 2):
-        _shade(fig, phase, row=row, col=1)
+        shade_phase(fig, phase, row=row, col=1)
     fig.update_xaxes(type="log", title_text="tokens seen", row=2, col=1)
     fig.update_xaxes(type="log", row=1, col=1)
     fig.update_yaxes(title_text="loss (nats)", row=1, col=1)
     fig.update_yaxes(title_text="nats", row=2, col=1)
-    fig.update_layout(height=560, title=f"losses vs tokens seen{_phase_note(phase)}")
+    fig.update_layout(height=560, title=f"losses vs tokens seen{phase_note(phase)}")
     return fig
 
 

@@ -53,10 +53,14 @@ def acdc(
     progress: bool = False,
 ) -> AcdcResult:
     """The circuit ACDC keeps at `threshold` (a share of the clean-corrupted gap of the metric)."""
+    check_threshold(threshold)
+    problem = prepare(model, clean_or_task, corrupted, metric, direction="noising")
+    return prune_greedily(problem, threshold, progress=progress)
+
+
+def check_threshold(threshold: float) -> None:
     if not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold < 0:
         raise DataError(f"threshold must be a non-negative share of the metric's gap, got {threshold!r}")
-    problem = prepare(model, clean_or_task, corrupted, metric, direction="noising")
-    return prune_greedily(problem, float(threshold), progress=progress)
 
 
 def prune_greedily(problem: EdgeProblem, threshold: float, *, progress: bool = False) -> AcdcResult:
@@ -88,9 +92,8 @@ def prune_greedily(problem: EdgeProblem, threshold: float, *, progress: bool = F
             keep[edge] = False
             value = measure(keep)
             tested += 1
-            change = (current - value) / problem.gap  # noising: losing the behaviour is positive
-            effects[edge] = change * problem.gap
-            if abs(change) < threshold:
+            effects[edge] = current - value  # noising: losing the behaviour is positive
+            if abs(effects[edge] / problem.gap) < threshold:
                 current = value
             else:
                 keep[edge] = True

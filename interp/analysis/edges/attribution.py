@@ -57,14 +57,26 @@ def edge_attribution(
     direction: str = "noising",
 ) -> EdgeScores:
     """EAP or EAP-IG scores of every edge of the model's graph."""
+    check_options(method, steps, ig_on)
+    started = time.perf_counter()
+    problem = prepare(model, clean_or_task, corrupted, metric, direction=direction)
+    return attribution_scores(problem, method, steps, ig_on, started=started)
+
+
+def check_options(method: str, steps: int, ig_on: str) -> None:
+    """Refuse an unknown method or ig_on, or a step count that is not a positive int."""
     if method not in METHODS:
         raise DataError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
     if ig_on not in IG_ON:
         raise DataError(f"unknown ig_on {ig_on!r}; choose one of {', '.join(IG_ON)}")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise DataError(f"steps must be a positive number of integration points, got {steps!r}")
-    started = time.perf_counter()
-    problem = prepare(model, clean_or_task, corrupted, metric, direction=direction)
+
+
+def attribution_scores(problem: EdgeProblem, method: str, steps: int, ig_on: str, *, started: float | None = None) -> EdgeScores:
+    """EAP or EAP-IG scores of a prepared problem (options checked by check_options; `started`: a perf_counter
+    the seconds count from)."""
+    started = time.perf_counter() if started is None else started
     rows = attribution_rows(problem, method, steps, ig_on)
     name = method if method == "eap" else f"eap-ig-{ig_on}"
     return as_scores(problem, name, rows, seconds=time.perf_counter() - started)

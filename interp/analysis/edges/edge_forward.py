@@ -13,6 +13,7 @@ fast path (interp.analysis.edges.exact) and is tested against this one.
 >>> from interp.model.build import build_model
 >>> from interp.model.config import ModelConfig
 >>> from interp.analysis.core.metrics import LogitDiff
+>>> from interp.analysis.edges.run_state import record
 >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11, d_mlp=32))
 >>> w, graph = Weights.of(model), Graph.of(model)
 >>> clean, corrupted = torch.randint(0, 11, (2, 3, 8), generator=torch.Generator().manual_seed(0))
@@ -35,7 +36,7 @@ from torch import Tensor
 
 from interp.analysis.core.metrics import LogitDiff
 from interp.analysis.edges.graph import Graph
-from interp.analysis.edges.run_state import RunState, record  # noqa: F401  (record: the doctest)
+from interp.analysis.edges.run_state import RunState
 from interp.model.engine.attention import attend, heads_first
 from interp.model.engine.weights import Weights
 

@@ -47,6 +47,12 @@ def edge_patching(
     """Exact patching of every edge of the model's graph, one by one (batched)."""
     started = time.perf_counter()
     problem = prepare(model, clean_or_task, corrupted, metric, direction=direction)
+    return exact_scores(problem, rows_per_forward, started=started)
+
+
+def exact_scores(problem: EdgeProblem, rows_per_forward: int = ROWS_PER_FORWARD, *, started: float | None = None) -> EdgeScores:
+    """Exact patching of every edge of a prepared problem (`started`: a perf_counter the seconds count from)."""
+    started = time.perf_counter() if started is None else started
     rows = patched_rows(problem, rows_per_forward)
     return as_scores(problem, "exact", problem.effect(rows), seconds=time.perf_counter() - started)
 

@@ -6,6 +6,7 @@ leaves any earlier result untouched. `load_timeline` gives back an equal Circuit
 >>> import tempfile
 >>> import interp
 >>> from interp.tasks import induction_task
+>>> from interp.analysis.edges.timeline import circuit_timeline
 >>> checkpoints = interp.train_run("tiny", Path(tempfile.mkdtemp()) / "run", progress=False).checkpoints
 >>> timeline = circuit_timeline(checkpoints, induction_task(16, n=8, half=4), method="eap")
 >>> out = save_timeline(timeline, Path(tempfile.mkdtemp()) / "circuit", extra={"task": "induction"})
@@ -27,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from interp.analysis.edges.circuit import Circuit
 from interp.analysis.edges.faithfulness import FaithfulnessCurve
 from interp.analysis.edges.graph import Graph
-from interp.analysis.edges.timeline import CircuitTimeline, circuit_timeline  # noqa: F401  (the doctest)
+from interp.analysis.edges.timeline import CircuitTimeline
 from interp.core.errors import DataError
 from interp.core.io import atomic_directory, commit_directory, json_ready, read_json, write_json
 

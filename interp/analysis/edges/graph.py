@@ -136,13 +136,6 @@ class Graph:
         out[..., self.edge_index[:, 0], self.edge_index[:, 1]] = values
         return out
 
-    def from_matrix(self, matrix: Tensor) -> Tensor:
-        """[... receiver sender] as [... edge]."""
-        return matrix[..., self.edge_index[:, 0], self.edge_index[:, 1]]
-
-    def sender_node(self, sender: int) -> str:
-        return self.senders[sender]
-
     def receiver_node(self, receiver: int) -> str:
         """The node a receiver belongs to: "L1H0.q" -> "L1H0"; MLPs and the logits are their own node."""
         return self.receivers[receiver].split(".")[0]

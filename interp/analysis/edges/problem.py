@@ -73,6 +73,22 @@ class EdgeProblem:
         return (patched_rows.mean(dim=-1) - self.corrupted) / self.gap
 
 
+def checked_task(
+    clean_or_task: Int[Tensor, "batch pos"] | Task,
+    corrupted: Int[Tensor, "batch pos"] | None,
+    metric: LogitDiff | None,
+    direction: str,
+) -> Task:
+    """The task (built from clean tokens, corrupted tokens and a metric if need be, which validates them), after
+    checking the direction."""
+    if direction not in DIRECTIONS:
+        raise DataError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
+    if isinstance(clean_or_task, Task):
+        return clean_or_task
+    clean, corrupted, metric = task_inputs(clean_or_task, corrupted, metric)
+    return Task(clean=clean, corrupted=corrupted, metric=metric)
+
+
 def prepare(
     model,
     clean_or_task: Int[Tensor, "batch pos"] | Task,
@@ -82,14 +98,7 @@ def prepare(
     direction: str = "noising",
 ) -> EdgeProblem:
     """Record the clean and corrupted runs of a task (or of clean tokens, corrupted tokens and a metric)."""
-    if direction not in DIRECTIONS:
-        raise DataError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
-    task = clean_or_task if isinstance(clean_or_task, Task) else None
-    if task is None:
-        clean, corrupted, metric = task_inputs(clean_or_task, corrupted, metric)
-        if clean.shape != corrupted.shape:
-            raise DataError(f"clean {tuple(clean.shape)} and corrupted {tuple(corrupted.shape)} tokens must have the same shape")
-        task = Task(clean=clean, corrupted=corrupted, metric=metric)  # validates shapes and positions
+    task = checked_task(clean_or_task, corrupted, metric, direction)
     check_supported(model)
     w, graph = Weights.of(model), Graph.of(model)
     last = int(task.metric.positions.max()) + 1

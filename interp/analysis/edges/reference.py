@@ -33,12 +33,11 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.analysis.core.metrics import LogitDiff
-from interp.analysis.core.task import Task, task_inputs
+from interp.analysis.core.task import Task
 from interp.analysis.edges.graph import Graph
-from interp.analysis.edges.problem import DIRECTIONS
+from interp.analysis.edges.problem import checked_task
 from interp.analysis.edges.scores import EdgeScores
 from interp.analysis.patching.partial_forward import check_supported
-from interp.core.errors import DataError
 
 Hook = tuple[str, Callable]
 
@@ -53,11 +52,8 @@ def reference_edge_patching(
     direction: str = "noising",
 ) -> EdgeScores:
     """Exact patching of every edge of the model's graph, one hooked forward per edge (method "reference")."""
-    if direction not in DIRECTIONS:
-        raise DataError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
-    clean, corrupted, metric = task_inputs(clean_or_task, corrupted, metric)
-    if not isinstance(clean_or_task, Task):
-        Task(clean=clean, corrupted=corrupted, metric=metric)  # validates the shapes and positions
+    task = checked_task(clean_or_task, corrupted, metric, direction)
+    clean, corrupted, metric = task.clean, task.corrupted, task.metric
     check_supported(model)
     started = time.perf_counter()
     graph = Graph.of(model)

@@ -66,13 +66,3 @@ def record(w: Weights, graph: Graph, tokens: Int[Tensor, "batch pos"]) -> RunSta
         final=got[f"blocks.{w.n_layers - 1}.hook_resid_post"],
         logits=logits,
     )
-
-
-def receiver_site(state: RunState, graph: Graph, receiver: int) -> Float[Tensor, "batch pos d_model"]:
-    """The residual stream receiver `receiver` reads in this run."""
-    name = graph.receivers[receiver]
-    if name == "logits":
-        return state.final
-    if name.startswith("MLP"):
-        return state.resid_mid[int(name[3:])]
-    return state.resid_pre[int(name[1 : name.index("H")])]

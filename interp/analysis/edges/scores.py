@@ -34,10 +34,6 @@ class EdgeScores:
         order = self.scores.abs().argsort(descending=True)[:k]
         return [(self.graph.edges[i], float(self.scores[i])) for i in order]
 
-    def matrix(self) -> Float[Tensor, "receiver sender"]:
-        """Scores as [receiver sender], NaN where no edge is."""
-        return self.graph.to_matrix(self.scores, fill=float("nan"))
-
     def __repr__(self) -> str:
         shown = ", ".join(f"{name} {score:+.3f}" for name, score in self.top(3))
         return f"EdgeScores({self.method}, {self.direction}, {self.graph.n_edges} edges; top: {shown})"

@@ -26,15 +26,15 @@ from jaxtyping import Float
 from torch import Tensor
 
 from interp.analysis.core.task import Task
-from interp.analysis.edges.acdc import prune_greedily
+from interp.analysis.edges.acdc import check_threshold, prune_greedily
 from interp.analysis.edges.attribution import METHODS as ATTRIBUTION_METHODS
-from interp.analysis.edges.attribution import attribution_rows
+from interp.analysis.edges.attribution import attribution_scores, check_options
 from interp.analysis.edges.circuit import Circuit
-from interp.analysis.edges.exact import patched_rows
+from interp.analysis.edges.exact import exact_scores
 from interp.analysis.edges.faithfulness import FaithfulnessCurve, circuit_rows, faithfulness_curve
 from interp.analysis.edges.graph import Graph
 from interp.analysis.edges.problem import prepare
-from interp.analysis.edges.scores import EdgeScores, as_scores
+from interp.analysis.edges.scores import EdgeScores
 from interp.core.errors import DataError
 from interp.train.checkpoints import Checkpoint, load_into
 
@@ -101,13 +101,15 @@ def select_checkpoints(checkpoints: Sequence[Checkpoint], which: str = "all") ->
 
 
 def method_scorer(method: str, *, steps: int = 5, ig_on: str = "inputs", threshold: float = 0.01) -> Callable:
-    """`scorer(problem) -> EdgeScores` for one of METHODS, on a prepared (noising) problem."""
+    """`scorer(problem) -> EdgeScores` for one of METHODS, on a prepared (noising) problem; options are checked
+    here, before any checkpoint is loaded."""
     if method == "exact":
-        return lambda problem: as_scores(problem, "exact", problem.effect(patched_rows(problem)))
+        return exact_scores
     if method in ATTRIBUTION_METHODS:
-        name = method if method == "eap" else f"eap-ig-{ig_on}"
-        return lambda problem: as_scores(problem, name, attribution_rows(problem, method, steps, ig_on))
+        check_options(method, steps, ig_on)
+        return lambda problem: attribution_scores(problem, method, steps, ig_on)
     if method == "acdc":
+        check_threshold(threshold)
         return lambda problem: prune_greedily(problem, threshold).scores
     raise DataError(f"unknown circuit method {method!r}; choose one of {', '.join(METHODS)}")
 

@@ -145,3 +145,11 @@ def test_bad_inputs_are_one_line_errors(model, task):
         edge_attribution(model, task, method="ig")
     with pytest.raises(DataError, match="no edge"):
         Graph.of(model).edge("L9H9->logits")
+
+
+def test_threshold_circuits_keep_the_edges_at_or_above_it():
+    graph = Graph(n_layers=1, n_heads=1, attn_only=True)  # 5 edges
+    scores = torch.tensor([0.5, -0.3, 0.1, -0.05, 0.3])
+    assert Circuit.above(graph, scores, 0.3).keep.tolist() == [True, True, False, False, True]
+    assert Circuit.above(graph, scores, 0.3, absolute=False).keep.tolist() == [True, False, False, False, True]
+    assert Circuit.above(graph, scores, 0.3).keep.tolist() == Circuit.top_k(graph, scores, 3).keep.tolist()
