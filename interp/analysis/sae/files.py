@@ -38,6 +38,30 @@ SAELENS_CONFIG = "cfg.json"
 WEIGHTS = "sae_weights.safetensors"
 INTERP_FILE = "interp.json"
 FORMAT_VERSION = 1
+SAES_DIR = "saes"  # a run's dictionaries: RUN/saes/<site>-<kind>-<features>/step_XXXXXX/
+
+
+def dictionary_directory(run_dir: Path, config: SAEConfig, step: int) -> Path:
+    """Where a run keeps the dictionary of `config` trained on its checkpoint at `step`.
+
+    >>> dictionary_directory(Path("runs/demo"), SAEConfig(site="resid_post0", k=16), 6000).as_posix()
+    'runs/demo/saes/resid_post0-topk-512/step_006000'
+    """
+    name = f"{config.site}-{config.kind}-{config.n_features}" + (f"-to-{config.output_site}" if config.output_site else "")
+    return Path(run_dir) / SAES_DIR / name / f"step_{step:06d}"
+
+
+def source_of(checkpoint: Any) -> dict[str, Any]:
+    """What `interp.json` records of the checkpoint a dictionary was trained on (a `Checkpoint`)."""
+    cfg = checkpoint.config
+    return {
+        "checkpoint": str(checkpoint.path),
+        "step": checkpoint.step,
+        "model_name": getattr(cfg, "model_name", "") or "",
+        "n_ctx": cfg.n_ctx,
+        "model": cfg.to_hooked_transformer_dict(),
+        "corpus": checkpoint.run.data.corpus if checkpoint.run is not None else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -168,4 +192,12 @@ def check_source(saved: SavedDictionary, model_config: dict[str, Any], *, site: 
         raise ConfigError(f"{saved.path} reads site {saved.config.site}, not {site}; pick the dictionary trained on {site}")
 
 
-__all__ = ["SavedDictionary", "check_source", "load_dictionary", "save_dictionary", "saelens_config"]
+__all__ = [
+    "SavedDictionary",
+    "check_source",
+    "dictionary_directory",
+    "load_dictionary",
+    "save_dictionary",
+    "saelens_config",
+    "source_of",
+]
