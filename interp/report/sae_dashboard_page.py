@@ -85,9 +85,10 @@ def _esc(text: Any) -> str:
     return html_lib.escape(str(text), quote=True)
 
 
-def _display(token: str) -> str:
-    """A token as it shows in a context line: newlines and tabs as visible marks, escaped."""
-    return _esc(token.replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍"))
+def _display(token: str, *, alone: bool = False) -> str:
+    """A token as it shows: newlines and tabs as visible marks (and spaces too when it stands `alone`), escaped."""
+    token = token.replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍")
+    return _esc(token.replace(" ", "␣") if alone else token)
 
 
 def _number(value: float) -> str:
@@ -127,10 +128,10 @@ def index_table(s: FeatureSummaries, live: list[int]) -> str:
         )
         if effect is not None:
             data += f' data-effect="{float(effect[f]):.6g}"'
-            tokens = " ".join(f"<code>{_display(_token(s, int(t)))}</code>" for t in s.top_logit_ids[f, :3].tolist())
+            tokens = " ".join(f"<code>{_display(_token(s, int(t)), alone=True)}</code>" for t in s.top_logit_ids[f, :3].tolist())
             cells += f'<td>{_number(float(effect[f]))}</td><td class="text">{tokens}</td>'
         centre = int(s.context_tokens[f, 0, s.context[0]])
-        cells += f'<td class="text"><code>{_display(_token(s, centre))}</code></td>'
+        cells += f'<td class="text"><code>{_display(_token(s, centre), alone=True)}</code></td>'
         rows.append(f"<tr {data}>{cells}</tr>")
     return f'<table id="sae-index" class="sae-index"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
@@ -167,8 +168,8 @@ def logit_table(s: FeatureSummaries, f: int) -> str:
         strict=True,
     ):
         rows.append(
-            f'<tr><td class="text"><code>{_display(_token(s, up))}</code></td><td>{up_value:+.3f}</td>'
-            f'<td class="text"><code>{_display(_token(s, down))}</code></td><td>{down_value:+.3f}</td></tr>'
+            f'<tr><td class="text"><code>{_display(_token(s, up), alone=True)}</code></td><td>{up_value:+.3f}</td>'
+            f'<td class="text"><code>{_display(_token(s, down), alone=True)}</code></td><td>{down_value:+.3f}</td></tr>'
         )
     head = '<tr><th class="text" colspan="2">promotes</th><th class="text" colspan="2">suppresses</th></tr>'
     return f'<table class="logits"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'

@@ -9,12 +9,13 @@ at every token (the first `config.skip_positions` of each row left out) and keep
   10**LOG_LOW .. 10**LOG_HIGH, values outside clamped to the end bins), then merged into at most
   `histogram_bins` bins spanning the decades the feature occupies;
 - its top `n_examples` activating tokens with the context around each (ties go to the earliest token): the
-  tokens from pos - context[0] to pos + context[1] and the feature's activation at each (0 outside the row and at skipped
-  positions), merged batch by batch (a top-k over the batch, then over running + batch) for all features at once.
+  tokens from pos - context[0] to pos + context[1] and the feature's activation at each (0 outside the row and
+  at skipped positions), merged batch by batch (a top-k over the batch, then over running + batch) for all
+  features at once.
 
-Memory is bounded by one mini-batch: batch_size * pos * n_features floats for the features (twice, with the
-kept positions), plus per feature n_examples * (window + 3) numbers and the fine histogram
-(n_features * 600 int64), whatever the number of rows.
+Memory is bounded by one mini-batch, whatever the number of rows: a few tensors of batch_size * pos * n_features
+numbers (the features, and the selection of each batch's top tokens), plus per feature n_examples * (window + 3)
+numbers and the fine histogram (n_features * 600 int64; 2.5 MB for 512 features).
 
 `logit_effects` is the decoder direction's direct effect on the logits (see there); `feature_summaries` records
 why it is missing when the site's decoder cannot be mapped to the residual stream.
