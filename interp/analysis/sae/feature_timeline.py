@@ -63,7 +63,7 @@ class FeatureStatistics:
     @classmethod
     def of(cls, activations: Float[Tensor, "... features"]) -> "FeatureStatistics":
         acts = activations.detach().reshape(-1, activations.shape[-1])
-        return cls(density=(acts > 0).float().mean(0).cpu(), max_activation=acts.max(0).values.float().cpu())
+        return cls(density=(acts > 0).float().mean(0).cpu(), max_activation=acts.amax(0).float().cpu())
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,7 +234,7 @@ def feature_timeline(
     for t, sae in enumerate(saes):
         directions = decoder_directions(sae)
         chain_cosine[:, t] = (final * directions[safe[:, t]]).sum(-1)
-        nearest[:, t] = (final @ directions.T).max(1).values
+        nearest[:, t] = (final @ directions.T).amax(1)
     has_stats = all(s is not None for s in stats)
     return FeatureTimeline(
         steps=tuple(int(step) for step, _ in dictionaries),

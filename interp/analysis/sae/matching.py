@@ -6,7 +6,7 @@ The assignment maximises the total decoder cosine over one-to-one pairings (the 
 and the rest of the larger one stay unmatched. Decoder rows and encoder columns are compared as directions
 (normalised), so a feature's scale does not matter.
 
-Correlations are computed for the matched pairs only, in chunks of tokens (two passes, float64), never as the
+Correlations are computed for the matched pairs only, in chunks of tokens (two passes, sums in float64), never as the
 full features × features matrix. A feature that never varies on the tokens (dead, or constant) has no
 correlation: its pair gets 0 and `correlation_defined` False, so nothing downstream sees a NaN.
 
@@ -145,6 +145,17 @@ def _as_tokens(acts: Tensor, name: str) -> Float[Tensor, "tokens features"]:
     return acts.reshape(-1, acts.shape[-1])
 
 
+def _column_sum(x: Tensor) -> Tensor:
+    return sum(x[i : i + TOKEN_CHUNK].sum(0).double() for i in range(0, x.shape[0], TOKEN_CHUNK))
+
+
+def _columns(x: Tensor, index: Tensor):
+    """Select the columns `index` of a chunk (nothing to copy when they are all columns in order)."""
+    if index.numel() == x.shape[1] and torch.equal(index, torch.arange(x.shape[1], device=index.device)):
+        return lambda chunk: chunk
+    return lambda chunk: chunk.index_select(1, index)
+
+
 def activation_correlation(
     acts_a: Float[Tensor, "... features_a"],
     acts_b: Float[Tensor, "... features_b"],
@@ -173,21 +184,24 @@ def activation_correlation(
     n = a.shape[0]
     if n < 2:
         raise DataError(f"a correlation needs at least 2 tokens, got {n}")
-    chunks = range(0, n, TOKEN_CHUNK)
-    sum_a = sum(a[i : i + TOKEN_CHUNK, index_a].double().sum(0) for i in chunks)
-    sum_b = sum(b[i : i + TOKEN_CHUNK, index_b].double().sum(0) for i in chunks)
-    mean_a, mean_b = sum_a / n, sum_b / n
+    # Two passes: column means, then centred sums over chunks of tokens. Each chunk is reduced in its own
+    # dtype (a column reduction in float64 is many times slower) and the chunks' sums are added in float64.
+    mean_a = _column_sum(a)[index_a] / n
+    mean_b = _column_sum(b)[index_b] / n
+    columns_a, columns_b = _columns(a, index_a), _columns(b, index_b)
+    centre_a, centre_b = mean_a.to(a.dtype), mean_b.to(b.dtype)
     cross = torch.zeros_like(mean_a)
     var_a, var_b = torch.zeros_like(mean_a), torch.zeros_like(mean_b)
-    for i in chunks:
-        da = a[i : i + TOKEN_CHUNK, index_a].double() - mean_a
-        db = b[i : i + TOKEN_CHUNK, index_b].double() - mean_b
-        cross += (da * db).sum(0)
-        var_a += da.square().sum(0)
-        var_b += db.square().sum(0)
-    # Zero variance up to rounding: relative to the mean's size, so a constant non-zero feature counts too.
-    floor_a = 1e-20 * n * (1.0 + mean_a.square())
-    floor_b = 1e-20 * n * (1.0 + mean_b.square())
+    for i in range(0, n, TOKEN_CHUNK):
+        da = columns_a(a[i : i + TOKEN_CHUNK]) - centre_a
+        db = columns_b(b[i : i + TOKEN_CHUNK]) - centre_b
+        cross += (da * db).sum(0).double()
+        var_a += da.square().sum(0).double()
+        var_b += db.square().sum(0).double()
+    # Zero variance up to float32 rounding (a standard deviation under ~1e-6 of the feature's scale), relative
+    # to the mean's size so that a constant non-zero feature counts too.
+    floor_a = 1e-12 * n * (1.0 + mean_a.square())
+    floor_b = 1e-12 * n * (1.0 + mean_b.square())
     defined = (var_a > floor_a) & (var_b > floor_b)
     correlation = torch.where(defined, cross / (var_a * var_b).clamp_min(1e-300).sqrt(), torch.zeros_like(cross))
     return correlation.clamp(-1.0, 1.0).float().cpu(), defined.cpu()

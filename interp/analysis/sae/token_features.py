@@ -36,7 +36,7 @@ from torch import Tensor
 from interp.core.errors import DataError
 
 CUTOFF = 0.5  # variance explained above which a feature counts as a token feature
-CHUNK_ELEMENTS = 1 << 22  # float64 elements per working block (32 MiB)
+CHUNK_ELEMENTS = 1 << 22  # elements per working block
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,20 +76,24 @@ class TokenFeatureScores:
 def _grouped(
     values: Float[Tensor, "tokens features"], groups: Int[Tensor, " tokens"], mass: Tensor, total_variance: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Best group (token id), its share of the mass, and the variance explained, for grouping by `groups`."""
+    """Best group (token id), its share of the mass, and the variance explained, for grouping by `groups`.
+
+    Group sums are added in the activations' dtype (float32: fast), everything after them in float64.
+    """
     ids, inverse = torch.unique(groups, return_inverse=True)
     counts = torch.bincount(inverse, minlength=len(ids)).double()
     n_tokens, n_features = values.shape
-    chunk = max(1, min(n_features, CHUNK_ELEMENTS // max(len(ids), n_tokens)))
+    overall = mass / n_tokens
+    chunk = max(1, min(n_features, CHUNK_ELEMENTS // len(ids)))
     best, share, between = [], [], []
     for start in range(0, n_features, chunk):
-        block = values[:, start : start + chunk].double()
-        sums = torch.zeros(len(ids), block.shape[1], dtype=torch.float64, device=block.device).index_add_(0, inverse, block)
+        block = values[:, start : start + chunk]
+        sums = torch.zeros(len(ids), block.shape[1], dtype=block.dtype, device=block.device).index_add_(0, inverse, block)
+        sums = sums.double()
         top = sums.max(0)
         best.append(ids[top.indices])
         share.append(top.values / mass[start : start + chunk].clamp_min(1e-300))
-        overall = block.mean(0)
-        between.append((counts[:, None] * (sums / counts[:, None] - overall).square()).sum(0))
+        between.append((counts[:, None] * (sums / counts[:, None] - overall[start : start + chunk]).square()).sum(0))
     alive = total_variance > 0
     explained = torch.where(alive, torch.cat(between) / total_variance.clamp_min(1e-300), torch.zeros_like(total_variance))
     token = torch.where(alive, torch.cat(best), torch.full_like(torch.cat(best), -1))
@@ -111,15 +115,16 @@ def token_feature_scores(
     values = feature_acts[:, 1:].reshape(-1, feature_acts.shape[-1]).detach()
     current = tokens[:, 1:].reshape(-1).to(values.device)
     previous = tokens[:, :-1].reshape(-1).to(values.device)
-    mass = torch.zeros(values.shape[1], dtype=torch.float64, device=values.device)
-    total = torch.zeros_like(mass)
-    chunk = max(1, CHUNK_ELEMENTS // values.shape[0])
-    for start in range(0, values.shape[1], chunk):
-        block = values[:, start : start + chunk].double()
-        mass[start : start + chunk] = block.sum(0)
-        total[start : start + chunk] = (block - block.mean(0)).square().sum(0)
+    if values.dtype not in (torch.float32, torch.float64):
+        values = values.float()
+    # Column sums over chunks of tokens, each chunk reduced in the activations' dtype, added in float64.
+    rows = max(1, CHUNK_ELEMENTS // values.shape[1])
+    chunks = range(0, values.shape[0], rows)
+    mass = sum(values[i : i + rows].sum(0).double() for i in chunks)
+    centre = (mass / values.shape[0]).to(values.dtype)
+    total = sum((values[i : i + rows] - centre).square().sum(0).double() for i in chunks)
     # Zero variance up to rounding (a dead or constant feature): nothing to explain.
-    total = torch.where(total > 1e-20 * values.shape[0], total, torch.zeros_like(total))
+    total = torch.where(total > 1e-12 * values.shape[0] * (1.0 + centre.double().square()), total, torch.zeros_like(total))
     current_token, current_share, current_explained = _grouped(values, current, mass, total)
     previous_token, previous_share, previous_explained = _grouped(values, previous, mass, total)
     return TokenFeatureScores(

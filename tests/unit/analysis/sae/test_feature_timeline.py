@@ -190,7 +190,7 @@ def naive_scores(values: torch.Tensor, groups: torch.Tensor) -> tuple[int, float
 
 
 def test_token_scores_on_planted_features(monkeypatch):
-    monkeypatch.setattr(token_features_module, "CHUNK_ELEMENTS", 3000)  # several feature chunks
+    monkeypatch.setattr(token_features_module, "CHUNK_ELEMENTS", 60)  # chunks of 2 features, of 15 tokens
     generator = torch.Generator().manual_seed(3)
     tokens = torch.randint(0, 30, (64, 48), generator=generator)
     previous_is_5 = torch.zeros(64, 48)
