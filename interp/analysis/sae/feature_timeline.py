@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 from jaxtyping import Bool, Float, Int
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
@@ -294,7 +295,10 @@ def load_feature_timeline(out_dir: Path) -> FeatureTimeline:
     out_dir = Path(out_dir)
     if not (out_dir / META).is_file() or not (out_dir / TENSORS).is_file():
         raise DataError(f"{out_dir} holds no feature timeline ({META} and {TENSORS}); write one with save_feature_timeline")
-    meta, tensors = read_json(out_dir / META), load_file(str(out_dir / TENSORS))
+    try:
+        meta, tensors = read_json(out_dir / META), load_file(str(out_dir / TENSORS))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise DataError(f"{out_dir} holds an unreadable feature timeline ({error}); write it again") from None
     names = {f.name for f in fields(FeatureTimeline)}
     required = ("feature_index", "chain_cosine", "nearest_cosine", "mean_neighbour_cosine", "matched_fraction")
     missing = [name for name in required if name not in tensors]

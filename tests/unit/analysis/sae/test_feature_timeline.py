@@ -161,6 +161,9 @@ def test_save_load_round_trip_and_json(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["feature_timeline.json", "feature_timeline.safetensors"]
     with pytest.raises(DataError, match="no feature timeline"):
         load_feature_timeline(tmp_path / "missing")
+    (tmp_path / "out" / "feature_timeline.safetensors").write_bytes(b"not tensors")
+    with pytest.raises(DataError, match="unreadable"):
+        load_feature_timeline(tmp_path / "out")
 
 
 def test_bad_series_is_a_one_line_error():
