@@ -4,9 +4,10 @@ Usage: python saelens_load.py CASE_DIR...
 Each CASE_DIR holds inputs.safetensors ("x", in the site's own shape) and either
 - sae/, a dictionary interp saved: loaded with `SAE.load_from_disk`, or
 - native.json ({"architecture", "d_in", "d_sae", "d_out", "k", "apply_b_dec_to_input", "rescale", "hook_name",
-  "hook_name_out", "seed"}): SAELens builds that dictionary with random weights and writes it to sae/ with its own
+  "hook_head_index", "hook_name_out", "seed"}): SAELens builds that dictionary with random weights and writes it to sae/ with its own
   `save_model` (for interp to read).
-Writes CASE_DIR/out.safetensors ("features", "reconstruction") and CASE_DIR/info.json ({"class"} or {"error"}).
+Writes CASE_DIR/out.safetensors ("features", "reconstruction") and CASE_DIR/info.json ({"class", "hook": [hook_name,
+hook_head_index, hook_name_out] as SAELens read them} or {"error"}).
 """
 
 import json
@@ -29,8 +30,9 @@ def build_native(spec: dict, folder: Path) -> None:
     if spec.get("k") is not None:
         options |= {"k": spec["k"], "rescale_acts_by_decoder_norm": spec["rescale"]}
     metadata = {"hook_name": spec["hook_name"], "model_name": "tiny", "context_size": 16}
-    if spec.get("hook_name_out"):
-        metadata["hook_name_out"] = spec["hook_name_out"]
+    for key in ("hook_head_index", "hook_name_out"):
+        if spec.get(key) is not None:
+            metadata[key] = spec[key]
     sae = cls(cfg_cls(**options, metadata=SAEMetadata(**metadata)))
     generator = torch.Generator().manual_seed(spec["seed"])
     with torch.no_grad():
@@ -56,7 +58,8 @@ for case in map(Path, sys.argv[1:]):
         save_file(
             {"features": features.contiguous(), "reconstruction": reconstruction.contiguous()}, str(case / "out.safetensors")
         )
-        info["class"] = type(sae).__name__
+        metadata = sae.cfg.metadata
+        info |= {"class": type(sae).__name__, "hook": [metadata.hook_name, metadata.hook_head_index, metadata.hook_name_out]}
     except Exception as error:  # reported to the test, which decides whether a refusal was expected
         info["error"] = f"{type(error).__name__}: {error}"
     (case / "info.json").write_text(json.dumps(info))

@@ -143,11 +143,25 @@ EXPECTED_CLASS = {
     "batchtopk-transcoder": "JumpReLUTranscoder",
 }
 
+MID0, MLP0 = "blocks.0.hook_resid_mid", "blocks.0.hook_mlp_out"
+EXPECTED_HOOK = {
+    "relu": ["blocks.0.hook_resid_post", None, None],
+    "topk": ["blocks.0.hook_resid_post", None, None],
+    "batchtopk": ["blocks.1.hook_resid_pre", None, None],
+    "jumprelu": [MLP0, None, None],
+    "topk-z-all-heads": ["blocks.1.attn.hook_z", None, None],
+    "jumprelu-one-head": ["blocks.1.attn.hook_result", 2, None],
+    "relu-transcoder": [MID0, None, MLP0],
+    "jumprelu-transcoder": [MID0, None, MLP0],
+    "batchtopk-transcoder": ["blocks.1.hook_resid_mid", None, "blocks.1.hook_mlp_out"],
+}
+
 
 @pytest.mark.parametrize("name", list(OURS))
 def test_saelens_loads_ours_with_the_same_encoding_and_reconstruction(results, name):
     case = results[f"ours-{name}"]
     assert case["info"].get("class") == EXPECTED_CLASS[name], case["info"]
+    assert case["info"]["hook"] == EXPECTED_HOOK[name]  # SAELens reads the metadata (a 6.x cfg.json, not a pre-6.0 one)
     sae, x = case["sae"].eval(), case["x"]
     vectors = x.flatten(start_dim=1)  # SAELens flattens a z site's heads itself (reshape_activations="hook_z")
     with torch.no_grad():
