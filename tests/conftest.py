@@ -7,8 +7,8 @@ from helpers.factories import tiny_config
 from interp.model.build import build_model
 from interp.model.config import ModelConfig
 
-# A script for the transformer-lens 3.x environment, run as a subprocess: importing it here (--doctest-modules) would fail.
-collect_ignore = ["helpers/tl3_load.py"]
+# Scripts for the transformer-lens 3.x environment, run as subprocesses: importing them here (--doctest-modules) would fail.
+collect_ignore = ["helpers/tl3_load.py", "helpers/saelens_load.py"]
 
 # Tiny test models are dominated by per-op overhead; one thread is faster and immune to a busy machine.
 torch.set_num_threads(1)

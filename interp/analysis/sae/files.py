@@ -1,11 +1,14 @@
 """A trained dictionary on disk, in SAELens's layout, plus what interp needs to use it safely.
 
     cfg.json                  SAELens's config (architecture, d_in, d_sae, hook name, ...): `SAE.load_from_disk` reads it
-    sae_weights.safetensors   W_enc [d_in d_sae], b_enc, W_dec [d_sae d_in], b_dec (and threshold for JumpReLU)
+    sae_weights.safetensors   W_enc [d_in d_sae], b_enc [d_sae], W_dec [d_sae d_out], b_dec [d_out], and
+                              threshold [d_sae] for JumpReLU and BatchTopK
     interp.json               the SAEConfig, the checkpoint it was trained on (run, step, model config), training figures
 
-BatchTopK saves as a JumpReLU dictionary with one threshold for every feature: that is its inference rule.
-Directories are written atomically; loading reads safetensors and JSON only.
+BatchTopK saves as a JumpReLU dictionary (its inference rule: the threshold it learned, for every feature); see
+`saelens_layout` for each kind's architecture (TopK transcoders are interp-only: SAELens has no class for them).
+`load_dictionary` also reads a plain SAELens directory (no interp.json). Directories are written atomically (a
+failed save leaves the old one as it was); loading reads safetensors and JSON only.
 
 >>> import tempfile
 >>> import torch
@@ -22,17 +25,22 @@ Directories are written atomically; loading reads safetensors and JSON only.
 """
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import Tensor
 
-from interp.analysis.sae.config import SAEConfig
+from interp.analysis.sae.config import NEEDS_K, SAEConfig
 from interp.analysis.sae.dictionary import THRESHOLD_KINDS, SparseDictionary
+from interp.analysis.sae.saelens_layout import config_from_saelens, fold_saelens_options, log_threshold_of, saelens_config
 from interp.core.errors import CheckpointError, ConfigError
 from interp.core.io import atomic_directory, commit_directory, read_json, write_json
+from interp.model.sites import Site, SiteError
 
 SAELENS_CONFIG = "cfg.json"
 WEIGHTS = "sae_weights.safetensors"
@@ -75,34 +83,13 @@ class SavedDictionary:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def saelens_config(sae: SparseDictionary, config: SAEConfig, source: dict[str, Any]) -> dict[str, Any]:
-    """The cfg.json SAELens reads: architecture, widths, hook and the metadata of the model it belongs to."""
-    site = config.input_site
-    architecture = {"relu": "standard", "topk": "topk", "batchtopk": "jumprelu", "jumprelu": "jumprelu"}[sae.kind]
-    cfg: dict[str, Any] = {
-        "architecture": architecture,
-        "d_in": sae.d_in,
-        "d_sae": sae.n_features,
-        "dtype": "float32",
-        "device": "cpu",
-        "apply_b_dec_to_input": sae.applies_b_dec_to_input,
-        "normalize_activations": "none",
-        "reshape_activations": "hook_z" if site.kind == "z" and site.head is None else "none",
-        "metadata": {
-            "model_name": source.get("model_name", ""),
-            "hook_name": site.hook_name,
-            "hook_head_index": site.head,
-            "context_size": source.get("n_ctx"),
-            "prepend_bos": False,
-            "model_class_name": "HookedTransformer",
-        },
-    }
-    if sae.kind == "topk":
-        cfg["k"] = sae.k
-    if sae.transcoder:
-        cfg["d_out"] = sae.d_out
-        cfg["metadata"]["hook_name_out"] = config.target_site.hook_name
-    return cfg
+def _check_matches(sae: SparseDictionary, config: SAEConfig) -> None:
+    theirs = (config.kind, config.k if config.kind in NEEDS_K else None, config.is_transcoder, config.n_features)
+    ours = (sae.kind, sae.k if sae.kind in NEEDS_K else None, sae.transcoder, sae.n_features)
+    if theirs != ours:
+        raise ConfigError(
+            f"the dictionary (kind, k, transcoder, features) = {ours} does not match its config's {theirs}; save it with its own config"
+        )
 
 
 def save_dictionary(
@@ -110,6 +97,7 @@ def save_dictionary(
 ) -> Path:
     """Write `sae` to the directory `path` (replacing an old one only once the new one is complete)."""
     path = Path(path)
+    _check_matches(sae, config)
     tensors = {
         "W_enc": sae.W_enc.detach().cpu().contiguous(),
         "b_enc": sae.b_enc.detach().cpu().contiguous(),
@@ -118,19 +106,21 @@ def save_dictionary(
     }
     if sae.kind in THRESHOLD_KINDS:
         tensors["threshold"] = sae.threshold.detach().cpu().contiguous()
-    tmp = atomic_directory(path)
-    save_file(tensors, str(tmp / WEIGHTS))
-    write_json(tmp / SAELENS_CONFIG, saelens_config(sae, config, source))
     record = {"format_version": FORMAT_VERSION, "kind": sae.kind, "config": config.to_dict(), "source": source}
-    write_json(tmp / INTERP_FILE, {**record, "figures": figures or {}})
-    commit_directory(tmp, path)
+    tmp = atomic_directory(path)
+    try:
+        save_file(tensors, str(tmp / WEIGHTS))
+        write_json(tmp / SAELENS_CONFIG, saelens_config(sae, config, source))
+        write_json(tmp / INTERP_FILE, {**record, "figures": figures or {}})
+        commit_directory(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return path
 
 
 def _read(path: Path, name: str) -> dict[str, Any]:
     file = path / name
-    if not file.exists():
-        raise CheckpointError(f"{path} is not a saved dictionary: {name} is missing")
     try:
         data = read_json(file)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -140,44 +130,85 @@ def _read(path: Path, name: str) -> dict[str, Any]:
     return data
 
 
+def _read_tensors(path: Path, kind: str) -> dict[str, Tensor]:
+    file = path / WEIGHTS
+    if not file.is_file():
+        raise CheckpointError(f"{path} is not a saved dictionary: {WEIGHTS} is missing")
+    try:
+        tensors = load_file(str(file))
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{file} cannot be read ({error}); the dictionary file is corrupted") from None
+    if "scaling_factor" in tensors and torch.all(tensors["scaling_factor"] == 1):
+        del tensors["scaling_factor"]  # older SAELens files carry an all-ones one, which changes nothing
+    expected = {"W_enc", "b_enc", "W_dec", "b_dec"} | ({"threshold"} if kind in THRESHOLD_KINDS else set())
+    if missing := expected - set(tensors):
+        raise CheckpointError(f"{file} lacks {', '.join(sorted(missing))}; the dictionary file is corrupted")
+    if extra := set(tensors) - expected:
+        raise CheckpointError(f"{file} holds tensors a {kind} dictionary does not have ({', '.join(sorted(extra))})")
+    if tensors["W_enc"].ndim != 2 or tensors["W_dec"].ndim != 2:
+        raise CheckpointError(f"{file}: W_enc and W_dec must be matrices; the dictionary file is corrupted")
+    return tensors
+
+
+def _saelens_source(cfg: dict[str, Any]) -> dict[str, Any]:
+    metadata = cfg.get("metadata") or {}
+    return {"model_name": metadata.get("model_name") or "", "n_ctx": metadata.get("context_size"), "format": "saelens"}
+
+
 def load_dictionary(path: Path) -> SavedDictionary:
-    """Read a dictionary written by `save_dictionary` (safetensors and JSON only; nothing is unpickled)."""
+    """Read a dictionary written by `save_dictionary`, or a plain SAELens one (cfg.json + weights; no interp.json).
+
+    Only safetensors and JSON are read; nothing is unpickled. A SAELens dictionary's config has interp's training
+    defaults and its source records no model, so `check_source` can only check its site.
+    """
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"no saved dictionary at {path}; train one with `interp sae train`")
-    record = _read(path, INTERP_FILE)
-    try:
-        config = SAEConfig.from_dict(record["config"])
-    except (KeyError, TypeError, ConfigError) as error:
-        raise CheckpointError(f"{path / INTERP_FILE} does not hold a valid SAE config: {error}") from None
-    try:
-        tensors = load_file(str(path / WEIGHTS))
-    except (SafetensorError, FileNotFoundError, OSError) as error:
-        raise CheckpointError(f"{path / WEIGHTS} cannot be read ({error}); the dictionary file is corrupted") from None
-    missing = {"W_enc", "b_enc", "W_dec", "b_dec"} - set(tensors)
-    if config.kind in THRESHOLD_KINDS:
-        missing |= {"threshold"} - set(tensors)
-    if missing:
-        raise CheckpointError(f"{path / WEIGHTS} lacks {', '.join(sorted(missing))}; the dictionary file is corrupted")
+    if (path / INTERP_FILE).is_file():
+        record = _read(path, INTERP_FILE)
+        try:
+            config = SAEConfig.from_dict(record["config"])
+        except (KeyError, TypeError, ConfigError) as error:
+            raise CheckpointError(f"{path / INTERP_FILE} does not hold a valid SAE config: {error}") from None
+        kind, source, figures = config.kind, record.get("source", {}), record.get("figures", {})
+        tensors = _read_tensors(path, kind)
+    elif (path / SAELENS_CONFIG).is_file():
+        cfg = _read(path, SAELENS_CONFIG)
+        try:
+            config, kind = config_from_saelens(cfg)
+        except CheckpointError as error:
+            raise CheckpointError(f"{path}: {error}") from None
+        source, figures = _saelens_source(cfg), {}
+        tensors = fold_saelens_options(cfg, _read_tensors(path, kind), config.is_transcoder)
+    else:
+        raise CheckpointError(f"{path} is not a saved dictionary: it holds neither {INTERP_FILE} nor SAELens's {SAELENS_CONFIG}")
     d_in, n_features = tensors["W_enc"].shape
-    sae = SparseDictionary(
-        d_in=d_in,
-        n_features=n_features,
-        kind=config.kind,
-        k=config.k,
-        d_out=tensors["W_dec"].shape[1],
-        transcoder=config.is_transcoder,
-    )
-    state = {name: tensors[name] for name in ("W_enc", "b_enc", "W_dec", "b_dec")}
-    if config.kind in THRESHOLD_KINDS:
-        state["log_threshold"] = tensors["threshold"].clamp_min(1e-12).log()
+    if n_features != config.n_features:
+        raise CheckpointError(f"{path / WEIGHTS} has {n_features} features, its config {config.n_features}; the files disagree")
     try:
+        sae = SparseDictionary(
+            d_in=d_in,
+            n_features=n_features,
+            kind=kind,
+            k=config.k if kind in NEEDS_K else None,
+            d_out=tensors["W_dec"].shape[1],
+            transcoder=config.is_transcoder,
+        )
+        state = {name: tensors[name] for name in ("W_enc", "b_enc", "W_dec", "b_dec")}
+        if kind in THRESHOLD_KINDS:
+            state["log_threshold"] = log_threshold_of(tensors["threshold"])
         sae.load_state_dict(state)
-    except RuntimeError as error:
-        raise CheckpointError(f"{path / WEIGHTS} does not fit its config: {error}") from None
-    return SavedDictionary(
-        path=path, sae=sae.eval(), config=config, source=record.get("source", {}), figures=record.get("figures", {})
-    )
+    except (RuntimeError, ConfigError) as error:
+        message = str(error).replace("\n", " ").replace("\t", "")
+        raise CheckpointError(f"{path / WEIGHTS} does not fit its config: {message}") from None
+    return SavedDictionary(path=path, sae=sae.eval(), config=config, source=source, figures=figures)
+
+
+def _parsed(site: str) -> Site | str:
+    try:
+        return Site.parse(site)
+    except SiteError:
+        return site
 
 
 def check_source(saved: SavedDictionary, model_config: dict[str, Any], *, site: str | None = None) -> None:
@@ -188,7 +219,7 @@ def check_source(saved: SavedDictionary, model_config: dict[str, Any], *, site: 
         raise ConfigError(
             f"{saved.path} was trained on another model (differs in {', '.join(differ[:4])}); train one for this model"
         )
-    if site is not None and site != saved.config.site:
+    if site is not None and _parsed(site) != saved.config.input_site:
         raise ConfigError(f"{saved.path} reads site {saved.config.site}, not {site}; pick the dictionary trained on {site}")
 
 
