@@ -102,6 +102,10 @@ class Page:
     def note(self, text: str) -> None:
         self._blocks.append(f'<p class="note">{html_lib.escape(text)}</p>')
 
+    def raw(self, block: str) -> None:
+        """A block of HTML the caller built, with every piece of text in it already escaped."""
+        self._blocks.append(block)
+
     def table(
         self,
         rows: Sequence[dict[str, Any]],

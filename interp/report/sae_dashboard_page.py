@@ -75,12 +75,6 @@ SORT_JS = """
 HIST_WIDTH, HIST_HEIGHT = 240, 56
 
 
-class _DashboardPage(Page):
-    def raw(self, block: str) -> None:
-        """A block of HTML built here, with every piece of text already escaped."""
-        self._blocks.append(block)
-
-
 def _esc(text: Any) -> str:
     return html_lib.escape(str(text), quote=True)
 
@@ -238,7 +232,7 @@ def dashboard_page(
 ) -> str:
     """The dashboard as one self-contained HTML page; `figures` (e.g. evaluation numbers) go in a table on top."""
     s = summaries
-    page = _DashboardPage(title, subtitle=subtitle)
+    page = Page(title, subtitle=subtitle)
     page.raw(f"<style>{STYLE}</style>")
     page.text(explanation(s))
     if figures:
