@@ -50,7 +50,6 @@ _BLOCK_ORDER = (
     "q",
     "k",
     "v",
-    "pattern",
     "z",
     "attn_out",
     "resid_mid",
