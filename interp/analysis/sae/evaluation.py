@@ -123,8 +123,8 @@ def _check(model, sae, config, tokens, batch_size, dead_window, dense_threshold)
 class _Totals:
     """Running sums over mini-batches (float64), from which every reconstruction figure is read."""
 
-    def __init__(self, n_features: int, d_out: int, dead_window: int | None) -> None:
-        zeros = lambda *shape: torch.zeros(shape, dtype=torch.float64)  # noqa: E731
+    def __init__(self, n_features: int, d_out: int, dead_window: int | None, device: torch.device) -> None:
+        zeros = lambda *shape: torch.zeros(shape, dtype=torch.float64, device=device)  # noqa: E731
         self.n = 0
         self.squared_error, self.sum_sq, self.sum_y = zeros(), zeros(), zeros(d_out)
         self.active, self.active_in_window = zeros(n_features), zeros(n_features)
@@ -134,7 +134,8 @@ class _Totals:
 
     def add(self, features: Tensor, out: Tensor, y: Tensor, raw: Tensor) -> None:
         """One mini-batch: features/out/y [batch pos ·] at evaluated positions; raw is the target hook's value there."""
-        features, out, y = features.flatten(0, 1).double(), out.flatten(0, 1).double(), y.flatten(0, 1).double()
+        device = features.device
+        features, out, y = features.flatten(0, 1).double(), out.flatten(0, 1).double(), y.flatten(0, 1).to(device).double()
         first, count = self.n, y.shape[0]
         self.n += count
         self.squared_error += (y - out).pow(2).sum()
@@ -151,7 +152,7 @@ class _Totals:
         self.ratio_n += int(nonzero.sum())
         self.dot += (out * y).sum()
         self.out_sq += out.pow(2).sum()
-        raw_total = raw.double().sum(dim=(0, 1))
+        raw_total = raw.to(device).double().sum(dim=(0, 1))
         self.raw_sum = raw_total if self.raw_sum is None else self.raw_sum + raw_total
 
 
@@ -162,7 +163,7 @@ def _capture_into(store: dict[str, Tensor], name: str):
     return capture
 
 
-def _mean_loss(model, tokens: Tensor, batch_size: int, skip: int, interventions: list) -> tuple[float, int]:
+def _mean_loss(model, tokens: Tensor, batch_size: int, skip: int, interventions: list) -> float:
     """Mean next-token loss over predictions from positions >= skip, with `interventions` applied."""
     total, count = 0.0, 0
     with apply(model, *interventions):
@@ -171,7 +172,7 @@ def _mean_loss(model, tokens: Tensor, batch_size: int, skip: int, interventions:
             loss = per_token_loss(model(chunk), chunk)[:, skip:]
             total += float(loss.double().sum())
             count += loss.numel()
-    return total / count, count
+    return total / count
 
 
 @torch.no_grad()
@@ -191,7 +192,7 @@ def evaluate_dictionary(
     splice = Splice(sae, config.site, config.output_site, skip_positions=skip)
     splice.check(model)  # a site the model lacks, widths that do not fit: refused before any forward
     site, target = splice.site, splice.target_site
-    totals = _Totals(sae.n_features, sae.d_out, dead_window)
+    totals = _Totals(sae.n_features, sae.d_out, dead_window, sae.W_enc.device)
     hook_names = list(dict.fromkeys([site.hook_name, target.hook_name]))
 
     clean_total, n_predictions = 0.0, 0
@@ -213,12 +214,12 @@ def evaluate_dictionary(
     window = n if dead_window is None else dead_window
     ever_active = totals.active if dead_window is None else totals.active_in_window
     positions = None if skip == 0 else tuple(range(skip, tokens.shape[1]))
-    mean = (totals.raw_sum / n).unsqueeze(0).to(captured[target.hook_name].dtype)
+    mean = (totals.raw_sum / n).unsqueeze(0).to(captured[target.hook_name])
 
     ce_clean = clean_total / n_predictions
-    ce_spliced, _ = _mean_loss(model, tokens, batch_size, skip, [splice])
-    ce_zero, _ = _mean_loss(model, tokens, batch_size, skip, [ZeroAblation(target, positions=positions)])
-    ce_mean, _ = _mean_loss(model, tokens, batch_size, skip, [MeanAblation(target, reference=mean, positions=positions)])
+    ce_spliced = _mean_loss(model, tokens, batch_size, skip, [splice])
+    ce_zero = _mean_loss(model, tokens, batch_size, skip, [ZeroAblation(target, positions=positions)])
+    ce_mean = _mean_loss(model, tokens, batch_size, skip, [MeanAblation(target, reference=mean, positions=positions)])
     return DictionaryEvaluation(
         site=str(site),
         output_site=None if config.output_site is None else str(target),
