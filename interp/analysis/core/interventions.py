@@ -14,7 +14,9 @@ Edits to `attn_scores` would be discarded by the native bridge, so they are refu
 residual stream (edit `attn_out` or the next layer's `resid_pre`).
 
 `apply` computes what each intervention needs (means, source activations) before adding any hook, adds
-the hooks, and removes them on exit — also when the body raises.
+the hooks, and removes them on exit — also when the body raises. Any frozen value with a `site` and either
+`hook(model) -> (hook_name, fn)` or `hooks(model) -> [(hook_name, fn), ...]` (hooks added in that order) can be
+applied, e.g. `interp.analysis.sae.splice.Splice`.
 
 >>> from interp.model.build import build_model
 >>> from interp.model.config import ModelConfig
@@ -337,12 +339,15 @@ def apply(model, *interventions: Intervention) -> Iterator[Any]:
     0
     """
     for intervention in interventions:
-        if not hasattr(intervention, "hook") or not hasattr(intervention, "site"):
+        if not (hasattr(intervention, "hook") or hasattr(intervention, "hooks")) or not hasattr(intervention, "site"):
             raise InterventionError(
                 f"{intervention!r} is not an intervention (ZeroAblation, MeanAblation, ResampleAblation, Patch)"
             )
     # Resolve every intervention first: references and sources are computed on the model as it is now.
-    hooks = [intervention.hook(model) for intervention in interventions]
+    # One that needs several hooks (a splice reading one site and writing another) gives them as `hooks(model)`.
+    hooks = []
+    for intervention in interventions:
+        hooks.extend(intervention.hooks(model) if hasattr(intervention, "hooks") else [intervention.hook(model)])
     with model.hooks(fwd_hooks=hooks):
         yield model
 
