@@ -31,6 +31,8 @@ from interp.analysis.core.task import Task
 from interp.analysis.edges.timeline import CircuitTimeline, circuit_timeline, select_checkpoints
 from interp.analysis.induction.phase import PhaseChange
 from interp.analysis.induction.series import CheckpointEvaluation, InductionSeries, evaluate_model, evaluate_series, probe_for_run
+from interp.analysis.sae.feature_timeline import FeatureTimeline, load_feature_timeline
+from interp.analysis.sae.run_dictionaries import DictionaryEntry, run_dictionaries, run_timelines
 from interp.analysis.summaries.circuits import CircuitSummary, summarise_circuits
 from interp.text.tokenizers import Tokenizer, tokenizer_from_dict
 from interp.train.checkpoints import Checkpoint, list_checkpoints, load_model, resolve_checkpoint
@@ -65,6 +67,8 @@ class RunAnalysis:
     attention: list[AttentionExample]
     seconds: dict[str, float] = field(default_factory=dict)
     circuit: CircuitTimeline | None = None
+    dictionaries: list[DictionaryEntry] = field(default_factory=list)  # the run's sparse dictionaries (RUN/saes/)
+    feature_timelines: list[tuple[str, FeatureTimeline]] = field(default_factory=list)
 
 
 def display_tokens(tokenizer: Tokenizer | None, ids: list[int]) -> list[str]:
@@ -136,6 +140,7 @@ def analyse_run(
         seconds["circuit timeline"] = time.perf_counter() - started
 
     info = json.loads((run_dir / RUN_FILE).read_text()) if (run_dir / RUN_FILE).exists() else {}
+    feature_timelines = [(path.parent.name, load_feature_timeline(path)) for path in run_timelines(run_dir)]
     return RunAnalysis(
         run_dir=run_dir,
         run=target.run,
@@ -151,4 +156,6 @@ def analyse_run(
         attention=examples,
         seconds=seconds,
         circuit=timeline,
+        dictionaries=run_dictionaries(run_dir),
+        feature_timelines=feature_timelines,
     )

@@ -167,10 +167,11 @@ def _register_commands() -> None:
         induction,
         patch,
         report,
+        sae,
         sweep,
     )
 
-    for module in (report, ablate, compare, induction, circuits, circuit, patch, average, birthplace, sweep, bench):
+    for module in (report, ablate, compare, induction, circuits, circuit, patch, average, birthplace, sweep, sae, bench):
         module.register(app)
 
 

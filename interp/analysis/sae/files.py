@@ -223,6 +223,27 @@ def check_source(saved: SavedDictionary, model_config: dict[str, Any], *, site: 
         raise ConfigError(f"{saved.path} reads site {saved.config.site}, not {site}; pick the dictionary trained on {site}")
 
 
+def source_checkpoint(saved: SavedDictionary):
+    """The checkpoint a dictionary was trained on: its run's checkpoint at the recorded step when the dictionary
+    sits in RUN/saes/, else the recorded checkpoint path; refused when that model is not the one it was trained on."""
+    from interp.train.checkpoints import CHECKPOINTS_DIR, read_checkpoint, resolve_checkpoint
+
+    path = Path(saved.path).resolve()
+    step = saved.source.get("step")
+    run_dir = path.parents[2] if len(path.parents) > 2 and path.parents[1].name == SAES_DIR else None
+    if run_dir is not None and (run_dir / CHECKPOINTS_DIR).is_dir() and isinstance(step, int):
+        checkpoint = resolve_checkpoint(run_dir, step)
+    elif saved.source.get("checkpoint") and Path(saved.source["checkpoint"]).is_dir():
+        checkpoint = read_checkpoint(Path(saved.source["checkpoint"]))
+    else:
+        raise CheckpointError(
+            f"cannot find the checkpoint {saved.path} was trained on (recorded: {saved.source.get('checkpoint')!r}); "
+            "keep dictionaries inside their run (RUN/saes/...)"
+        )
+    check_source(saved, checkpoint.config.to_hooked_transformer_dict())
+    return checkpoint
+
+
 __all__ = [
     "SavedDictionary",
     "check_source",
@@ -230,5 +251,6 @@ __all__ = [
     "load_dictionary",
     "save_dictionary",
     "saelens_config",
+    "source_checkpoint",
     "source_of",
 ]
