@@ -5,7 +5,8 @@ estimated on the first buffer), and runs `DictionaryTrainer`: Adam (betas 0.9, 0
 linearly over `warmup_steps`, constant, then decayed linearly to zero over the last `decay_fraction` of steps.
 The trainer is a plain loop over (inputs, targets) tensors, so it also trains on any tensor iterator
 (`train_on_batches`) without a model. The final dictionary has the scaling folded back into its weights and is
-saved with `save_dictionary` in the run's `saes/` folder.
+saved with `save_dictionary` in the run's `saes/` folder. A fresh dictionary starts with b_dec at the mean
+(scaled) target of the first buffer.
 
 An existing `out` is never overwritten: without `resume` it is refused; with `resume` training continues from
 the newest training checkpoint in `out/training/` (bit-identical to an uninterrupted run), or, when `out`
@@ -154,12 +155,13 @@ def _check_widths(config: SAEConfig, stream: ActivationStream, init: SparseDicti
             )
 
 
-def _input_scales(stream: ActivationStream) -> tuple[float, float]:
+def _input_scales(stream: ActivationStream) -> tuple[float, float, Tensor]:
+    """Scales to mean norm sqrt(width) on the first buffer, and the mean scaled target (b_dec's starting value)."""
     inputs, targets = stream.generation(0)
     width_in, width_out = stream.d_in**0.5, stream.d_out**0.5
     scale_in = width_in / float(inputs.norm(dim=-1).mean().clamp_min(1e-12))
     scale_out = scale_in if not stream.config.is_transcoder else width_out / float(targets.norm(dim=-1).mean().clamp_min(1e-12))
-    return scale_in, scale_out
+    return scale_in, scale_out, targets.mean(0) * scale_out
 
 
 def train_dictionary(
@@ -206,7 +208,9 @@ def train_dictionary(
     if resume_from is not None:
         trainer.state, _ = load_training_checkpoint(resume_from, sae, trainer.optimizer)
     else:
-        trainer.state.input_scale, trainer.state.target_scale = _input_scales(stream)
+        trainer.state.input_scale, trainer.state.target_scale, mean_target = _input_scales(stream)
+        with torch.no_grad():
+            sae.b_dec.copy_(mean_target)  # start at the mean: the features then explain deviations from it
         if init is not None:
             sae.load_state_dict(unfold_scaling(init, trainer.state.input_scale, trainer.state.target_scale).state_dict())
     state = trainer.state
