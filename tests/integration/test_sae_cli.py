@@ -10,7 +10,19 @@ import interp
 from interp.analysis.sae.files import load_dictionary
 from interp.report.build import build_report
 
-SMALL = ["--features", "32", "--k", "4", "--tokens", "4096", "--set", "batch_tokens=256", "--set", "buffer_tokens=1024", "--no-progress"]
+SMALL = [
+    "--features",
+    "32",
+    "--k",
+    "4",
+    "--tokens",
+    "4096",
+    "--set",
+    "batch_tokens=256",
+    "--set",
+    "buffer_tokens=1024",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +63,9 @@ def test_eval_dashboard_and_list(trained, run_dir, tmp_path):
 
 def test_series_and_the_run_report_section(trained, run_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the timeline page goes to reports/sae/ under the working directory
-    code, stdout, stderr = run_cli("sae", "series", run_dir, "--site", "resid_post0", *SMALL, "--checkpoints", "all", "--rows", "8")
+    code, stdout, stderr = run_cli(
+        "sae", "series", run_dir, "--site", "resid_post0", *SMALL, "--checkpoints", "all", "--rows", "8"
+    )
     assert code == 0, stderr
     assert "present at each step" in stdout
     assert (run_dir / "saes" / "resid_post0-topk-32" / "timeline" / "feature_timeline.json").exists()

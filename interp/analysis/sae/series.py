@@ -14,10 +14,10 @@ dictionary's features back (`feature_timeline`), with previous/current-token lab
 >>> config = SAEConfig(site="resid_post0", kind="topk", n_features=32, k=4, tokens=2048, batch_tokens=256, buffer_tokens=1024)
 >>> saved = train_series(result.checkpoints, config, progress=False)
 >>> [s.source["step"] for s in saved]
-[0, 10]
+[0, 1, 10]
 >>> timeline = series_timeline(result.checkpoints, saved, n_rows=8)
 >>> list(timeline.steps), timeline.n_tracks
-([0, 10], 32)
+([0, 1, 10], 32)
 """
 
 from collections.abc import Callable, Sequence

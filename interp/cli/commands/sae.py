@@ -233,7 +233,7 @@ def register(app: typer.Typer) -> None:
     @sae_app.command("list")
     def list_(run: Path = typer.Argument(..., help="Run directory.")) -> None:
         """The dictionaries a run holds, with their evaluation figures when evaluated."""
-        from interp.analysis.sae.files import run_dictionaries
+        from interp.analysis.sae.run_dictionaries import run_dictionaries
 
         found = run_dictionaries(run)
         if not found:
