@@ -48,6 +48,7 @@ class LossParts:
     aux: Tensor
     l0: Tensor
     features: Tensor
+    fired: Tensor  # [d_sae] bool: the features active on at least one token of the batch
     explained_variance: Tensor
     smallest_kept: Tensor | None = None  # batchtopk: the smallest activation the batch kept
 
@@ -134,8 +135,10 @@ def dictionary_loss(
     smallest = None
     if config.kind == "relu":
         features = torch.relu(pre)
-    elif config.kind == "topk":
-        features = sae.activate(pre)
+    elif config.kind == "topk":  # as sae.activate, keeping the top-k indices: activity is read from them, not the dense matrix
+        top = pre.topk(config.k, dim=-1)
+        values = torch.relu(top.values)
+        features = torch.zeros_like(pre).scatter(-1, top.indices, values)
     elif config.kind == "batchtopk":
         features, smallest = batch_topk(pre, config.k)
     else:
@@ -143,7 +146,16 @@ def dictionary_loss(
     reconstruction = sae.decode(features)
     error = targets - reconstruction
     mse = error.pow(2).sum(-1).mean()
-    l0 = (features > 0).to(pre.dtype).sum(-1).mean()
+    with torch.no_grad():
+        if config.kind == "topk":
+            on = values > 0
+            l0 = on.sum(-1).to(pre.dtype).mean()
+            fired = torch.zeros(pre.shape[-1], dtype=torch.bool, device=pre.device)
+            fired[top.indices[on]] = True
+        else:
+            active = features > 0
+            l0 = active.sum(-1).to(pre.dtype).mean()
+            fired = active.any(0)
     sparsity, aux = zero, zero
     if config.kind == "relu":
         sparsity = config.l1_coefficient * features.sum(-1).mean()  # features >= 0, so sum == sum |f|
@@ -161,6 +173,7 @@ def dictionary_loss(
         aux=aux,
         l0=l0,
         features=features,
+        fired=fired,
         explained_variance=explained,
         smallest_kept=smallest,
     )

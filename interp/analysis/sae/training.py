@@ -93,7 +93,7 @@ class DictionaryTrainer:
         if config.kind == "relu":
             sae.normalise_decoder()
         with torch.no_grad():
-            fired = (parts.features > 0).any(0)
+            fired = parts.fired
             state.last_fired += inputs.shape[0]
             state.last_fired[fired] = 0
             if parts.smallest_kept is not None:
