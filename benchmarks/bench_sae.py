@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+import interp.tasks  # noqa: F401  registers the "ioi" data source the IOI run trains on
 from interp.analysis.core.eval_tokens import evaluation_tokens
 from interp.analysis.sae.activations import ActivationStream
 from interp.analysis.sae.config import SAEConfig
@@ -64,7 +65,7 @@ class PlainTopK:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
 
 def _last_checkpoint(name: str):

@@ -76,6 +76,22 @@ _EXPORTS = {
     "select_checkpoints": "interp.analysis.edges.timeline",
     "save_timeline": "interp.analysis.edges.files",
     "load_timeline": "interp.analysis.edges.files",
+    # sparse dictionaries (SAEs, transcoders)
+    "SAEConfig": "interp.analysis.sae.config",
+    "SparseDictionary": "interp.analysis.sae.dictionary",
+    "train_dictionary": "interp.analysis.sae.training",
+    "evaluate_dictionary": "interp.analysis.sae.evaluation",
+    "DictionaryEvaluation": "interp.analysis.sae.evaluation",
+    "Splice": "interp.analysis.sae.splice",
+    "save_dictionary": "interp.analysis.sae.files",
+    "load_dictionary": "interp.analysis.sae.files",
+    "feature_summaries": "interp.analysis.sae.features",
+    "match_features": "interp.analysis.sae.matching",
+    "feature_timeline": "interp.analysis.sae.feature_timeline",
+    "train_series": "interp.analysis.sae.series",
+    "series_timeline": "interp.analysis.sae.series",
+    "feature_activations": "interp.analysis.sae.series",
+    "token_feature_scores": "interp.analysis.sae.token_features",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
@@ -111,5 +127,16 @@ if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each 
     from interp.analysis.patching.activation import PatchingResult, activation_patching
     from interp.analysis.patching.attribution import attribution_patching
     from interp.analysis.patching.path import PathPatchingResult, path_patching
+    from interp.analysis.sae.config import SAEConfig
+    from interp.analysis.sae.dictionary import SparseDictionary
+    from interp.analysis.sae.evaluation import DictionaryEvaluation, evaluate_dictionary
+    from interp.analysis.sae.feature_timeline import feature_timeline
+    from interp.analysis.sae.features import feature_summaries
+    from interp.analysis.sae.files import load_dictionary, save_dictionary
+    from interp.analysis.sae.matching import match_features
+    from interp.analysis.sae.series import feature_activations, series_timeline, train_series
+    from interp.analysis.sae.splice import Splice
+    from interp.analysis.sae.token_features import token_feature_scores
+    from interp.analysis.sae.training import train_dictionary
     from interp.analysis.summaries.attention import attention_summary
     from interp.model.sites import Site, SiteError

@@ -90,3 +90,20 @@ def test_bad_input_is_one_line_and_changes_nothing(trained, run_dir):
     assert tree_digest(run_dir) == before
     code, _, stderr = run_cli("sae", "eval", run_dir / "nowhere")
     assert code == 2 and "no saved dictionary" in stderr
+
+
+def test_a_dictionary_from_another_model_is_refused(trained, tmp_path):
+    """A dictionary copied into a run of another shape is refused by eval and dashboard, nothing written."""
+    import shutil
+
+    path, _ = trained
+    other = interp.train_run(
+        "tiny", tmp_path / "other", overrides={"model.d_model": 32, "model.d_head": 16, "train.steps": 20}, progress=False
+    ).run_dir
+    copy = other / "saes" / path.parent.name / path.name
+    shutil.copytree(path, copy)
+    (copy / "evaluation.json").unlink()
+    for command in (["eval", copy], ["dashboard", copy, "--out", tmp_path / "d.html"]):
+        code, _, stderr = run_cli("sae", *command)
+        assert code == 2 and "trained on another model" in stderr and len(stderr.strip().splitlines()) == 1
+    assert not (copy / "evaluation.json").exists() and not (tmp_path / "d.html").exists()

@@ -341,7 +341,7 @@ def apply(model, *interventions: Intervention) -> Iterator[Any]:
     for intervention in interventions:
         if not (hasattr(intervention, "hook") or hasattr(intervention, "hooks")) or not hasattr(intervention, "site"):
             raise InterventionError(
-                f"{intervention!r} is not an intervention (ZeroAblation, MeanAblation, ResampleAblation, Patch)"
+                f"{intervention!r} is not an intervention (ZeroAblation, MeanAblation, ResampleAblation, Patch, or Splice from interp.analysis.sae)"
             )
     # Resolve every intervention first: references and sources are computed on the model as it is now.
     # One that needs several hooks (a splice reading one site and writing another) gives them as `hooks(model)`.
