@@ -44,7 +44,7 @@ class SAEConfig:
     # training
     tokens: int = 2_000_000  # activations (one per token position) seen in training
     batch_tokens: int = 4096  # activations per optimiser step
-    lr: float = 1e-3
+    lr: float = 3e-3  # demo resid_post0, 512 x TopK-16, 2M tokens: EV 0.951, CE recovered 0.954 (1e-3: 0.902, 0.835)
     warmup_steps: int = 50
     decay_fraction: float = 0.2  # the last fraction of steps decays the learning rate linearly to zero
     l1_coefficient: float = 1.0  # relu: weight of the L1 penalty (inputs are scaled to mean norm sqrt(d_in))

@@ -51,7 +51,7 @@ def test_tiny_run_end_to_end_saves_a_dictionary_that_works_on_raw_activations(ru
         train_dictionary(ckpt, cfg, progress=False)  # never overwritten
     assert torch.equal(train_dictionary(ckpt, cfg, resume=True, progress=False).sae.W_enc, again.sae.W_enc)
     with pytest.raises(ConfigError, match="another config"):
-        train_dictionary(ckpt, config(lr=3e-3), out=saved.path, resume=True, progress=False)
+        train_dictionary(ckpt, config(lr=1e-3), out=saved.path, resume=True, progress=False)
 
 
 @pytest.mark.parametrize(("kind", "options"), [("topk", {"k": 4}), ("batchtopk", {"k": 4}), ("jumprelu", {"k": None})])
