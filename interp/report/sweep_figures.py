@@ -97,7 +97,15 @@ def optimization_history(results: SweepResults) -> go.Figure:
             hovertemplate="%{text}<br>" + results.metric + " %{y:.4f}<extra></extra>",
         )
     )
-    fig.add_trace(go.Scatter(x=[n for n, _, _, _ in history], y=[b for _, _, b, _ in history], mode="lines", name="best so far", line={"shape": "hv"}))
+    fig.add_trace(
+        go.Scatter(
+            x=[n for n, _, _, _ in history],
+            y=[b for _, _, b, _ in history],
+            mode="lines",
+            name="best so far",
+            line={"shape": "hv"},
+        )
+    )
     fig.update_layout(
         title=f"final {results.metric} by trial", xaxis_title="trial number", yaxis_title=f"final {results.metric}", height=380
     )
@@ -155,7 +163,9 @@ def sweep_page(results: SweepResults) -> Page:
     if results.history():
         page.figure(optimization_history(results))
     if results.importances:
-        page.figure(importance_bars(results.importances), caption="How much each swept entry explains the metric among the best trials.")
+        page.figure(
+            importance_bars(results.importances), caption="How much each swept entry explains the metric among the best trials."
+        )
 
     if results.not_started:
         page.note(f"{results.not_started} trials not started yet")

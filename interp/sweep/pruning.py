@@ -75,7 +75,11 @@ def parse_pruner(value: Any) -> PrunerSpec:
         auto = key == "min_resource" and given == "auto"
         low = 1 if key in ("interval_steps", "n_min_trials", "min_resource", "reduction_factor") else 0
         if not auto and not (_is_int(given) and given >= low):
-            raise ConfigError(f"[pruner] {key} must be an integer >= {low}" + (" or 'auto'" if key == "min_resource" else "") + f", got {given!r}")
+            raise ConfigError(
+                f"[pruner] {key} must be an integer >= {low}"
+                + (" or 'auto'" if key == "min_resource" else "")
+                + f", got {given!r}"
+            )
     if kind == "successive-halving" and parameters.get("reduction_factor", 4) < 2:
         raise ConfigError(f"[pruner] reduction_factor must be at least 2, got {parameters['reduction_factor']!r}")
     return PrunerSpec(kind=kind, parameters=tuple(parameters.items()))

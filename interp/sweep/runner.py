@@ -43,7 +43,7 @@ from optuna.trial import TrialState
 from interp.core.errors import ConfigError, InterpError
 from interp.sweep.results import TRIALS_DIR, SweepResults, collect_results, write_results
 from interp.sweep.spec import Range, SweepSpec
-from interp.sweep.study import NAME_ATTR, Heartbeat, fail_stale_trials, open_study, requeue, sampler, take_trial
+from interp.sweep.study import NAME_ATTR, Heartbeat, claim_lock, fail_stale_trials, open_study, requeue, sampler, take_trial
 from interp.sweep.tracking import WandbTracker, import_wandb
 from interp.sweep.trials import check_trials, short_names, suggest_overrides, trial_config, trial_name
 from interp.train.config import RunConfig
@@ -147,7 +147,9 @@ def run_trial(
             name, run, run_dir, resume = _prepare(spec, trial)
             sinks = [_echo_record] if echo else []
             if spec.wandb:
-                tracker = WandbTracker.start(project=spec.project, directory=Path(spec.out).resolve(), name=name, config=run.to_dict())
+                tracker = WandbTracker.start(
+                    project=spec.project, directory=Path(spec.out).resolve(), name=name, config=run.to_dict()
+                )
                 tracker_log = _TrackerLog(tracker, run_dir, resume)
                 sinks.append(tracker_log)
             on_log = (lambda record: [sink(record) for sink in sinks]) if sinks else None
@@ -197,11 +199,12 @@ def run_worker(
 
     While other workers' trials run, it waits: a trial whose heartbeat stops is queued again and taken here."""
     study = open_study(spec)
+    lock = claim_lock(spec)
     ran = []
     while True:
-        for number in fail_stale_trials(study, spec.heartbeat):
+        for number in fail_stale_trials(study, spec.heartbeat, lock):
             log(f"trial {number}: its worker stopped; queued again to resume from its last checkpoint")
-        trial_id = take_trial(study)
+        trial_id = take_trial(study, lock)
         if trial_id is None:
             if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 return ran
@@ -213,7 +216,9 @@ def run_worker(
 
 
 def _worker_job(spec: SweepSpec, cache_dir: Path | None) -> bytes:
-    return json.dumps({"spec": spec.to_dict(), "cache_dir": None if cache_dir is None else str(Path(cache_dir).resolve())}).encode()
+    return json.dumps(
+        {"spec": spec.to_dict(), "cache_dir": None if cache_dir is None else str(Path(cache_dir).resolve())}
+    ).encode()
 
 
 def run_local_workers(spec: SweepSpec, cache_dir: Path | None, log: Callable[[str], None]) -> None:
@@ -227,7 +232,9 @@ def run_local_workers(spec: SweepSpec, cache_dir: Path | None, log: Callable[[st
     try:
         for index in range(spec.parallel):
             with open(folder / f"worker-{index}.log", "ab") as output:
-                process = subprocess.Popen(list(WORKER_COMMAND), stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, env=env)
+                process = subprocess.Popen(
+                    list(WORKER_COMMAND), stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, env=env
+                )
             process.stdin.write(_worker_job(spec, cache_dir))
             process.stdin.close()
             processes.append(process)

@@ -238,7 +238,8 @@ class SweepSpec:
                 "seed is for method = 'random' or 'tpe' (its draws); seed the training with train.seed in [fixed] or [sweep]",
             )
         _require(
-            self.storage is None or (isinstance(self.storage, str) and ("://" in self.storage or self.storage.startswith("journal:"))),
+            self.storage is None
+            or (isinstance(self.storage, str) and ("://" in self.storage or self.storage.startswith("journal:"))),
             f"storage must be an Optuna storage URL (sqlite:///PATH) or journal:PATH, got {self.storage!r}",
         )
         _require(

@@ -18,14 +18,17 @@ user attrs; another spec on that study is refused.
 ('RUNNING', True)
 """
 
+import fcntl
 import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import FrozenTrial, TrialState
 
@@ -78,7 +81,9 @@ def open_storage(url: str, *, create: bool = True) -> optuna.storages.BaseStorag
                     raise
                 time.sleep(0.5 + attempt)
     except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as error:
-        raise ConfigError(f"storage {url!r} cannot be opened ({' '.join(str(error).split())}); give sqlite:///PATH or journal:PATH") from None
+        raise ConfigError(
+            f"storage {url!r} cannot be opened ({' '.join(str(error).split())}); give sqlite:///PATH or journal:PATH"
+        ) from None
     raise AssertionError("unreachable")
 
 
@@ -130,7 +135,9 @@ def open_study(spec: SweepSpec, *, planned: list[Trial] | None = None, create: b
     while HASH_ATTR not in study.user_attrs and time.monotonic() - waited < READY_SECONDS:
         time.sleep(0.2)  # the process that made it is still queueing its trials
     if HASH_ATTR not in study.user_attrs:
-        raise ConfigError(f"{url}: sweep {spec.name!r} was left half-made by a process that stopped; delete {url} and start again")
+        raise ConfigError(
+            f"{url}: sweep {spec.name!r} was left half-made by a process that stopped; delete {url} and start again"
+        )
     _check_owner(study, spec, url)
     return study
 
@@ -151,9 +158,38 @@ def _trial_id(study: optuna.Study, number: int) -> int:
     return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), number)
 
 
-def take_trial(study: optuna.Study) -> int | None:
-    """Move one queued (WAITING) trial to RUNNING and return its id; the storage lets exactly one process do so.
-    None when nothing is queued. (study.ask() would make a new trial instead, which a grid must never get.)"""
+def claim_lock(spec: SweepSpec) -> Path | None:
+    """The lock file that makes taking a trial atomic on a SQLite study, or None for other storages.
+
+    Optuna moves a trial WAITING -> RUNNING with SELECT ... FOR UPDATE, which SQLite ignores: two processes can both
+    read WAITING and both take the trial (seen in the two-process test). Journal files (under their own lock) and
+    database servers need none."""
+    path = _local_file(storage_url(spec))
+    return None if path is None or storage_url(spec).startswith("journal:") else path.with_name(path.name + ".lock")
+
+
+@contextmanager
+def _locked(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def take_trial(study: optuna.Study, lock: Path | None = None) -> int | None:
+    """Move one queued (WAITING) trial to RUNNING and return its id; the storage (holding `lock`, see `claim_lock`)
+    lets exactly one process do so. None when nothing is queued. (study.ask() would make a new trial instead, which
+    a grid must never get.)"""
+    with _locked(lock):
+        return _take(study)
+
+
+def _take(study: optuna.Study) -> int | None:
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         trial_id = _trial_id(study, frozen.number)
         try:
@@ -165,15 +201,27 @@ def take_trial(study: optuna.Study) -> int | None:
     return None
 
 
+# Optuna's callback that queues a failed trial again (params, user attrs, intermediate values, retry history); renamed
+# RetryHeartbeatStaleTrialCallback in Optuna 4.9
+RETRY = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
+
+
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
-    """Queue a failed trial again with its parameters and run directory (Optuna's RetryFailedTrialCallback)."""
-    RetryFailedTrialCallback(max_retry=MAX_RETRY, inherit_intermediate_values=True)(study, trial)
+    """Queue a failed trial again with its parameters and run directory, at most MAX_RETRY times."""
+    with warnings.catch_warnings():  # experimental in Optuna since 2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        RETRY(max_retry=MAX_RETRY, inherit_intermediate_values=True)(study, trial)
 
 
-def fail_stale_trials(study: optuna.Study, heartbeat: float) -> list[int]:
+def fail_stale_trials(study: optuna.Study, heartbeat: float, lock: Path | None = None) -> list[int]:
     """Fail the running trials whose heartbeat stopped (a killed process) and queue them again; their numbers.
 
     Optuna's own heartbeat serves only RDB storages; this one, a trial system attr, serves journal files too."""
+    with _locked(lock):
+        return _fail_stale(study, heartbeat)
+
+
+def _fail_stale(study: optuna.Study, heartbeat: float) -> list[int]:
     failed = []
     now = time.time()
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -181,11 +229,11 @@ def fail_stale_trials(study: optuna.Study, heartbeat: float) -> list[int]:
         if now - last < STALE_HEARTBEATS * heartbeat:
             continue
         try:
+            study._storage.set_trial_user_attr(_trial_id(study, frozen.number), "error", "worker stopped (no heartbeat)")
             if not study._storage.set_trial_state_values(_trial_id(study, frozen.number), state=TrialState.FAIL):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:  # another process got there first, or it just finished
             continue
-        study._storage.set_trial_user_attr(_trial_id(study, frozen.number), "error", "worker stopped (no heartbeat)")
         requeue(study, study._storage.get_trial(_trial_id(study, frozen.number)))
         failed.append(frozen.number)
     return failed
