@@ -1,10 +1,11 @@
 # %% [markdown]
 # # A learning-rate x width sweep of the attention-only 1-layer model
 #
-# Runs the spec analyses/sweeps/lr_width.toml (6 trials of 300 steps) from Python — the same as
-# `interp sweep analyses/sweeps/lr_width.toml` — then prints the ranked table and the best trial. Run it again and
-# finished trials are skipped; interrupt it and the next run resumes. Each trial is an ordinary run directory, so
-# every analysis command works on it (e.g. `interp report models/runs/sweeps/lr_width/trials/<trial>`).
+# Runs the spec analyses/sweeps/lr_width.toml (6 trials of 300 steps) on its Optuna study from Python — the same as
+# `interp sweep analyses/sweeps/lr_width.toml` — then prints the ranked table and the best trial. Run it again (or at
+# the same time in another terminal) and it takes only the trials still queued; interrupt it and the next run resumes
+# the interrupted trial from its last checkpoint. Each trial is an ordinary run directory, so every analysis command
+# works on it (e.g. `interp report models/runs/sweeps/lr_width/trials/<trial>`).
 #
 #     python analyses/sweep_example.py [SPEC] [--parallel N] [--threads N] [--wandb]
 
@@ -15,10 +16,11 @@ import time
 from pathlib import Path
 
 from interp.report.sweep_figures import write_sweep_page
-from interp.sweep.results import format_table
-from interp.sweep.runner import plan_trials, run_sweep
+from interp.sweep.results import collect_results, format_table
+from interp.sweep.runner import run_sweep
 from interp.sweep.spec import SweepSpec
-from interp.sweep.trials import expand_trials
+from interp.sweep.study import open_study
+from interp.sweep.trials import check_trials
 
 
 def option(name: str) -> int | None:
@@ -31,9 +33,10 @@ spec = spec.with_options(parallel=option("--parallel"), wandb="--wandb" in sys.a
 if option("--threads") is not None:  # e.g. --threads 1 on a shared machine (threads do not change a trial's identity)
     spec = dataclasses.replace(spec, fixed=(*spec.fixed, ("train.threads", option("--threads"))))
 
-# %% The trials: every config is validated before anything trains
-for planned in plan_trials(spec, expand_trials(spec)):
-    print(f"{planned.trial.name:36s} {planned.state:8s} lr {planned.run.train.lr:g}, d_model {planned.run.model.d_model}")
+# %% The trials: every config is validated before anything trains; their states are the study's (read-only here)
+held = {t.name: t.status for t in collect_results(spec, open_study(spec, create=False)).trials}
+for trial in check_trials(spec):
+    print(f"{trial.name:36s} {held.get(trial.name, 'new'):9s} lr {trial.run.train.lr:g}, d_model {trial.run.model.d_model}")
 
 # %% Train (or skip) them, then the table
 started = time.perf_counter()

@@ -3,13 +3,12 @@
 >>> import tempfile
 >>> from interp.sweep.spec import SweepSpec
 >>> from interp.sweep.results import collect_results
->>> from interp.sweep.trials import expand_trials
 >>> tiny = {"model.d_model": 16, "model.n_heads": 2, "model.d_head": 8, "model.n_ctx": 16, "data.corpus": "none",
 ...     "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 4, "train.steps": 10, "train.batch_size": 4,
 ...     "train.eval_every": 5, "train.n_checkpoints": 3, "train.checkpoint_every": 0}
 >>> spec = SweepSpec.from_dict({"preset": "attn-only-1l", "fixed": tiny, "sweep": {"train.lr": [3e-3, 1e-3]},
 ...     "metric": "val_repeated", "out": tempfile.mkdtemp()}, name="lr")
->>> page = sweep_page(collect_results(spec, expand_trials(spec)))      # trials not run yet: an empty table
+>>> page = sweep_page(collect_results(spec, None))      # no study yet: an empty table
 >>> page.write(spec.out / "sweep.html").name
 'sweep.html'
 """
@@ -68,8 +67,8 @@ def trial_curves(results: SweepResults, key: str) -> go.Figure:
                 x=[x for x, _ in points],
                 y=[y for _, y in points],
                 mode="lines",
-                name=trial.name + (" (best)" if is_best else "") + ("" if trial.status == "done" else f" ({trial.status})"),
-                line={"width": 3.5 if is_best else 1.5, "dash": "solid" if trial.status == "done" else "dot"},
+                name=trial.name + (" (best)" if is_best else "") + ("" if trial.status == "complete" else f" ({trial.status})"),
+                line={"width": 3.5 if is_best else 1.5, "dash": "solid" if trial.status == "complete" else "dot"},
             )
         )
     fig.update_layout(
@@ -83,14 +82,54 @@ def trial_curves(results: SweepResults, key: str) -> go.Figure:
     return fig
 
 
+def optimization_history(results: SweepResults) -> go.Figure:
+    """The metric of each complete trial against its trial number, and the best so far (Optuna's history view)."""
+    history = results.history()
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[n for n, _, _, _ in history],
+            y=[v for _, v, _, _ in history],
+            text=[name for _, _, _, name in history],
+            mode="markers",
+            name="trial",
+            marker={"size": 8},
+            hovertemplate="%{text}<br>" + results.metric + " %{y:.4f}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[n for n, _, _, _ in history],
+            y=[b for _, _, b, _ in history],
+            mode="lines",
+            name="best so far",
+            line={"shape": "hv"},
+        )
+    )
+    fig.update_layout(
+        title=f"final {results.metric} by trial", xaxis_title="trial number", yaxis_title=f"final {results.metric}", height=380
+    )
+    return fig
+
+
+def importance_bars(importances: dict[str, float]) -> go.Figure:
+    """Each swept entry's importance for the metric (Optuna's PED-ANOVA), largest on top."""
+    names = sorted(importances, key=importances.get)
+    fig = go.Figure(go.Bar(x=[importances[n] for n in names], y=names, orientation="h"))
+    fig.update_layout(title="parameter importance (PED-ANOVA)", xaxis_title="importance", height=120 + 40 * len(names))
+    return fig
+
+
 def sweep_page(results: SweepResults) -> Page:
     """The sweep on one offline page: the results table, the metric against each swept field, every loss curve."""
     spec, metric = results.spec, results.metric
-    done = sum(t.status == "done" for t in results.trials)
+    states = {status: sum(t.status == status for t in results.trials) for status in ("complete", "pruned", "failed")}
+    total = len(results.trials) + results.not_started
     page = Page(
         f"Sweep: {spec.name}",
-        f"{spec.method} search over {', '.join(a.name for a in spec.axes)}; {done} of {len(results.trials)} trials "
-        f"finished; ranked by final {metric} ({'lower' if spec.goal == 'min' else 'higher'} is better)",
+        f"{spec.method} search over {', '.join(a.name for a in spec.axes)} on Optuna; of {total} trials "
+        + ", ".join(f"{n} {status}" for status, n in states.items())
+        + f"; ranked by final {metric} ({'lower' if spec.goal == 'min' else 'higher'} is better); pruner {spec.pruner.kind}",
     )
     base = spec.preset or str(spec.config)
     fixed = ", ".join(f"{k}={v!r}" for k, v in spec.fixed) or "none"
@@ -102,7 +141,7 @@ def sweep_page(results: SweepResults) -> Page:
     page.heading("Results")
     rows = results.rows()
     extra = [k for k in TABLE_EXTRA if k != metric and any(k in r for r in rows)]
-    columns = ["rank", "trial", *spec.swept_keys, "status", metric, *extra, "tokens/s", "wall s"]
+    columns = ["rank", "trial", "number", *spec.swept_keys, "status", metric, *extra, "tokens/s", "wall s"]
     shown = [
         {
             **row,
@@ -121,6 +160,15 @@ def sweep_page(results: SweepResults) -> Page:
     for series in results.axis_series():
         if series.lines:
             page.figure(metric_vs_axis(series, metric))
+    if results.history():
+        page.figure(optimization_history(results))
+    if results.importances:
+        page.figure(
+            importance_bars(results.importances), caption="How much each swept entry explains the metric among the best trials."
+        )
+
+    if results.not_started:
+        page.note(f"{results.not_started} trials not started yet")
 
     page.heading("Learning curves")
     for key in dict.fromkeys([metric, "train_loss"]):

@@ -1,53 +1,41 @@
 """Gather a sweep's trials into one table (results.csv, results.json) and the series its figures plot.
 
-Numbers come from each trial's own files: the last record of metrics.jsonl (the final metrics) and trial.json
-(status, error, tokens/s, wall time), so the table always agrees with the run directories.
+States come from the Optuna study (complete, pruned, failed, running, waiting; a trial queued again after an
+interruption is one row, in the state of its latest attempt); numbers come from each trial's own run directory: the
+last record of metrics.jsonl (the final metrics), so the table always agrees with the run directories.
 
 >>> import tempfile
 >>> from interp.sweep.spec import SweepSpec
->>> from interp.sweep.trials import expand_trials
+>>> from interp.sweep.study import open_study
 >>> tiny = {"model.d_model": 16, "model.n_heads": 2, "model.d_head": 8, "model.n_ctx": 16, "data.corpus": "none",
 ...     "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 4, "train.steps": 10, "train.batch_size": 4,
 ...     "train.eval_every": 5, "train.n_checkpoints": 3, "train.checkpoint_every": 0}
 >>> spec = SweepSpec.from_dict({"preset": "attn-only-1l", "fixed": tiny, "sweep": {"train.lr": [3e-3, 1e-3]},
 ...     "metric": "val_repeated", "out": tempfile.mkdtemp()}, name="lr")
->>> results = collect_results(spec, expand_trials(spec))       # before the sweep ran
+>>> results = collect_results(spec, open_study(spec))       # before any trial ran
 >>> [(row["trial"], row["status"]) for row in results.rows()]
-[('lr=0.003', 'not run'), ('lr=0.001', 'not run')]
+[('lr=0.003', 'waiting'), ('lr=0.001', 'waiting')]
 """
 
-import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from interp.core.io import read_json, write_csv, write_json
+import optuna
+from optuna.trial import TrialState
+
+from interp.core.io import write_csv, write_json
 from interp.sweep.spec import Range, SweepSpec
-from interp.sweep.trials import Trial, format_value
+from interp.sweep.trials import axis_choices, format_value
 from interp.train.loop import read_metrics
 
 FORMAT = "interp.sweep"
-VERSION = 1
+VERSION = 2
 TRIALS_DIR = "trials"
-TRIAL_FILE = "trial.json"  # the outcome of a trial's last attempt, written by interp.sweep.runner
-
-
-def trial_dir(spec: SweepSpec, trial: Trial) -> Path:
-    return Path(spec.out) / TRIALS_DIR / trial.name
-
-
-def read_outcome(run_dir: Path) -> dict[str, Any] | None:
-    """The trial.json of a run directory, or None when there is none (or a torn one)."""
-    path = Path(run_dir) / TRIAL_FILE
-    try:
-        return read_json(path)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
-def write_outcome(run_dir: Path, outcome: dict[str, Any]) -> None:
-    write_json(Path(run_dir) / TRIAL_FILE, outcome)
+NAME_ATTR = "trial"  # the trial user attr naming its run directory (interp.sweep.study)
+STATUS = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
+MIN_TRIALS_FOR_IMPORTANCE = 4
 
 
 @dataclass(frozen=True)
@@ -55,18 +43,20 @@ class TrialResult:
     """One trial as the table shows it. `final` is the last metrics.jsonl record; `curve` all of them."""
 
     name: str
+    number: int  # the Optuna trial number of its latest attempt
     overrides: dict[str, Any]
-    status: str  # done, failed or not run
+    status: str  # one of STATUS's values
     error: str
     final: dict[str, Any]
     curve: list[dict[str, Any]]
     tokens_per_second: float | None
     wall_seconds: float | None
     run_dir: Path
+    attempts: int = 1
 
     def score(self, metric: str) -> float | None:
         value = self.final.get(metric)
-        if self.status != "done" or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if self.status != "complete" or not isinstance(value, (int, float)) or not math.isfinite(value):
             return None
         return float(value)
 
@@ -86,17 +76,34 @@ class AxisSeries:
 class SweepResults:
     spec: SweepSpec
     trials: list[TrialResult]
+    not_started: int = 0  # queued random/tpe trials not drawn yet
+    importances: dict[str, float] | None = field(default=None)  # Optuna's PED-ANOVA importance of each [sweep] entry
 
     @property
     def metric(self) -> str:
         return self.spec.metric
 
     def ranked(self) -> list[TrialResult]:
-        """Trials best first by the metric (spec.goal); failed and unfinished ones last, in trial order."""
+        """Complete trials best first by the metric (spec.goal), then pruned, failed, running and waiting ones, each
+        in trial order."""
         scored = [t for t in self.trials if t.score(self.metric) is not None]
         sign = 1 if self.spec.goal == "min" else -1
         scored.sort(key=lambda t: sign * t.score(self.metric))
-        return scored + [t for t in self.trials if t.score(self.metric) is None]
+        order = list(STATUS.values())
+        rest = sorted((t for t in self.trials if t.score(self.metric) is None), key=lambda t: (order.index(t.status), t.number))
+        return scored + rest
+
+    def history(self) -> list[tuple[int, float, float, str]]:
+        """(trial number, metric, best so far, name) of the complete trials in the order they were made."""
+        out, best = [], None
+        sign = 1 if self.spec.goal == "min" else -1
+        for trial in sorted(self.trials, key=lambda t: t.number):
+            score = trial.score(self.metric)
+            if score is None:
+                continue
+            best = score if best is None or sign * score < sign * best else best
+            out.append((trial.number, score, best, trial.name))
+        return out
 
     @property
     def best(self) -> TrialResult | None:
@@ -113,8 +120,10 @@ class SweepResults:
                 {
                     "rank": rank if ranked else "",
                     "trial": trial.name,
+                    "number": trial.number,
                     **{key: trial.overrides.get(key, "") for key in keys},
                     "status": trial.status,
+                    "attempts": trial.attempts,
                     **trial.final,
                     "tokens_per_second": trial.tokens_per_second,
                     "wall_seconds": trial.wall_seconds,
@@ -159,6 +168,8 @@ class SweepResults:
             "metric": self.metric,
             "goal": self.spec.goal,
             "best": None if best is None else best.name,
+            "not_started": self.not_started,
+            "importances": self.importances,
             "rows": self.rows(),
         }
 
@@ -174,27 +185,64 @@ def _spans_decade(xs: list[float]) -> bool:
     return min(xs) > 0 and max(xs) / min(xs) >= 10
 
 
-def collect_results(spec: SweepSpec, trials: list[Trial]) -> SweepResults:
-    """Read every trial's directory (trials that never ran are listed as 'not run')."""
+def collect_results(spec: SweepSpec, study: optuna.Study | None) -> SweepResults:
+    """Every named trial of the study (the latest attempt of each), read from its run directory."""
+    latest: dict[str, tuple[Any, int]] = {}
+    not_started = 0
+    for frozen in [] if study is None else study.get_trials(deepcopy=False):
+        name = frozen.user_attrs.get(NAME_ATTR)
+        if name is None:
+            not_started += 1
+            continue
+        attempts = latest[name][1] + 1 if name in latest else 1
+        latest[name] = (frozen, attempts)
     results = []
-    for trial in trials:
-        run_dir = trial_dir(spec, trial)
+    for name, (frozen, attempts) in latest.items():
+        run_dir = Path(spec.out) / TRIALS_DIR / name
         curve = read_metrics(run_dir)
-        outcome = read_outcome(run_dir) or {}
         results.append(
             TrialResult(
-                name=trial.name,
-                overrides=trial.overrides_dict,
-                status=outcome.get("status", "not run"),
-                error=outcome.get("error", ""),
+                name=name,
+                number=frozen.number,
+                overrides=frozen.user_attrs.get("overrides") or _grid_overrides(spec, frozen.params),
+                status=STATUS[frozen.state.name],
+                error=frozen.user_attrs.get("error", "") if frozen.state == TrialState.FAIL else "",
                 final=dict(curve[-1]) if curve else {},
                 curve=curve,
-                tokens_per_second=outcome.get("tokens_per_second"),
-                wall_seconds=outcome.get("wall_seconds"),
+                tokens_per_second=frozen.user_attrs.get("tokens_per_second"),
+                wall_seconds=frozen.user_attrs.get("wall_seconds"),
                 run_dir=run_dir,
+                attempts=attempts,
             )
         )
-    return SweepResults(spec=spec, trials=results)
+    return SweepResults(spec=spec, trials=results, not_started=not_started, importances=_importances(study))
+
+
+def _grid_overrides(spec: SweepSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """A queued grid trial's fields, from the parameters it was enqueued with."""
+    overrides = {}
+    for axis in spec.axes:
+        if axis.name not in params:
+            continue
+        if isinstance(axis, Range):
+            overrides[axis.name] = params[axis.name]
+        else:
+            overrides.update(dict(axis.options[axis_choices(axis).index(params[axis.name])]))
+    return overrides
+
+
+def _importances(study: optuna.Study | None) -> dict[str, float] | None:
+    """PED-ANOVA importances (numpy only; fANOVA would need scikit-learn), or None with too few complete trials."""
+    if study is None:
+        return None
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < MIN_TRIALS_FOR_IMPORTANCE or not complete[0].params:
+        return None
+    try:
+        evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+        return {k: float(v) for k, v in optuna.importance.get_param_importances(study, evaluator=evaluator).items()}
+    except (ValueError, RuntimeError, ZeroDivisionError):
+        return None
 
 
 def write_results(results: SweepResults) -> dict[str, Path]:

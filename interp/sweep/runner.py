@@ -1,13 +1,16 @@
-"""Run a sweep: every trial is an ordinary run directory under `<out>/trials/`, trained in this process one after
-another, or `parallel` at a time in worker processes (`python -m interp.sweep.worker`).
+"""Run a sweep on its Optuna study: each worker takes queued trials until none is left; every trial is an ordinary
+run directory under `<out>/trials/`, trained in the worker's process.
 
-Running the same spec again skips finished trials and resumes interrupted or failed ones from their last
-checkpoint (`train(resume=True)`), so the results are those of uninterrupted runs. A trial that raises is recorded
-as failed with its one-line error; the others go on.
+`run_worker` is one worker (`interp sweep SPEC` started on several machines or terminals gives several on one
+storage); `run_sweep` runs one in this process, or `parallel` of them as local processes (`python -m
+interp.sweep.worker`), then writes results.csv and results.json. Each evaluation reports the metric to the trial,
+and a trial the pruner stops ends PRUNED with its run directory and checkpoints as they were. A trial that raises
+ends FAIL with its one-line error and the others go on. A trial whose worker is interrupted (Ctrl-C) or killed (its
+heartbeat stops) is queued again with the same parameters and resumes from its last checkpoint (`train(resume=
+True)`), so its result is that of an uninterrupted run.
 
 >>> import tempfile
->>> from interp.sweep.spec import SweepSpec
->>> from interp.sweep.trials import expand_trials
+>>> from interp.sweep.spec import Range, SweepSpec
 >>> tiny = {"model.d_model": 16, "model.n_heads": 2, "model.d_head": 8, "model.n_ctx": 16, "data.corpus": "none",
 ...     "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 4, "train.steps": 10, "train.batch_size": 4,
 ...     "train.eval_every": 5, "train.n_checkpoints": 3, "train.checkpoint_every": 0}
@@ -16,87 +19,57 @@ as failed with its one-line error; the others go on.
 >>> outcome = run_sweep(spec, progress=False, log=lambda line: None)   # two tiny trials, in this process
 >>> outcome.ran, outcome.failed, sorted(path.name for path in outcome.paths.values())
 (['lr=0.003', 'lr=0.001'], [], ['results.csv', 'results.json'])
->>> run_sweep(spec, progress=False, log=lambda line: None).skipped      # finished trials are not run again
-['lr=0.003', 'lr=0.001']
+>>> run_sweep(spec, progress=False, log=lambda line: None).ran          # nothing is queued any more
+[]
 """
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import optuna
 import torch
+from optuna.trial import TrialState
 
 from interp.core.errors import ConfigError, InterpError
-from interp.core.io import write_json
-from interp.sweep.results import (
-    TRIAL_FILE,
-    SweepResults,
-    collect_results,
-    read_outcome,
-    trial_dir,
-    write_outcome,
-    write_results,
-)
-from interp.sweep.spec import SweepSpec
+from interp.sweep.results import TRIALS_DIR, SweepResults, collect_results, write_results
+from interp.sweep.spec import Range, SweepSpec
+from interp.sweep.study import NAME_ATTR, Heartbeat, claim_lock, fail_stale_trials, open_study, requeue, sampler, take_trial
 from interp.sweep.tracking import WandbTracker, import_wandb
-from interp.sweep.trials import Trial, expand_trials
+from interp.sweep.trials import check_trials, short_names, suggest_overrides, trial_config, trial_name
 from interp.train.config import RunConfig
 from interp.train.loop import RUN_FILE, read_metrics, read_run_config, train
 
 DEFAULT_CACHE = Path("models/cache")
-LOG_FILE = "train.log"  # a worker process's output, in its trial directory
-POLL_SECONDS = 0.2
-WORKER_COMMAND = (sys.executable, "-m", "interp.sweep.worker")  # reads a TrialJob as JSON on stdin
-STATES = ("new", "partial", "failed", "done")
-
-
-@dataclass(frozen=True)
-class TrialJob:
-    """What one worker needs to train one trial (plain data: it crosses a process boundary as JSON)."""
-
-    name: str
-    run: dict[str, Any]
-    run_dir: str
-    resume: bool
-    threads: int = 1  # the worker's OMP_NUM_THREADS while it imports, before train.threads applies
-    cache_dir: str | None = None
-    wandb_project: str | None = None
-    wandb_dir: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrialJob":
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class PlannedTrial:
-    trial: Trial
-    run_dir: Path
-    state: str  # one of STATES
-    run: RunConfig  # the config to train with: a resumed trial keeps the one it was started with
+WORKERS_DIR = "workers"  # OUT/workers/worker-N.log: each local worker process's output
+WORKER_COMMAND = (sys.executable, "-m", "interp.sweep.worker")  # reads {"spec": ..., "cache_dir": ...} on stdin
+POLL_SECONDS = 0.5
 
 
 @dataclass
 class SweepOutcome:
     results: SweepResults
     paths: dict[str, Path]
-    ran: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)  # trials this process trained (or resumed), in order
 
     @property
     def failed(self) -> list[str]:
-        return [t.name for t in self.results.trials if t.status != "done"]
+        return [t.name for t in self.results.trials if t.status == "failed"]
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: our own errors by their message, others with their type."""
+    message = " ".join(str(error).split())
+    return message if isinstance(error, InterpError) else f"{type(error).__name__}: {message}"
 
 
 def _without_threads(run: RunConfig) -> dict[str, Any]:
@@ -104,51 +77,6 @@ def _without_threads(run: RunConfig) -> dict[str, Any]:
     data = run.to_dict()
     data["train"] = {k: v for k, v in data["train"].items() if k != "threads"}
     return data
-
-
-def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for key in sorted(set(a) | set(b)):
-        x, y = a.get(key), b.get(key)
-        if isinstance(x, dict) and isinstance(y, dict):
-            out += _differences(x, y, f"{prefix}{key}.")
-        elif x != y:
-            out.append(f"{prefix}{key}: {x!r} -> {y!r}")
-    return out
-
-
-def plan_trials(spec: SweepSpec, trials: list[Trial]) -> list[PlannedTrial]:
-    """Each trial's state on disk; a trial directory trained with another config is an error (nothing starts)."""
-    planned = []
-    for trial in trials:
-        run_dir = trial_dir(spec, trial)
-        if not (run_dir / RUN_FILE).is_file():
-            planned.append(PlannedTrial(trial, run_dir, "new", trial.run))
-            continue
-        stored = read_run_config(run_dir)
-        differences = _differences(_without_threads(stored), _without_threads(trial.run))
-        if differences:
-            raise ConfigError(
-                f"{run_dir} was trained with another config ({'; '.join(differences[:3])}); "
-                "sweep into a new out directory, or delete that trial directory"
-            )
-        outcome = read_outcome(run_dir) or {}
-        records = read_metrics(run_dir)
-        finished = bool(records) and records[-1].get("step") == stored.train.steps
-        if outcome.get("status") == "done" and finished:
-            state = "done"
-        elif outcome.get("status") == "failed":
-            state = "failed"
-        else:
-            state = "partial"
-        planned.append(PlannedTrial(trial, run_dir, state, stored))
-    return planned
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one line: our own errors by their message, others with their type."""
-    message = " ".join(str(error).split())
-    return message if isinstance(error, InterpError) else f"{type(error).__name__}: {message}"
 
 
 class _TrackerLog:
@@ -175,118 +103,164 @@ def _echo_record(record: dict[str, Any]) -> None:
     print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()), flush=True)
 
 
-def run_trial(job: TrialJob, *, progress: bool = False, echo: bool = False) -> dict[str, Any]:
-    """Train one trial and write its trial.json; an exception becomes status 'failed' with a one-line error."""
-    run_dir = Path(job.run_dir)
-    run = RunConfig.from_dict(job.run)
-    (run_dir / TRIAL_FILE).unlink(missing_ok=True)
+def _prepare(spec: SweepSpec, trial: optuna.Trial) -> tuple[str, RunConfig, Path, bool]:
+    """The trial's name, config, run directory and whether it resumes one already there (same config but threads)."""
+    overrides = suggest_overrides(trial, spec)
+    name = trial.user_attrs.get(NAME_ATTR) or trial_name(
+        overrides, short_names(spec.swept_keys), None if spec.method == "grid" else trial.number
+    )
+    trial.set_user_attr(NAME_ATTR, name)
+    trial.set_user_attr("overrides", overrides)
+    for key, value in {"error": "", "worker": f"{socket.gethostname()}:{os.getpid()}"}.items():
+        trial.set_user_attr(key, value)
+    run = trial_config(spec, overrides)
+    run_dir = Path(spec.out) / TRIALS_DIR / name
+    if not (run_dir / RUN_FILE).is_file():
+        return name, run, run_dir, False
+    stored = read_run_config(run_dir)
+    if _without_threads(stored) != _without_threads(run):
+        raise ConfigError(f"{run_dir} was trained with another config; sweep into a new out directory, or delete it")
+    return name, stored, run_dir, True
+
+
+def run_trial(
+    study: optuna.Study, trial_id: int, spec: SweepSpec, *, cache_dir: Path | None, progress: bool, echo: bool = False
+) -> tuple[str, TrialState, str]:
+    """Train one taken trial and tell the study how it ended: (name, state, what happened in a few words).
+
+    KeyboardInterrupt fails the trial, queues it again and is raised on; anything else that is not an Exception
+    (the process dying) leaves it RUNNING for `fail_stale_trials` to find."""
+    study.sampler = sampler(spec, study._storage.get_trial_number_from_id(trial_id))
+    trial = optuna.Trial(study, trial_id)
     threads, started = torch.get_num_threads(), time.perf_counter()
-    tracker, tracker_log, outcome = None, None, {}
+    name, tracker, pruned = f"trial {trial.number}", None, {"step": None}
+
+    def on_eval(step: int, metrics: dict[str, float]) -> bool:
+        trial.report(metrics[spec.metric], step)
+        if trial.should_prune():
+            pruned["step"] = step
+            return True
+        return False
+
     try:
-        sinks = []
-        if job.wandb_project:
-            tracker = WandbTracker.start(
-                project=job.wandb_project, directory=Path(job.wandb_dir), name=job.name, config=run.to_dict()
-            )
-            tracker_log = _TrackerLog(tracker, run_dir, job.resume)
-            sinks.append(tracker_log)
-        if echo:
-            sinks.append(_echo_record)
-
-        def on_log(record: dict[str, Any]) -> None:
-            for sink in sinks:
-                sink(record)
-
-        cache = None if job.cache_dir is None else Path(job.cache_dir)
-        result = train(run, run_dir, resume=job.resume, cache_dir=cache, progress=progress, on_log=on_log if sinks else None)
-        if tracker_log is not None:
-            tracker_log.close()
-        outcome = {"status": "done", "error": "", "tokens_per_second": result.tokens_per_second}
-    except Exception as error:  # any failure of this trial: recorded, and the sweep goes on
-        outcome = {"status": "failed", "error": one_line(error), "tokens_per_second": None, "traceback": traceback.format_exc()}
+        with Heartbeat(study, trial_id, spec.heartbeat):
+            name, run, run_dir, resume = _prepare(spec, trial)
+            sinks = [_echo_record] if echo else []
+            if spec.wandb:
+                tracker = WandbTracker.start(
+                    project=spec.project, directory=Path(spec.out).resolve(), name=name, config=run.to_dict()
+                )
+                tracker_log = _TrackerLog(tracker, run_dir, resume)
+                sinks.append(tracker_log)
+            on_log = (lambda record: [sink(record) for sink in sinks]) if sinks else None
+            result = train(run, run_dir, resume=resume, cache_dir=cache_dir, progress=progress, on_log=on_log, on_eval=on_eval)
+            if spec.wandb:
+                tracker_log.close()
+    except KeyboardInterrupt:
+        _finish_tracker(tracker, failed=True)
+        study.tell(trial, state=TrialState.FAIL)
+        requeue(study, study._storage.get_trial(trial_id))
+        raise
+    except Exception as error:  # this trial failed: recorded, and the sweep goes on
+        _finish_tracker(tracker, failed=True)
+        trial.set_user_attr("error", one_line(error))
+        trial.set_user_attr("traceback", traceback.format_exc())
+        study.tell(trial, state=TrialState.FAIL)
+        return name, TrialState.FAIL, f"FAILED: {one_line(error)}"
     finally:
         torch.set_num_threads(threads)  # train.threads sets the process-wide count
-        if tracker is not None:
-            tracker.finish(failed=outcome.get("status") != "done")
-    outcome = {"name": job.name, **outcome, "wall_seconds": time.perf_counter() - started, "resumed": job.resume}
-    write_outcome(run_dir, outcome)
-    return outcome
+    _finish_tracker(tracker, failed=False)
+    trial.set_user_attr("tokens_per_second", result.tokens_per_second)
+    trial.set_user_attr("wall_seconds", time.perf_counter() - started)
+    if pruned["step"] is not None:
+        study.tell(trial, state=TrialState.PRUNED)
+        return name, TrialState.PRUNED, f"pruned at step {pruned['step']}"
+    final = read_metrics(run_dir)[-1]
+    frozen = study.tell(trial, float(final[spec.metric]))
+    if frozen.state != TrialState.COMPLETE:  # e.g. a NaN metric
+        return name, frozen.state, f"FAILED: {spec.metric} {final[spec.metric]} is not a number"
+    return name, TrialState.COMPLETE, f"{spec.metric} {final[spec.metric]:.4f}, {result.tokens_per_second:,.0f} tokens/s"
 
 
-def _job(spec: SweepSpec, planned: PlannedTrial, cache_dir: Path | None) -> TrialJob:
-    return TrialJob(
-        name=planned.trial.name,
-        run=planned.run.to_dict(),
-        run_dir=str(planned.run_dir.resolve()),
-        resume=planned.state != "new",
-        threads=max(1, planned.run.train.threads),
-        cache_dir=None if cache_dir is None else str(Path(cache_dir).resolve()),
-        wandb_project=spec.project if spec.wandb else None,
-        wandb_dir=str(Path(spec.out).resolve()) if spec.wandb else None,
-    )
+def _finish_tracker(tracker: WandbTracker | None, *, failed: bool) -> None:
+    if tracker is not None:
+        tracker.finish(failed=failed)
 
 
-def _last_line(path: Path) -> str:
+def run_worker(
+    spec: SweepSpec,
+    *,
+    cache_dir: Path | None = DEFAULT_CACHE,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+    echo: bool = False,
+) -> list[str]:
+    """Take and train queued trials of the spec's study until none is queued or running; the names trained.
+
+    While other workers' trials run, it waits: a trial whose heartbeat stops is queued again and taken here."""
+    study = open_study(spec)
+    lock = claim_lock(spec)
+    ran = []
+    while True:
+        for number in fail_stale_trials(study, spec.heartbeat, lock):
+            log(f"trial {number}: its worker stopped; queued again to resume from its last checkpoint")
+        trial_id = take_trial(study, lock)
+        if trial_id is None:
+            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                return ran
+            time.sleep(min(spec.heartbeat, 5.0))
+            continue
+        name, _, what = run_trial(study, trial_id, spec, cache_dir=cache_dir, progress=progress, echo=echo)
+        ran.append(name)
+        log(f"{name}: {what}")
+
+
+def _worker_job(spec: SweepSpec, cache_dir: Path | None) -> bytes:
+    return json.dumps(
+        {"spec": spec.to_dict(), "cache_dir": None if cache_dir is None else str(Path(cache_dir).resolve())}
+    ).encode()
+
+
+def run_local_workers(spec: SweepSpec, cache_dir: Path | None, log: Callable[[str], None]) -> None:
+    """`spec.parallel` worker processes on this machine, each on the spec's threads per trial; waits for all.
+    Interrupted, each worker is sent SIGINT: its trial is queued again, to resume on the next run."""
+    folder = Path(spec.out) / WORKERS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    threads = str(trial_threads(spec))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    processes = []
     try:
-        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return ""
-    return lines[-1].strip() if lines else ""
-
-
-def run_in_workers(jobs: list[TrialJob], parallel: int, done: Callable[[TrialJob, dict], None]) -> None:
-    """Run `jobs` in worker processes (`WORKER_COMMAND`), at most `parallel` at a time, one per trial, calling
-    `done(job, outcome)` as each ends. A worker that dies fails only its trial: its outcome is a "failed" record
-    naming the exit code and the log's last line, written to the trial's trial.json.
-
-    >>> import tempfile
-    >>> from interp.train.presets import run_config
-    >>> tiny = {"data.corpus": "none", "data.repeated_fraction": 1.0, "data.span_min": 2, "data.span_max": 6,
-    ...     "model.n_ctx": 16, "model.d_model": 32, "model.d_head": 8, "train.steps": 4, "train.batch_size": 4}
-    >>> run_dir = Path(tempfile.mkdtemp()) / "a"
-    >>> jobs = [TrialJob(name="a", run=run_config("attn-only-1l", overrides=tiny).to_dict(), run_dir=str(run_dir), resume=False)]
-    >>> outcomes = {}
-    >>> run_in_workers(jobs, 2, lambda job, outcome: outcomes.setdefault(job.name, outcome))   # ~10 s: the worker imports torch
-    >>> outcomes["a"]["status"], sorted(path.name for path in run_dir.iterdir())
-    ('done', ['checkpoints', 'metrics.jsonl', 'run.json', 'train.log', 'trial.json'])
-    """
-    pending, running = deque(jobs), {}
-    try:
-        while pending or running:
-            while pending and len(running) < parallel:
-                job = pending.popleft()
-                Path(job.run_dir).mkdir(parents=True, exist_ok=True)
-                (Path(job.run_dir) / TRIAL_FILE).unlink(missing_ok=True)
-                log = open(Path(job.run_dir) / LOG_FILE, "ab")
-                env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "MKL_NUM_THREADS": str(job.threads)}
+        for index in range(spec.parallel):
+            with open(folder / f"worker-{index}.log", "ab") as output:
                 process = subprocess.Popen(
-                    list(WORKER_COMMAND), stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env
+                    list(WORKER_COMMAND), stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, env=env
                 )
-                process.stdin.write(json.dumps(job.to_dict()).encode())
-                process.stdin.close()
-                running[process] = (job, log)
+            process.stdin.write(_worker_job(spec, cache_dir))
+            process.stdin.close()
+            processes.append(process)
+        log(f"{spec.parallel} worker processes; their output is in {folder}")
+        while any(p.poll() is None for p in processes):
             time.sleep(POLL_SECONDS)
-            for process in [p for p in running if p.poll() is not None]:
-                job, log = running.pop(process)
-                log.close()
-                outcome = read_outcome(Path(job.run_dir))
-                if outcome is None:  # the worker died before it could record anything (killed, out of memory, ...)
-                    hint = _last_line(Path(job.run_dir) / LOG_FILE)
-                    outcome = {
-                        "name": job.name,
-                        "status": "failed",
-                        "error": f"worker process exited with code {process.returncode}" + (f": {hint}" if hint else ""),
-                        "tokens_per_second": None,
-                        "wall_seconds": None,
-                        "resumed": job.resume,
-                    }
-                    write_outcome(Path(job.run_dir), outcome)
-                done(job, outcome)
-    finally:  # interrupted: stop the workers; their trials resume on the next run
-        for process, (_, log) in running.items():
-            process.terminate()
-            process.wait()
-            log.close()
+        for index, process in enumerate(processes):
+            if process.returncode != 0:
+                log(f"worker {index} exited with code {process.returncode}; see {folder / f'worker-{index}.log'}")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def trial_threads(spec: SweepSpec) -> int:
+    """The threads a trial of this spec trains on (train.threads of its config: cores // parallel unless fixed)."""
+    overrides = {}
+    for axis in spec.axes:
+        overrides.update({axis.name: axis.low} if isinstance(axis, Range) else dict(axis.options[0]))
+    return trial_config(spec, overrides).train.threads
 
 
 def run_sweep(
@@ -296,54 +270,23 @@ def run_sweep(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> SweepOutcome:
-    """Run every unfinished trial of `spec`, then write results.csv and results.json in `spec.out`.
-
-    The page (sweep.html) is the caller's to write from `outcome.results`: rendering sits above this layer.
-    """
-    trials = expand_trials(spec)
-    planned = plan_trials(spec, trials)
+    """Run the spec's queued trials (in this process, or `spec.parallel` local worker processes), then write
+    results.csv and results.json in `spec.out`. Every config is checked and the study opened (or refused) before
+    anything trains. The page (sweep.html) is the caller's to write from `outcome.results`."""
+    planned = check_trials(spec)
     if spec.wandb:
         import_wandb()  # missing wandb is an error before anything trains
-    out = Path(spec.out)
-    write_json(
-        out / "sweep.json", {"spec": spec.to_dict(), "trials": [{"name": t.name, "overrides": t.overrides_dict} for t in trials]}
-    )
-    todo = [p for p in planned if p.state != "done"]
-    outcome = SweepOutcome(
-        results=collect_results(spec, trials), paths={}, skipped=[p.trial.name for p in planned if p.state == "done"]
-    )
-    if outcome.skipped:
-        log(f"{len(outcome.skipped)} of {len(trials)} trials already finished: skipped")
-    jobs = [_job(spec, p, cache_dir) for p in todo]
-    states = {p.trial.name: p.state for p in todo}
-    count = {"done": 0}
-
-    def finished(job: TrialJob, result: dict[str, Any]) -> None:
-        count["done"] += 1
-        outcome.ran.append(job.name)
-        if result["status"] == "done":
-            final = (read_metrics(Path(job.run_dir)) or [{}])[-1]
-            score = final.get(spec.metric)
-            what = f"{spec.metric} {score:.4f}, {result['tokens_per_second']:,.0f} tokens/s, {result['wall_seconds']:.1f} s"
-        else:
-            what = f"FAILED: {result['error']}"
-        log(f"[{count['done']}/{len(jobs)}] {job.name}: {what}")
-        write_results(collect_results(spec, trials))  # the table fills in as trials finish
-
-    for job in jobs:
-        if states[job.name] != "new":
-            log(f"{job.name}: resuming ({states[job.name]})")
-    if spec.parallel == 1 or len(jobs) <= 1:
-        for job in jobs:
-            if progress:
-                log(f"training {job.name}")
-            finished(job, run_trial(job, progress=progress))
+    study = open_study(spec, planned=planned)
+    before = {t.number for t in study.trials if t.state.is_finished()}
+    if before:
+        log(f"{len(before)} of {len(study.trials)} trials of {spec.name!r} already finished")
+    ran: list[str] = []
+    if spec.parallel == 1:
+        ran = run_worker(spec, cache_dir=cache_dir, progress=progress, log=log)
     else:
-        log(
-            f"{len(jobs)} trials, {min(spec.parallel, len(jobs))} at a time; each worker's output is in its trial directory's {LOG_FILE}"
-        )
-        run_in_workers(jobs, spec.parallel, finished)
-
-    outcome.results = collect_results(spec, trials)
-    outcome.paths = write_results(outcome.results)
-    return outcome
+        run_local_workers(spec, cache_dir, log)
+        for trial in study.get_trials(deepcopy=False):
+            if trial.state.is_finished() and trial.number not in before:
+                ran.append(trial.user_attrs.get(NAME_ATTR, str(trial.number)))
+    results = collect_results(spec, study)
+    return SweepOutcome(results=results, paths=write_results(results), ran=ran)

@@ -1,8 +1,9 @@
 """A sweep spec: a base preset, fixed overrides and the swept fields, read from TOML and validated.
 
-Field names are the `section.field` names of `interp train --set`. A swept field takes a list of values (grid, or
-random choice), a `{ log_uniform = [low, high] }` / `{ uniform = [low, high] }` range (random only; integer
-bounds draw integers), or — under a name without a dot — a list of tables of fields that are set together:
+Field names are the `section.field` names of `interp train --set`. A swept field takes a list of values (grid, or a
+categorical choice for random and tpe), a `{ log_uniform = [low, high] }` / `{ uniform = [low, high] }` range
+(random and tpe only; integer bounds draw integers), or — under a name without a dot — a list of tables of fields
+that are set together. interp.sweep.study maps it onto an Optuna study (sampler, pruner, storage):
 
     preset = "attn-only-1l"
     method = "grid"
@@ -21,8 +22,9 @@ bounds draw integers), or — under a name without a dot — a list of tables of
 """
 
 import dataclasses
+import hashlib
+import json
 import math
-import random
 import re
 import typing
 from dataclasses import dataclass, fields
@@ -30,18 +32,21 @@ from pathlib import Path
 from typing import Any
 
 from interp.core.errors import ConfigError
+from interp.sweep.pruning import PrunerSpec, parse_pruner
 from interp.train.config import RunConfig
 from interp.train.presets import preset as load_preset
 from interp.train.presets import read_toml
 
-METHODS = ("grid", "random")
+METHODS = ("grid", "random", "tpe")  # Optuna's GridSampler, RandomSampler(seed), TPESampler(seed)
+SAMPLED = ("random", "tpe")  # methods that draw n_trials trials with a seed
 GOALS = ("min", "max")
 DISTRIBUTIONS = ("log_uniform", "uniform")
 DEFAULT_OUT = Path("models/runs/sweeps")
-SIGNIFICANT_DIGITS = 4  # random floats are rounded so that a trial's name states its value exactly
+SIGNIFICANT_DIGITS = 4  # drawn floats are rounded so that a trial's name states its value exactly
+DEFAULT_HEARTBEAT = 10.0  # seconds between a running trial's heartbeats; a trial silent for 3 of them is taken over
 TOP_LEVEL = (
-    "name", "preset", "config", "method", "n_trials", "seed", "parallel", "metric", "goal", "out", "wandb",
-    "wandb_project", "fixed", "sweep",
+    "name", "preset", "config", "method", "n_trials", "seed", "parallel", "metric", "goal", "out", "storage",
+    "pruner", "heartbeat", "wandb", "wandb_project", "fixed", "sweep",
 )  # fmt: skip
 
 
@@ -106,9 +111,6 @@ class Choice:
     def keys(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(key for option in self.options for key, _ in option))
 
-    def sample(self, rng: random.Random) -> dict[str, Any]:
-        return dict(self.options[rng.randrange(len(self.options))])
-
 
 @dataclass(frozen=True)
 class Range:
@@ -127,16 +129,11 @@ class Range:
     def integer(self) -> bool:
         return _is_int(self.low) and _is_int(self.high)
 
-    def sample(self, rng: random.Random) -> dict[str, Any]:
+    def clip(self, draw: float) -> int | float:
+        """A drawn value as the trial uses it: integers as they are, floats to SIGNIFICANT_DIGITS, within bounds."""
         if self.integer:
-            if self.log:  # log-uniform over the integers: floor of a log-uniform draw from [low, high + 1)
-                value = int(math.exp(rng.uniform(math.log(self.low), math.log(self.high + 1))))
-            else:
-                value = rng.randint(self.low, self.high)
-            return {self.name: min(max(value, self.low), self.high)}
-        draw = math.exp(rng.uniform(math.log(self.low), math.log(self.high))) if self.log else rng.uniform(self.low, self.high)
-        value = float(f"{draw:.{SIGNIFICANT_DIGITS}g}")
-        return {self.name: min(max(value, float(self.low)), float(self.high))}
+            return int(draw)
+        return min(max(float(f"{draw:.{SIGNIFICANT_DIGITS}g}"), float(self.low)), float(self.high))
 
 
 Axis = Choice | Range
@@ -147,12 +144,12 @@ def _scalar(value: Any) -> bool:
 
 
 def parse_axis(key: str, value: Any, method: str) -> Axis:
-    """One entry of [sweep]: a list of values, a list of tables (a group), or a range (random only)."""
+    """One entry of [sweep]: a list of values, a list of tables (a group), or a range (random and tpe only)."""
     where = f"[sweep] {key}"
     if _is_distribution(value):
         _require(
-            method == "random",
-            f"{where}: ranges ({{log_uniform = [a, b]}}) are for method = 'random'; a grid needs a list of values",
+            method in SAMPLED,
+            f"{where}: ranges ({{log_uniform = [a, b]}}) are for method = 'random' or 'tpe'; a grid needs a list of values",
         )
         check_field_key(key, "[sweep]")
         _require(len(value) == 1, f"{where}: give one of {', '.join(DISTRIBUTIONS)}, not several")
@@ -170,7 +167,7 @@ def parse_axis(key: str, value: Any, method: str) -> Axis:
     _require(
         isinstance(value, list) and len(value) > 0,
         f"{where}: give a non-empty list of values, e.g. [1e-3, 3e-3]"
-        + (", or a range {log_uniform = [1e-4, 1e-2]}" if method == "random" else ""),
+        + (", or a range {log_uniform = [1e-4, 1e-2]}" if method in SAMPLED else ""),
     )
     if all(isinstance(v, dict) for v in value):  # a group of fields set together
         _require(
@@ -211,6 +208,9 @@ class SweepSpec:
     metric: str = "val"
     goal: str = "min"
     out: Path = DEFAULT_OUT
+    storage: str | None = None  # an Optuna storage URL, or journal:PATH; None: sqlite:///OUT/study.db
+    pruner: PrunerSpec = PrunerSpec()
+    heartbeat: float = DEFAULT_HEARTBEAT
     wandb: bool = False
     wandb_project: str | None = None
 
@@ -222,20 +222,30 @@ class SweepSpec:
         _require(self.preset is not None or self.config is not None, "give preset = NAME (see `interp presets`) or config = FILE")
         _require(self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}")
         _require(bool(self.axes), '[sweep] is empty: name at least one field to sweep, e.g. "train.lr" = [1e-3, 3e-3]')
-        if self.method == "random":
+        if self.method in SAMPLED:
             _require(
                 _is_int(self.n_trials) and self.n_trials > 0,
-                f"n_trials must be a positive integer for method = 'random', got {self.n_trials!r}",
+                f"n_trials must be a positive integer for method = '{self.method}', got {self.n_trials!r}",
             )
             _require(
-                _is_int(self.seed) and self.seed >= 0, f"seed must be an integer >= 0 for method = 'random', got {self.seed!r}"
+                _is_int(self.seed) and self.seed >= 0,
+                f"seed must be an integer >= 0 for method = '{self.method}', got {self.seed!r}",
             )
         else:
-            _require(self.n_trials is None, "n_trials is for method = 'random'; a grid runs every combination")
+            _require(self.n_trials is None, "n_trials is for method = 'random' or 'tpe'; a grid runs every combination")
             _require(
                 self.seed is None,
-                "seed is for method = 'random' (the order of its draws); seed the training with train.seed in [fixed] or [sweep]",
+                "seed is for method = 'random' or 'tpe' (its draws); seed the training with train.seed in [fixed] or [sweep]",
             )
+        _require(
+            self.storage is None
+            or (isinstance(self.storage, str) and ("://" in self.storage or self.storage.startswith("journal:"))),
+            f"storage must be an Optuna storage URL (sqlite:///PATH) or journal:PATH, got {self.storage!r}",
+        )
+        _require(
+            _is_number(self.heartbeat) and self.heartbeat > 0,
+            f"heartbeat must be a positive number of seconds, got {self.heartbeat!r}",
+        )
         _require(_is_int(self.parallel) and self.parallel > 0, f"parallel must be a positive integer, got {self.parallel!r}")
         _require(
             isinstance(self.metric, str) and bool(self.metric),
@@ -266,13 +276,29 @@ class SweepSpec:
         """The wandb project name."""
         return self.wandb_project or f"interp-sweep-{self.name}"
 
-    def with_options(self, *, parallel: int | None = None, wandb: bool | None = None, out: Path | None = None) -> "SweepSpec":
+    def with_options(
+        self, *, parallel: int | None = None, wandb: bool | None = None, out: Path | None = None, storage: str | None = None
+    ) -> "SweepSpec":
         """This spec with command-line options applied (None leaves a field as it is)."""
-        changes = {"parallel": parallel, "wandb": wandb, "out": out}
+        changes = {"parallel": parallel, "wandb": wandb, "out": out, "storage": storage}
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None and v is not False})
 
+    def identity(self) -> dict[str, Any]:
+        """What makes the trials of this sweep what they are (not where or how many at once they run): its hash
+        is stored with the Optuna study, and a spec with another one is refused on that study."""
+        config_text = None if self.config is None else Path(self.config).read_text(encoding="utf-8")
+        data = self.to_dict()
+        keep = ("preset", "fixed", "method", "sweep", "n_trials", "seed", "metric", "goal", "pruner")
+        return {**{key: data[key] for key in keep}, "config_text": config_text}
+
+    @property
+    def spec_hash(self) -> str:
+        """sha256 of `identity()` as canonical JSON."""
+        text = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def to_dict(self) -> dict[str, Any]:
-        """The spec as plain data (for results.json)."""
+        """The spec as plain data (results.json; `from_dict(to_dict())` gives it back, as a worker process does)."""
         return {
             "name": self.name,
             "preset": self.preset,
@@ -286,6 +312,9 @@ class SweepSpec:
             "metric": self.metric,
             "goal": self.goal,
             "out": str(self.out),
+            "storage": self.storage,
+            "pruner": self.pruner.to_dict(),
+            "heartbeat": self.heartbeat,
             "wandb": self.wandb,
             "wandb_project": self.wandb_project,
         }
@@ -296,7 +325,7 @@ class SweepSpec:
         _require(isinstance(data, dict), "a sweep spec must be a TOML table")
         unknown = sorted(set(data) - set(TOP_LEVEL))
         _require(not unknown, f"unknown sweep spec key(s) {', '.join(unknown)}; valid: {', '.join(TOP_LEVEL)}")
-        for key in ("name", "preset", "config", "method", "metric", "goal", "out", "wandb_project"):
+        for key in ("name", "preset", "config", "method", "metric", "goal", "out", "storage", "wandb_project"):
             _require(key not in data or isinstance(data[key], str), f"{key} must be a string, got {data.get(key)!r}")
         method = data.get("method", "grid")
         fixed_table, sweep_table = data.get("fixed", {}), data.get("sweep", {})
@@ -327,6 +356,9 @@ class SweepSpec:
             metric=data.get("metric", "val"),
             goal=data.get("goal", "min"),
             out=Path(data["out"]) if "out" in data else DEFAULT_OUT / sweep_name,
+            storage=data.get("storage"),
+            pruner=parse_pruner(data.get("pruner")),
+            heartbeat=data.get("heartbeat", DEFAULT_HEARTBEAT),
             wandb=data.get("wandb", False),
             wandb_project=data.get("wandb_project"),
         )

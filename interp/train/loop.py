@@ -154,10 +154,14 @@ def train(
     progress: bool = True,
     on_checkpoint: Callable[[Checkpoint], None] | None = None,
     on_log: Callable[[dict], None] | None = None,
+    on_eval: Callable[[int, dict[str, float]], bool] | None = None,
 ) -> TrainResult:
     """Train `run` into `run_dir`, writing log-spaced checkpoints; with `resume`, continue from the last one.
 
-    `on_log` is called with each metrics record right after it is appended to metrics.jsonl."""
+    `on_log` is called with each metrics record right after it is appended to metrics.jsonl. `on_eval(step, metrics)`
+    is called after each evaluation during training (after that step's checkpoint, if any; on every rank, which must
+    all answer the same); returning True stops training there, keeping every checkpoint written so far (a pruned
+    sweep trial)."""
     run_dir = Path(run_dir)
     cfg = run.train
     world = current_world()  # under torchrun (interp.train.distributed): only rank 0 reads or writes run_dir
@@ -269,6 +273,7 @@ def train(
         desc="train",
         unit="step",
     )
+    stopped_at = cfg.steps
     for step in bar:
         lr = learning_rate(cfg, step)
         for group in optimizer.param_groups:
@@ -298,9 +303,12 @@ def train(
             bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items() if k != "lr"})
         if done in save_at:
             checkpoint(done, metrics)
+        if on_eval is not None and (done % cfg.eval_every == 0 or done in save_at) and on_eval(done, metrics):
+            stopped_at = done  # stopped by the caller: the run resumes from its last checkpoint like an interrupted one
+            break
     bar.close()
     elapsed = time.perf_counter() - started
-    tokens_per_second = (cfg.steps - start) * tokens_per_step / elapsed if elapsed > 0 and cfg.steps > start else 0.0
+    tokens_per_second = (stopped_at - start) * tokens_per_step / elapsed if elapsed > 0 and stopped_at > start else 0.0
     return TrainResult(
         run_dir=run_dir,
         checkpoints=list_checkpoints(run_dir) if world.is_main else [],

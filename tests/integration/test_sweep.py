@@ -1,27 +1,30 @@
-"""`interp sweep`: spec parsing and checks, grid/random expansion, end-to-end sweeps through the CLI, skipping and
-resuming, parallel workers, failures, and the wandb path (with a fake wandb module; wandb is never required)."""
+"""`interp sweep` on Optuna: spec parsing and checks, the grid and seeded random/TPE draws, end-to-end sweeps through
+the CLI, several processes sharing one study, pruning, an interrupted trial resumed exactly, the spec-hash refusal,
+failures, and the wandb path (with a fake wandb module; wandb is never required)."""
 
 import csv
 import dataclasses
 import itertools
 import json
 import math
+import multiprocessing
+import os
 import sys
 import types
 from pathlib import Path
 
+import optuna
 import pytest
 from helpers.cli_run import run_cli, tree_digest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from safetensors.torch import load_file
 
-from interp.core.errors import ConfigError
 from interp.sweep import runner
-from interp.sweep.results import TRIAL_FILE, collect_results
-from interp.sweep.runner import TrialJob, plan_trials, run_in_workers, run_sweep
+from interp.sweep.results import collect_results
+from interp.sweep.runner import run_sweep
 from interp.sweep.spec import SweepSpec
-from interp.sweep.trials import expand_trials, trial_name
-from interp.train.config import RunConfig
+from interp.sweep.study import open_study, sampler, take_trial
+from interp.sweep.trials import available_cores, check_trials, suggest_overrides, trial_name
+from interp.train.checkpoints import list_checkpoints
 from interp.train.loop import read_metrics
 
 # The tiny run of tests/helpers/cli_run.py: synthetic repeated spans, a 1-layer 32-wide model, 12 steps (well under a second).
@@ -86,7 +89,7 @@ def test_grid_is_the_cartesian_product_and_every_trial_gets_its_values(tmp_path)
     widths = [{"model.d_model": 32, "model.d_head": 8}, {"model.d_model": 64, "model.d_head": 16}]
     fixed = {k: v for k, v in TINY.items() if k not in ("model.d_model", "model.d_head")}
     spec = SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": lrs, "width": widths, "train.seed": seeds}, fixed=fixed))
-    trials = expand_trials(spec)
+    trials = check_trials(spec)
     expected = [{"train.lr": lr, **w, "train.seed": s} for lr, w, s in itertools.product(lrs, widths, seeds)]
     assert [t.overrides_dict for t in trials] == expected
     assert len({t.name for t in trials}) == 12
@@ -95,6 +98,12 @@ def test_grid_is_the_cartesian_product_and_every_trial_gets_its_values(tmp_path)
         run = trial.run
         assert (run.train.lr, run.model.d_model, run.model.d_head, run.train.seed) == tuple(wanted.values())
         assert run.train.steps == 12 and run.data.corpus == "none" and run.model.n_layers == 1  # fixed + preset
+    # the study queues each grid point once, with its parameters (a group by its option's label)
+    study = open_study(spec, planned=trials)
+    queued = [(t.state.name, t.user_attrs["trial"], t.system_attrs["fixed_params"]) for t in study.trials]
+    assert [name for _, name, _ in queued] == [t.name for t in trials] and {s for s, _, _ in queued} == {"WAITING"}
+    assert queued[0][2] == {"train.lr": 1e-3, "width": "d_model=32,d_head=8", "train.seed": 0}
+    assert isinstance(study.sampler, optuna.samplers.GridSampler) and isinstance(study.pruner, optuna.pruners.MedianPruner)
 
 
 def test_unquoted_dotted_keys_mean_the_same_as_quoted_ones(tmp_path):
@@ -106,6 +115,7 @@ def test_unquoted_dotted_keys_mean_the_same_as_quoted_ones(tmp_path):
     )
     unquoted = SweepSpec.from_toml(path)
     assert dataclasses.replace(unquoted, name="a") == quoted
+    assert unquoted.spec_hash == quoted.spec_hash
 
 
 def test_threads_default_to_cores_divided_by_parallel_unless_fixed(tmp_path):
@@ -113,70 +123,48 @@ def test_threads_default_to_cores_divided_by_parallel_unless_fixed(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(spec_text({"train.lr": [1e-3, 3e-3]}, fixed=fixed, parallel=3))
     spec = SweepSpec.from_toml(path)
-    assert {t.run.train.threads for t in expand_trials(spec, cores=8)} == {2}
-    assert {t.run.train.threads for t in expand_trials(spec, cores=2)} == {1}
-    assert {t.run.train.threads for t in expand_trials(spec.with_options(parallel=1), cores=8)} == {8}
+    assert {t.run.train.threads for t in check_trials(spec, cores=8)} == {2}
+    assert {t.run.train.threads for t in check_trials(spec, cores=2)} == {1}
+    assert {t.run.train.threads for t in check_trials(spec.with_options(parallel=1), cores=8)} == {8}
+    assert spec.with_options(parallel=1).spec_hash == spec.spec_hash  # how many at once is not part of the sweep
     fixed_spec = SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": [1e-3]}, parallel=3))
-    assert {t.run.train.threads for t in expand_trials(fixed_spec, cores=8)} == {1}
+    assert {t.run.train.threads for t in check_trials(fixed_spec, cores=8)} == {1}
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    seed=st.integers(0, 2**32),
-    n_trials=st.integers(1, 6),
-    kinds=st.tuples(st.sampled_from(["uniform", "log_uniform"]), st.sampled_from(["uniform", "log_uniform"])),
-    low=st.floats(1e-6, 1e3),
-    ratio=st.floats(1.001, 1e3),
-    int_low=st.integers(1, 1000),
-    int_span=st.integers(1, 1000),
-)
-def test_random_search_is_deterministic_by_seed_and_stays_in_range(seed, n_trials, kinds, low, ratio, int_low, int_span):
-    high, int_high = low * ratio, int_low + int_span
-    spec = SweepSpec.from_dict(
-        {
-            "preset": "attn-only-1l", "method": "random", "seed": seed, "n_trials": n_trials, "metric": "val_repeated",
-            "fixed": {k: v for k, v in TINY.items() if k != "train.steps"},
-            "sweep": {"train.weight_decay": {kinds[0]: [low, high]}, "train.steps": {kinds[1]: [int_low, int_high]},
-                      "model.normalization_type": ["LN", "RMS"]},
-        },
-        name="r",
-    )  # fmt: skip
-    trials = expand_trials(spec, cores=2)
-    assert [t.overrides for t in trials] == [t.overrides for t in expand_trials(spec, cores=2)]
-    assert len(trials) == n_trials and len({t.name for t in trials}) == n_trials
-    for trial in trials:
-        decay, steps, norm = (trial.overrides_dict[k] for k in ("train.weight_decay", "train.steps", "model.normalization_type"))
-        assert isinstance(decay, float) and low <= decay <= high
-        assert decay == float(f"{decay:.4g}") or decay in (low, high)  # 4 significant digits: the name is exact
-        assert isinstance(steps, int) and int_low <= steps <= int_high
-        assert norm in ("LN", "RMS")
-        assert trial.run.train.weight_decay == decay and trial.run.train.steps == steps
-        assert trial.run.model.normalization_type == norm
+def draw(spec: SweepSpec, objective=lambda overrides: overrides["train.lr"]) -> list[dict]:
+    """Run the spec's study with a stand-in objective instead of training: each trial's drawn fields, in order."""
+    study = open_study(spec)
+    drawn = []
+    while (trial_id := take_trial(study)) is not None:
+        study.sampler = sampler(spec, study._storage.get_trial_number_from_id(trial_id))
+        trial = optuna.Trial(study, trial_id)
+        drawn.append(suggest_overrides(trial, spec))
+        study.tell(trial, objective(drawn[-1]))
+    return drawn
 
 
-def test_random_search_differs_by_seed_and_covers_log_ranges():
-    def draws(seed):
-        spec = SweepSpec.from_dict(
-            {"preset": "attn-only-1l", "method": "random", "seed": seed, "n_trials": 50, "metric": "val_repeated",
-             "fixed": TINY, "sweep": {"train.lr": {"log_uniform": [1e-5, 1e-1]}}},
+@pytest.mark.parametrize("method", ["random", "tpe"])
+def test_random_and_tpe_draws_are_reproducible_by_seed_and_stay_in_range(tmp_path, method):
+    def spec(seed, out):
+        return SweepSpec.from_dict(
+            {"preset": "attn-only-1l", "method": method, "seed": seed, "n_trials": 8, "metric": "val_repeated",
+             "fixed": {k: v for k, v in TINY.items() if k != "train.steps"}, "out": str(tmp_path / out),
+             "sweep": {"train.lr": {"log_uniform": [1e-5, 1e-1]}, "train.steps": {"uniform": [5, 50]},
+                       "model.normalization_type": ["LN", "RMS"]}},
             name="r",
         )  # fmt: skip
-        return [t.run.train.lr for t in expand_trials(spec, cores=2)]
 
-    a, b = draws(0), draws(1)
-    assert a == draws(0) and a != b
-    decades = {math.floor(math.log10(x)) for x in a}
-    assert decades == {-5, -4, -3, -2}  # log-uniform: every decade is hit, not just the top one
-
-
-def test_random_space_too_small_is_an_error():
-    spec = SweepSpec.from_dict(
-        {"preset": "attn-only-1l", "method": "random", "seed": 0, "n_trials": 5, "metric": "val_repeated",
-         "fixed": TINY, "sweep": {"train.lr": [1e-3, 3e-3]}},
-        name="r",
-    )  # fmt: skip
-    with pytest.raises(ConfigError, match="only 2 different trials"):
-        expand_trials(spec)
+    a, again, other = draw(spec(0, "a")), draw(spec(0, "b")), draw(spec(1, "c"))
+    assert a == again and a != other and len(a) == 8
+    for overrides in a:
+        lr, steps, norm = overrides["train.lr"], overrides["train.steps"], overrides["model.normalization_type"]
+        assert isinstance(lr, float) and 1e-5 <= lr <= 1e-1 and lr == float(f"{lr:.4g}")  # 4 digits: the name is exact
+        assert isinstance(steps, int) and 5 <= steps <= 50 and norm in ("LN", "RMS")
+    if method == "random":  # log-uniform: the draws spread over the decades, not just the top one
+        assert len({math.floor(math.log10(o["train.lr"])) for o in a}) >= 3
+    else:  # after its random start-up trials TPE draws near the best (lowest lr) so far
+        best = min(o["train.lr"] for o in a[:2])  # n_startup_trials = n_trials // 4
+        assert sum(o["train.lr"] < 10 * best for o in a[2:]) >= len(a[2:]) // 2
 
 
 BAD_SPECS = [
@@ -185,14 +173,18 @@ BAD_SPECS = [
     ({"sweep": {"lr": [1e-3]}}, "'lr' must be section.field"),
     ({"sweep": {"train.lr": []}}, "[sweep] train.lr: give a non-empty list"),
     ({"sweep": {"train.lr": [1e-3, 1e-3]}}, "listed twice"),
-    ({"sweep": {"train.lr": {"log_uniform": [1e-4, 1e-2]}}}, "ranges ({log_uniform = [a, b]}) are for method = 'random'"),
+    (
+        {"sweep": {"train.lr": {"log_uniform": [1e-4, 1e-2]}}},
+        "ranges ({log_uniform = [a, b]}) are for method = 'random' or 'tpe'",
+    ),
     (
         {"method": "random", "n_trials": 2, "seed": 0, "sweep": {"train.lr": {"log_uniform": [0, 1e-2]}}},
         "log_uniform needs low > 0",
     ),
-    ({"method": "random", "n_trials": 2, "seed": 0, "sweep": {"train.lr": {"uniform": [0.1, 0.01]}}}, "needs low < high"),
+    ({"method": "tpe", "n_trials": 2, "seed": 0, "sweep": {"train.lr": {"uniform": [0.1, 0.01]}}}, "needs low < high"),
     ({"method": "random", "seed": 0, "sweep": {"train.lr": [1e-3]}}, "n_trials must be a positive integer"),
-    ({"n_trials": 3, "sweep": {"train.lr": [1e-3]}}, "n_trials is for method = 'random'"),
+    ({"method": "tpe", "n_trials": 3, "sweep": {"train.lr": [1e-3]}}, "seed must be an integer >= 0 for method = 'tpe'"),
+    ({"n_trials": 3, "sweep": {"train.lr": [1e-3]}}, "n_trials is for method = 'random' or 'tpe'"),
     ({"method": "bayes", "sweep": {"train.lr": [1e-3]}}, "method must be one of"),
     ({"parallel": 0, "sweep": {"train.lr": [1e-3]}}, "parallel must be a positive integer"),
     ({"goal": "lowest", "sweep": {"train.lr": [1e-3]}}, "goal must be one of"),
@@ -200,9 +192,21 @@ BAD_SPECS = [
     ({"sweep": {"train.lr": [1e-3]}, "epochs": 3}, "unknown sweep spec key(s) epochs"),
     ({"sweep": {"width": [{"model.d_model": 32}, {"model.d_modle": 64}]}}, "'model.d_modle' is not a config field"),
     ({"sweep": {"train.lr": [1e-3, 2.0]}}, "trial train.lr=2.0: train.lr must be in (0, 1)"),
+    (
+        {"method": "random", "n_trials": 2, "seed": 0, "sweep": {"train.lr": {"uniform": [1e-3, 2.0]}}},
+        "trial train.lr=2.0: train.lr must be in (0, 1)",
+    ),
     ({"sweep": {"model.n_heads": [4, 3]}}, "trial model.n_heads=3: d_model (32) must equal n_heads * d_head (3 * 8 = 24)"),
     ({"metric": "val", "sweep": {"train.lr": [1e-3]}}, "does not log metric 'val' (it logs train_loss, lr, val_repeated)"),
     ({"preset": "nope", "sweep": {"train.lr": [1e-3]}}, "unknown preset 'nope'"),
+    ({"pruner": "hyperband", "sweep": {"train.lr": [1e-3]}}, "pruner type must be one of none, median, successive-halving"),
+    ({"pruner": {"type": "median", "n_warmup": 3}, "sweep": {"train.lr": [1e-3]}}, "n_warmup: not a parameter of the median"),
+    (
+        {"pruner": {"type": "median", "n_startup_trials": -1}, "sweep": {"train.lr": [1e-3]}},
+        "n_startup_trials must be an integer >= 0",
+    ),
+    ({"storage": "study.db", "sweep": {"train.lr": [1e-3]}}, "storage must be an Optuna storage URL"),
+    ({"heartbeat": 0, "sweep": {"train.lr": [1e-3]}}, "heartbeat must be a positive number"),
 ]
 
 
@@ -229,137 +233,221 @@ def test_invalid_toml_is_a_one_line_error(tmp_path):
 # --- sweeps end to end ------------------------------------------------------------------------------------------
 
 
-def test_sweep_through_the_cli_writes_one_row_per_trial_then_skips_finished_trials(tmp_path):
+def figure_titled(figures: list[dict], start: str) -> dict:
+    return next(f for f in figures if f["layout"]["title"]["text"].startswith(start))
+
+
+def test_sweep_through_the_cli_writes_one_row_per_trial_then_finds_nothing_to_do(tmp_path):
     path = write_spec(tmp_path, {"train.lr": [3e-3, 1e-2], "train.seed": [0, 1]})
     out = tmp_path / "spec-out"
     code, stdout, err = run_cli("sweep", path, "--dry-run")
-    assert code == 0 and stdout.count(" new ") == 4 and not out.exists(), (stdout, err)
+    assert code == 0 and stdout.count(" new ") == 4 and "holds nothing yet" in stdout and not out.exists(), (stdout, err)
 
     code, stdout, err = run_cli("sweep", path, "--no-progress")
     assert code == 0, err
     rows, saved = read_csv(out / "results.csv"), json.loads((out / "results.json").read_text())
     assert len(rows) == len(saved["rows"]) == 4
     assert {r["trial"] for r in rows} == {"lr=0.003,seed=0", "lr=0.003,seed=1", "lr=0.01,seed=0", "lr=0.01,seed=1"}
+    study = optuna.load_study(study_name="spec", storage=f"sqlite:///{out / 'study.db'}")
+    values = {t.user_attrs["trial"]: t.value for t in study.trials}
+    assert len(study.trials) == 4 and {t.state.name for t in study.trials} == {"COMPLETE"}
     for row, json_row in zip(rows, saved["rows"]):
         run_dir = out / "trials" / row["trial"]
         final = final_record(run_dir)
-        assert json_row["trial"] == row["trial"] and json_row["status"] == row["status"] == "done"
+        assert json_row["trial"] == row["trial"] and json_row["status"] == row["status"] == "complete"
         for key, value in final.items():  # the table holds exactly the last metrics.jsonl record
             assert json_row[key] == value and float(row[key]) == value, key
+        assert values[row["trial"]] == final["val_repeated"]  # the objective Optuna holds is the same number
         assert float(row["train.lr"]) == json.loads((run_dir / "run.json").read_text())["run"]["train"]["lr"]
         assert json_row["tokens_per_second"] > 0 and json_row["wall_seconds"] > 0
     scores = [r["val_repeated"] for r in saved["rows"]]
     assert scores == sorted(scores) and [r["rank"] for r in saved["rows"]] == [1, 2, 3, 4]
-    assert saved["best"] == saved["rows"][0]["trial"]
+    assert saved["best"] == saved["rows"][0]["trial"] == study.best_trial.user_attrs["trial"]
     html = (out / "sweep.html").read_text()
-    assert all(r["trial"] in html for r in rows) and html.count('class="figure"') == 2 + 2  # 2 swept fields, 2 curve plots
+    assert all(r["trial"] in html for r in rows)
     figures = page_figures(html)
-    for figure in figures[:2]:  # final metric against lr, then against seed: every trial's point, at its value
-        points = {(name, y) for trace in figure["data"] for name, y in zip(trace["text"], trace["y"])}
+    for start in ("final val_repeated against train.lr", "final val_repeated against train.seed"):
+        points = {(name, y) for trace in figure_titled(figures, start)["data"] for name, y in zip(trace["text"], trace["y"])}
         assert points == {(r["trial"], final_record(out / "trials" / r["trial"])["val_repeated"]) for r in rows}
-    curves = {trace["name"].removesuffix(" (best)"): trace["y"] for trace in figures[2]["data"]}
+    history = figure_titled(figures, "final val_repeated by trial")["data"]
+    assert history[0]["y"] == [values[t.user_attrs["trial"]] for t in study.trials]
+    assert history[1]["y"] == list(itertools.accumulate(history[0]["y"], min))
+    curves = {
+        trace["name"].removesuffix(" (best)"): trace["y"] for trace in figure_titled(figures, "val_repeated during")["data"]
+    }
     assert curves == {r["trial"]: [m["val_repeated"] for m in read_metrics(out / "trials" / r["trial"])[1:]] for r in rows}
 
     before = tree_digest(out / "trials")
-    mtimes = {p: p.stat().st_mtime_ns for p in (out / "trials").rglob("*")}
     code, stdout, err = run_cli("sweep", path, "--no-progress")
-    assert code == 0 and "4 of 4 trials already finished: skipped" in stdout, err
+    assert code == 0 and "4 of 4 trials of 'spec' already finished" in stdout, err
     assert tree_digest(out / "trials") == before  # nothing retrained
-    assert {p: p.stat().st_mtime_ns for p in (out / "trials").rglob("*")} == mtimes
     assert json.loads((out / "results.json").read_text())["rows"] == saved["rows"]
     code, stdout, _ = run_cli("sweep", path, "--dry-run")
-    assert stdout.count(" done ") == 4
+    assert stdout.count(" complete ") == 4 and "holds 4 complete" in stdout
 
 
-def test_an_interrupted_sweep_resumes_and_matches_an_uninterrupted_one(tmp_path, monkeypatch):
-    straight = run_sweep(
-        SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": [3e-3, 1e-2]}, name="straight")), progress=False, log=lambda m: None
+def test_processes_sharing_one_study_run_every_trial_exactly_once(tmp_path):
+    """Three workers started together on one new SQLite study (two forked processes and this one): they race to
+    make the study and to take its trials. (Forked, so that they skip the 10-20 s import a new interpreter needs.)"""
+    lrs, seeds = [1e-3, 3e-3, 1e-2], [0, 1]
+    spec = SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": lrs, "train.seed": seeds}, pruner="none"))
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=runner.run_worker, args=(spec,), kwargs={"log": lambda m: None}) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    here = runner.run_worker(spec, log=lambda m: None)
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    study = open_study(spec)
+    names = sorted(t.user_attrs["trial"] for t in study.trials)
+    expected = sorted(
+        trial_name({"train.lr": lr, "train.seed": s}, {"train.lr": "lr", "train.seed": "seed"}) for lr in lrs for s in seeds
     )
-    spec = SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": [3e-3, 1e-2]}, name="cut"))
+    assert names == expected and {t.state.name for t in study.trials} == {"COMPLETE"}  # each once, none lost, none extra
+    pids = {t.user_attrs["trial"]: t.user_attrs["worker"].rpartition(":")[2] for t in study.trials}
+    assert {pids[name] for name in here} == {str(os.getpid())}  # what this process says it ran is what the study says
+    for name in names:  # each trained once: one record per evaluation step, one set of checkpoints
+        assert [r["step"] for r in read_metrics(spec.out / "trials" / name)] == [0, 1, 3, 4, 8, 12]
+        assert [c.step for c in list_checkpoints(spec.out / "trials" / name)] == [0, 1, 3, 12]
+    results = collect_results(spec, study)
+    assert sorted(t.name for t in results.trials) == expected and {t.status for t in results.trials} == {"complete"}
+
+
+def test_parallel_starts_that_many_worker_processes_on_the_spec(tmp_path, monkeypatch):
+    # A stand-in worker: records the job it was given and its thread setting (a real one imports torch: 10-20 s).
+    records = (
+        "import json, os, sys; job = json.loads(sys.stdin.read()); "
+        "print(json.dumps({'name': job['spec']['name'], 'parallel': job['spec']['parallel'], 'threads': os.environ['OMP_NUM_THREADS']}))"
+    )
+    monkeypatch.setattr(runner, "WORKER_COMMAND", (sys.executable, "-c", records))
+    fixed = {k: v for k, v in TINY.items() if k != "train.threads"}
+    spec = SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": [3e-3, 1e-2]}, fixed=fixed, parallel=2))
+    messages = []
+    runner.run_local_workers(spec, None, messages.append)
+    logs = sorted((spec.out / runner.WORKERS_DIR).iterdir())
+    assert [p.name for p in logs] == ["worker-0.log", "worker-1.log"] and "2 worker processes" in messages[0]
+    threads = str(max(1, available_cores() // 2))
+    assert [json.loads(p.read_text()) for p in logs] == [{"name": "spec", "parallel": 2, "threads": threads}] * 2
+
+
+def test_a_trial_clearly_worse_at_its_evaluations_is_pruned_with_its_run_directory_intact(tmp_path):
+    # lr 0.9 blows the loss up after one step; the median pruner compares each evaluation with the finished trial's
+    fixed = {**TINY, "train.steps": 24, "train.n_checkpoints": 4}
+    path = write_spec(tmp_path, {"train.lr": [3e-3, 0.9]}, fixed=fixed, pruner={"type": "median", "n_startup_trials": 1})
+    code, stdout, err = run_cli("sweep", path, "--no-progress")
+    assert code == 0, err
+    out = tmp_path / "spec-out"
+    study = optuna.load_study(study_name="spec", storage=f"sqlite:///{out / 'study.db'}")
+    states = {t.user_attrs["trial"]: t for t in study.trials}
+    assert states["lr=0.003"].state.name == "COMPLETE" and states["lr=0.9"].state.name == "PRUNED", stdout
+    pruned = states["lr=0.9"]
+    step = max(pruned.intermediate_values)
+    assert pruned.intermediate_values[step] > states["lr=0.003"].intermediate_values[step]
+    run_dir = out / "trials" / "lr=0.9"
+    records = read_metrics(run_dir)
+    assert records[-1]["step"] == step < 24  # stopped at the evaluation that pruned it
+    assert {r["step"]: r["val_repeated"] for r in records[1:]} == pruned.intermediate_values
+    checkpoints = list_checkpoints(run_dir)  # the checkpoints written before it stopped, all complete and loadable
+    assert checkpoints and all(c.step <= step for c in checkpoints) and load_file(checkpoints[-1].path / "model.safetensors")
+    row = {r["trial"]: r for r in read_csv(out / "results.csv")}["lr=0.9"]
+    assert row["status"] == "pruned" and row["rank"] == ""
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL: not an Exception, so the worker neither records nor re-queues its trial."""
+
+
+def kill_at_step(monkeypatch, step, when=lambda run: True, error=Killed):
     real_train = runner.train
 
     def train_until_killed(run, run_dir, **kwargs):
         def stop(ckpt):
-            if ckpt.step == 3 and run.train.lr == 1e-2:  # checkpoints are at steps 0, 1, 3, 12
-                raise KeyboardInterrupt  # the researcher presses Ctrl-C during the second trial
+            if ckpt.step == step and when(run):
+                raise error()
 
         return real_train(run, run_dir, on_checkpoint=stop, **kwargs)
 
     monkeypatch.setattr(runner, "train", train_until_killed)
-    with pytest.raises(KeyboardInterrupt):
+    return real_train
+
+
+def test_a_killed_trial_is_taken_over_and_resumed_exactly(tmp_path, monkeypatch):
+    sweep = {"train.lr": [3e-3, 1e-2]}
+    straight = run_sweep(SweepSpec.from_toml(write_spec(tmp_path, sweep, name="straight")), progress=False, log=lambda m: None)
+    spec = SweepSpec.from_toml(write_spec(tmp_path, sweep, name="cut", heartbeat=0.2))
+    real_train = kill_at_step(monkeypatch, 3, when=lambda run: run.train.lr == 1e-2)  # checkpoints: 0, 1, 3, 12
+    with pytest.raises(Killed):
         run_sweep(spec, progress=False, log=lambda m: None)
     monkeypatch.setattr(runner, "train", real_train)
-    assert [p.state for p in plan_trials(spec, expand_trials(spec))] == ["done", "partial"]
+    study = open_study(spec)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "RUNNING"]  # its worker died: no one told the study
 
     messages = []
-    resumed = run_sweep(spec, progress=False, log=messages.append)
-    assert resumed.ran == ["lr=0.01"] and resumed.skipped == ["lr=0.003"]
-    assert any("lr=0.01: resuming (partial)" in m for m in messages)
+    resumed = run_sweep(spec, progress=False, log=messages.append)  # waits for the heartbeat to go stale, then resumes
+    assert resumed.ran == ["lr=0.01"] and any("its worker stopped; queued again" in m for m in messages)
+    study = open_study(spec)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert study.trials[2].params == study.trials[1].params and study.trials[2].user_attrs["trial"] == "lr=0.01"
+    (row,) = [r for r in resumed.results.rows() if r["trial"] == "lr=0.01"]
+    assert row["status"] == "complete" and row["attempts"] == 2
     for a, b in zip(straight.results.trials, resumed.results.trials):
-        assert a.name == b.name and a.curve == b.curve and b.status == "done"
-
-
-def test_parallel_workers_give_the_same_results_as_sequential(tmp_path):
-    sweep = {"train.lr": [3e-3, 1e-2]}
-    sequential = run_sweep(SweepSpec.from_toml(write_spec(tmp_path, sweep, name="seq")), progress=False, log=lambda m: None)
-    parallel = run_sweep(
-        SweepSpec.from_toml(write_spec(tmp_path, sweep, name="par", parallel=2)), progress=False, log=lambda m: None
-    )
-    assert [t.status for t in parallel.results.trials] == ["done", "done"]
-    for a, b in zip(sequential.results.trials, parallel.results.trials):
-        assert a.name == b.name and a.curve == b.curve and len(a.curve) == 6
-        assert (b.run_dir / runner.LOG_FILE).read_text().count("val_repeated") == 6  # the worker's output
-    assert [r["trial"] for r in sequential.results.rows()] == [r["trial"] for r in parallel.results.rows()]
+        assert a.name == b.name and a.curve == b.curve and b.status == "complete"
+        final_a, final_b = (list_checkpoints(t.run_dir)[-1].path / "model.safetensors" for t in (a, b))
+        weights_a, weights_b = load_file(final_a), load_file(final_b)
+        assert weights_a.keys() == weights_b.keys() and all((weights_a[k] == weights_b[k]).all() for k in weights_a)
 
 
 def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path):
     fixed = {k: v for k, v in TINY.items() if k != "data.corpus"}
     path = write_spec(tmp_path, {"data.corpus": ["none", "no-such-corpus"], "train.lr": [3e-3, 1e-2]}, fixed=fixed)
     code, stdout, err = run_cli("sweep", path, "--no-progress")
-    assert code == 1 and "2 of 4 trials did not finish" in err
+    assert code == 1 and "2 of 4 trials failed" in err
     rows = {r["trial"]: r for r in read_csv(tmp_path / "spec-out" / "results.csv")}
     for name, row in rows.items():
         if "no-such-corpus" in name:
             assert row["status"] == "failed" and row["rank"] == "" and "no-such-corpus" in row["error"]
             assert "\n" not in row["error"]
         else:
-            assert row["status"] == "done" and row["error"] == ""
+            assert row["status"] == "complete" and row["error"] == ""
             assert float(row["val_repeated"]) == final_record(tmp_path / "spec-out" / "trials" / name)["val_repeated"]
-    assert [r["status"] for r in read_csv(tmp_path / "spec-out" / "results.csv")] == ["done", "done", "failed", "failed"]
+    assert [r["status"] for r in read_csv(tmp_path / "spec-out" / "results.csv")] == ["complete", "complete", "failed", "failed"]
     assert "FAILED" in stdout and "failed:" in (tmp_path / "spec-out" / "sweep.html").read_text()
 
 
-def test_a_worker_that_dies_fails_only_its_trial(tmp_path, monkeypatch):
-    # A stand-in worker that is killed (as by the kernel when out of memory) unless its trial is "good".
-    dies_unless_good = (
-        "import json, sys; from pathlib import Path; job = json.loads(sys.stdin.read()); "
-        "print('Killed', flush=True) if job['name'] != 'good' else None; "
-        "sys.exit(137) if job['name'] != 'good' else Path(job['run_dir'], 'trial.json').write_text(json.dumps({'status': 'done'}))"
-    )
-    monkeypatch.setattr(runner, "WORKER_COMMAND", (sys.executable, "-c", dies_unless_good))
-    jobs = [TrialJob(name=name, run={}, run_dir=str(tmp_path / name), resume=False) for name in ("bad", "good", "worse")]
-    outcomes = {}
-    run_in_workers(jobs, 2, lambda job, outcome: outcomes.setdefault(job.name, outcome))
-    assert outcomes["good"] == {"status": "done"}
-    for name in ("bad", "worse"):
-        assert outcomes[name]["status"] == "failed"
-        assert outcomes[name]["error"] == "worker process exited with code 137: Killed"
-        assert json.loads((tmp_path / name / TRIAL_FILE).read_text()) == outcomes[name]  # recorded for the results table
-
-
-def test_changing_a_fixed_field_under_an_existing_sweep_is_refused(tmp_path):
+def test_a_study_made_by_another_spec_is_refused_and_nothing_is_written(tmp_path):
     path = write_spec(tmp_path, {"train.lr": [3e-3]})
     assert run_cli("sweep", path, "--no-progress")[0] == 0
-    text = path.read_text().replace('"train.steps" = 12', '"train.steps" = 16')
-    path.write_text(text)
-    code, _, err = run_cli("sweep", path, "--no-progress")
-    assert code == 2 and "was trained with another config (train.steps: 12 -> 16)" in err
+    out = tmp_path / "spec-out"
+    before = tree_digest(out)
+    path.write_text(path.read_text().replace('"train.steps" = 12', '"train.steps" = 16'))
+    for extra in ([], ["--dry-run"]):
+        code, _, err = run_cli("sweep", path, "--no-progress", *extra)
+        assert code == 2 and "holds sweep 'spec' made by another spec" in err and len(err.strip().splitlines()) == 1, err
+    other = write_spec(tmp_path, {"train.lr": [3e-3]}, name="other")
+    other.write_text(other.read_text().replace(str(tmp_path / "other-out"), str(out)))
+    code, _, err = run_cli("sweep", other, "--no-progress")
+    assert code == 2 and "holds sweep 'spec', not 'other'" in err
+    assert tree_digest(out) == before
+
+
+def test_a_journal_file_storage_works_like_sqlite(tmp_path):
+    journal = tmp_path / "shared" / "study.log"
+    path = write_spec(tmp_path, {"train.lr": [3e-3, 1e-2]}, storage=f"journal:{journal}")
+    code, stdout, err = run_cli("sweep", path, "--no-progress")
+    assert code == 0, err
+    study = optuna.load_study(
+        study_name="spec", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+    )
+    assert sorted(t.user_attrs["trial"] for t in study.trials) == ["lr=0.003", "lr=0.01"]
+    assert not (tmp_path / "spec-out" / "study.db").exists()
+    assert len(read_csv(tmp_path / "spec-out" / "results.csv")) == 2
 
 
 def test_results_group_points_by_the_other_swept_fields(tmp_path):
     spec = SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": [3e-3, 1e-2], "train.seed": [0, 1]}))
     run_sweep(spec, progress=False, log=lambda m: None)
-    results = collect_results(spec, expand_trials(spec))
+    results = collect_results(spec, open_study(spec))
     lr_series, seed_series = results.axis_series()
     assert lr_series.numeric and [label for label, _ in lr_series.lines] == ["train.seed=0", "train.seed=1"]
     for label, points in lr_series.lines:
@@ -369,6 +457,15 @@ def test_results_group_points_by_the_other_swept_fields(tmp_path):
             assert name == trial_name({"train.lr": x, "train.seed": seed}, {"train.lr": "lr", "train.seed": "seed"})
             assert y == final_record(spec.out / "trials" / name)["val_repeated"]
     assert [label for label, _ in seed_series.lines] == ["train.lr=0.003", "train.lr=0.01"]
+    assert results.importances is not None and set(results.importances) == {"train.lr", "train.seed"}
+
+
+def test_the_spec_crosses_to_a_worker_process_unchanged(tmp_path):
+    spec = SweepSpec.from_toml(
+        write_spec(tmp_path, {"train.lr": [3e-3]}, pruner={"type": "successive-halving", "min_resource": 2}, heartbeat=2.5)
+    )
+    data = {key: value for key, value in json.loads(json.dumps(spec.to_dict())).items() if value is not None}
+    assert SweepSpec.from_dict(data, name=data["name"]) == spec
 
 
 # --- wandb --------------------------------------------------------------------------------------------------------
@@ -405,25 +502,18 @@ def test_wandb_logs_every_record_of_every_trial_offline(tmp_path, monkeypatch):
         assert run.finished == [{}]
 
 
-def test_a_resumed_trial_sends_wandb_its_whole_history(tmp_path, monkeypatch):
+def test_an_interrupted_trial_is_queued_again_and_sends_wandb_its_whole_history(tmp_path, monkeypatch):
     spec = SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": [3e-3]})).with_options(wandb=True)
     monkeypatch.setitem(sys.modules, "wandb", FakeWandb())
-    real_train = runner.train
-
-    def killed_at_step_3(run, run_dir, **kwargs):
-        def stop(ckpt):
-            if ckpt.step == 3:
-                raise RuntimeError("power cut")
-
-        return real_train(run, run_dir, on_checkpoint=stop, **kwargs)
-
-    monkeypatch.setattr(runner, "train", killed_at_step_3)
-    first = run_sweep(spec, progress=False, log=lambda m: None)
-    assert first.failed == ["lr=0.003"] and sys.modules["wandb"].runs[0].finished == [{"exit_code": 1}]
+    real_train = kill_at_step(monkeypatch, 3, error=KeyboardInterrupt)  # Ctrl-C: the trial fails and is queued again
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, progress=False, log=lambda m: None)
+    assert sys.modules["wandb"].runs[0].finished == [{"exit_code": 1}]
+    assert [t.state.name for t in open_study(spec).trials] == ["FAIL", "WAITING"]
     monkeypatch.setattr(runner, "train", real_train)
     fake = FakeWandb()
     monkeypatch.setitem(sys.modules, "wandb", fake)
-    run_sweep(spec, progress=False, log=lambda m: None)
+    assert run_sweep(spec, progress=False, log=lambda m: None).ran == ["lr=0.003"]
     (run,) = fake.runs
     records = read_metrics(spec.out / "trials" / "lr=0.003")
     assert [r["step"] for r in records] == [0, 1, 3, 4, 8, 12]
@@ -435,11 +525,4 @@ def test_missing_wandb_is_a_one_line_error_before_anything_trains(tmp_path, monk
     path = write_spec(tmp_path, {"train.lr": [3e-3]})
     code, _, err = run_cli("sweep", path, "--wandb")
     assert code == 2 and "wandb is not installed: pip install wandb" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "spec-out" / "trials").exists()
-
-
-def test_trial_configs_round_trip_through_the_worker_job(tmp_path):
-    spec = SweepSpec.from_toml(write_spec(tmp_path, {"train.lr": [3e-3]}))
-    (planned,) = plan_trials(spec, expand_trials(spec))
-    job = runner._job(spec, planned, None)
-    assert RunConfig.from_dict(TrialJob.from_dict(json.loads(json.dumps(job.to_dict()))).run) == planned.run
+    assert not (tmp_path / "spec-out").exists()
