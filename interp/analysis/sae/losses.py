@@ -114,10 +114,12 @@ def auxk_loss(
         return torch.zeros((), dtype=pre.dtype)
     k_max = max(1, sae.d_out // 2)
     k_aux = min(k_max, n_dead)
-    dead_pre = pre.masked_fill(~dead, float("-inf"))
+    # Only the dead columns: the same terms as masking the live ones, at the cost of the dead features alone.
+    index = dead.nonzero().squeeze(-1)
+    dead_pre = pre.index_select(-1, index)
     top = dead_pre.topk(k_aux, dim=-1)
-    features = torch.zeros_like(pre).scatter(-1, top.indices, torch.relu(top.values))
-    estimate = features @ sae.W_dec
+    features = torch.zeros_like(dead_pre).scatter(-1, top.indices, torch.relu(top.values))
+    estimate = features @ sae.W_dec.index_select(0, index)
     return (estimate - residual.detach()).pow(2).sum(-1).mean() * min(1.0, n_dead / k_max)
 
 
