@@ -163,7 +163,7 @@ def dictionary_loss(
         sparsity = config.l1_coefficient * features.sum(-1).mean()  # features >= 0, so sum == sum |f|
     elif config.kind == "jumprelu":
         sparsity = config.l0_coefficient * StepFunction.apply(pre, sae.threshold, config.jumprelu_bandwidth).sum(-1).mean()
-    else:
+    elif config.aux_coefficient > 0:
         aux = config.aux_coefficient * auxk_loss(sae, pre, error, dead)
     with torch.no_grad():
         variance = (targets - targets.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-12)
