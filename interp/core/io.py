@@ -106,6 +106,21 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def read_json_object(path: Path, *, error: type[Exception], what: str) -> dict[str, Any]:
+    """A JSON object from `path`, or `error` with one line naming the file and `what` it belongs to
+    ("the checkpoint", "the dictionary file") when it is missing, is not valid JSON or holds something else."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path.parent} is incomplete: {path.name} is missing ({what})")
+    try:
+        data = read_json(path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+        raise error(f"{path} is not valid JSON ({problem}); {what} is corrupted") from None
+    if not isinstance(data, dict):
+        raise error(f"{path} holds a JSON {type(data).__name__}, not an object; {what} is corrupted")
+    return data
+
+
 def json_ready(value: Any) -> Any:
     """`value` with NaN and infinities replaced by None (JSON has no NaN), recursively; tuples become lists."""
     if isinstance(value, float):

@@ -23,7 +23,6 @@ is ever unpickled: a `.pt`/`.pth` file a user points at goes through `torch.load
 True
 """
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from interp.core.errors import CheckpointError
-from interp.core.io import atomic_directory, commit_directory, read_json, write_json
+from interp.core.io import atomic_directory, commit_directory, read_json_object, write_json
 from interp.model.config import ModelConfig
 from interp.model.layout import from_hooked_state_dict, to_hooked_state_dict
 from interp.train.config import RunConfig
@@ -137,15 +136,7 @@ def save_checkpoint(
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise CheckpointError(f"{path.parent} is not a complete checkpoint: {path.name} is missing")
-    try:
-        data = read_json(path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path} is not valid JSON ({error}); the checkpoint is corrupted") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} holds a JSON {type(data).__name__}, not an object; the checkpoint is corrupted")
-    return data
+    return read_json_object(path, error=CheckpointError, what="the checkpoint")
 
 
 def read_checkpoint(path: Path) -> Checkpoint:

@@ -24,7 +24,6 @@ failed save leaves the old one as it was); loading reads safetensors and JSON on
 (True, True, 10)
 """
 
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ from interp.analysis.sae.config import NEEDS_K, SAEConfig
 from interp.analysis.sae.dictionary import THRESHOLD_KINDS, SparseDictionary
 from interp.analysis.sae.saelens_layout import config_from_saelens, fold_saelens_options, log_threshold_of, saelens_config
 from interp.core.errors import CheckpointError, ConfigError
-from interp.core.io import atomic_directory, commit_directory, read_json, write_json
+from interp.core.io import atomic_directory, commit_directory, read_json_object, write_json
 from interp.model.sites import Site, SiteError
 
 SAELENS_CONFIG = "cfg.json"
@@ -120,14 +119,7 @@ def save_dictionary(
 
 
 def _read(path: Path, name: str) -> dict[str, Any]:
-    file = path / name
-    try:
-        data = read_json(file)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{file} is not valid JSON ({error}); the dictionary file is corrupted") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{file} holds a JSON {type(data).__name__}, not an object")
-    return data
+    return read_json_object(path / name, error=CheckpointError, what="the dictionary file")
 
 
 def _read_tensors(path: Path, kind: str) -> dict[str, Tensor]:
