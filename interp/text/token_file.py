@@ -225,7 +225,8 @@ def _sample_rows(corpus: UserCorpus) -> int:
 
 def _tokenize(rows: datasets.Dataset, corpus: UserCorpus, tokenizer: Tokenizer, work: Path, num_proc) -> datasets.Dataset:
     size = _batch_size(corpus)
-    separator = _separator(tokenizer)
+    several = len(corpus.files) > 1 if corpus.kind == "text" else len(rows) > 1
+    separator = _separator(tokenizer) if several else []  # one document needs none
     return rows.map(
         _encode_rows,
         batched=True,
@@ -293,7 +294,10 @@ def _separator(tokenizer: Tokenizer) -> list[int]:
     except (ValueError, DataError):
         ids = []
     if not ids:
-        raise DataError(f"the tokenizer {tokenizer!r} has no EOS token and cannot encode '\\n\\n' to separate documents")
+        raise DataError(
+            f"the tokenizer {tokenizer!r} has no EOS token and cannot encode '\\n\\n' to separate documents; "
+            "add an EOS special token to it (e.g. '</s>' or '<|endoftext|>')"
+        )
     return ids
 
 
