@@ -178,3 +178,21 @@ def test_bad_own_data_is_one_error_line_and_writes_no_run(tmp_path, change, mess
         interp.train_run("tiny", tmp_path / "run", overrides=overrides, cache_dir=tmp_path / "cache", progress=False)
     assert "\n" not in str(error.value) and not (tmp_path / "run").exists()
     assert not (tmp_path / "cache").exists() or [p.name for p in (tmp_path / "cache").iterdir()] == []
+
+
+def test_compact_vocab_renumbers_the_ids_a_corpus_file_uses(tmp_path):
+    overrides = {**TINY, "data.corpus": write_corpus(tmp_path, "folder"), "data.tokenizer": "gpt2", "data.compact_vocab": True}
+    result = interp.train_run("tiny", tmp_path / "run", overrides=overrides, cache_dir=tmp_path / "cache", progress=False)
+    data = TrainingData.prepare(result.checkpoints[-1].run, cache_dir=tmp_path / "cache")
+    stream = reference_stream(DOCS)
+    assert data.tokenizer.vocab_size == len(set(stream)) == result.checkpoints[-1].config.d_vocab
+    assert data.tokenizer.to_base(data.windows.rows([0])[0].tolist()) == stream[:16]
+    assert_windows_of(torch.tensor([data.tokenizer.to_base(r) for r in data.batch(0).tolist()]), stream, data.windows.val_start)
+
+
+def test_text_field_is_refused_under_a_packaged_corpus():
+    from interp.core.errors import ConfigError
+    from interp.train.presets import run_config
+
+    with pytest.raises(ConfigError, match="data.text_field .* names the text column of a corpus file"):
+        TrainingData.prepare(run_config("tiny", overrides={"data.corpus": "shakespeare", "data.text_field": "body"}))

@@ -129,3 +129,20 @@ def test_a_lookup_renumbers_window_ids():
     lookup = np.array([5, 6, 7, 8])
     windows = TokenWindows.split(np.array([0, 1, 2, 3, 0, 1, 2, 3], dtype=np.uint16), n_ctx=2, val_fraction=0.25, lookup=lookup)
     assert windows.rows([1]).tolist() == [[6, 7]]
+
+
+def test_several_documents_need_an_eos_token_or_a_separator_the_tokenizer_can_encode(folder, tmp_path):
+    from tokenizers import Tokenizer as Backend
+    from tokenizers import models, pre_tokenizers
+
+    from interp.text.file_tokenizer import FileTokenizer
+
+    words = sorted({w for doc in DOCS for w, _ in pre_tokenizers.Whitespace().pre_tokenize_str(doc)})
+    backend = Backend(models.WordLevel({w: i for i, w in enumerate(["[UNK]", *words])}, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()  # "\n\n" encodes to nothing
+    backend.save(str(tmp_path / "tok.json"))
+    tokenizer = FileTokenizer.from_file(tmp_path / "tok.json")
+    with pytest.raises(DataError, match="has no EOS token and cannot encode .* add an EOS special token"):
+        token_file(open_user_corpus(str(folder)), tokenizer, cache_dir=tmp_path / "cache", progress=False)
+    one = token_file(open_user_corpus(str(folder / "0.txt")), tokenizer, cache_dir=tmp_path / "cache", progress=False)
+    assert one.tokens.tolist() == tokenizer.encode(DOCS[0])  # a single document needs no separator
