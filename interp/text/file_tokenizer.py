@@ -118,13 +118,13 @@ class FileTokenizer(Tokenizer):
         pre-tokenizers drop it by design)."""
         total, lost, examples = 0, 0, []
         for text, encoding in zip(texts, self._encode_all(texts)):
-            kept = np.zeros(len(text) + 1, dtype=np.int64)
-            for token_id, (start, stop) in zip(encoding.ids, encoding.offsets):
-                if token_id >= self.vocab_size:
-                    raise DataError(f"tokenizer {self.source} produced id {token_id} >= its vocabulary size {self.vocab_size}")
-                if token_id != self.unk_token_id:
-                    kept[start] += 1
-                    kept[stop] -= 1
+            ids, offsets = np.asarray(encoding.ids, dtype=np.int64), np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+            if ids.size and ids.max() >= self.vocab_size:
+                raise DataError(f"tokenizer {self.source} produced id {ids.max()} >= its vocabulary size {self.vocab_size}")
+            kept = np.zeros(len(text) + 1, dtype=np.int64)  # +1 at each kept token's start, -1 at its end
+            known = offsets[ids != self.unk_token_id] if self.unk_token_id is not None else offsets
+            np.add.at(kept, known[:, 0], 1)
+            np.add.at(kept, known[:, 1], -1)
             covered = np.cumsum(kept)[: len(text)] > 0
             visible = ~np.char.isspace(np.array(list(text), dtype="<U1")) if text else np.zeros(0, dtype=bool)
             missing = visible & ~covered

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+import pyarrow.compute
 
 from interp.core.errors import DataError
 from interp.core.io import atomic_directory, commit_directory, write_json
@@ -169,7 +170,7 @@ def _build(corpus: UserCorpus, tokenizer: Tokenizer | None, out: Path, *, key: s
         if tokenizer is None:
             tokenizer = CharTokenizer("".join(sorted(set(_alphabet(rows, corpus, work, num_proc)) | {"\n"})))
         if hasattr(tokenizer, "check_covers"):  # a file tokenizer: refuse one that loses the corpus's text
-            tokenizer.check_covers(batch_texts(rows[: _sample_rows(corpus)], corpus))
+            tokenizer.check_covers(_sample_texts(rows, corpus))
         mapped = _tokenize(rows, corpus, tokenizer, work, num_proc)
     finally:
         if enabled and not progress:
@@ -200,7 +201,7 @@ def _build(corpus: UserCorpus, tokenizer: Tokenizer | None, out: Path, *, key: s
         "dtype": dtype.str,
         "n_tokens": n_tokens,
         "n_documents": int(sum(rows["first"])) if corpus.kind == "text" else len(rows),
-        "n_chars": int(sum(mapped["n_chars"])),
+        "n_chars": int(pyarrow.compute.sum(mapped.data.column("n_chars")).as_py()),
         "vocab_size": tokenizer.vocab_size,
         "tokenizer_kind": tokenizer.kind,
         "alphabet": tokenizer.alphabet if isinstance(tokenizer, CharTokenizer) else None,
@@ -219,8 +220,15 @@ def _batch_size(corpus: UserCorpus) -> int:
     return 4 if corpus.kind == "text" else 256  # about 4 MB of text per batch from files; rows are documents
 
 
-def _sample_rows(corpus: UserCorpus) -> int:
-    return 4 if corpus.kind == "text" else 1000
+def _sample_texts(rows: datasets.Dataset, corpus: UserCorpus, max_chars: int = 200_000) -> list[str]:
+    """The first documents, up to `max_chars` characters: what the coverage check of a file tokenizer reads."""
+    texts, total = [], 0
+    for text in batch_texts(rows[: 1 if corpus.kind == "text" else 1000], corpus):
+        texts.append(text[: max_chars - total])
+        total += len(texts[-1])
+        if total >= max_chars:
+            break
+    return texts
 
 
 def _tokenize(rows: datasets.Dataset, corpus: UserCorpus, tokenizer: Tokenizer, work: Path, num_proc) -> datasets.Dataset:

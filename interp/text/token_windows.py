@@ -4,7 +4,9 @@ The last `val_fraction` of the tokens (at least n_ctx) is validation, as `interp
 rows of the packaged corpora: for a folder of files that is the end of the last files in sorted order. Training
 windows start anywhere in the rest (`n_train - n_ctx + 1` starts) and never reach the validation tail; validation
 rows are its consecutive non-overlapping windows. Only the windows asked for are read, so memory does not grow with
-the corpus.
+the corpus. Given the token file's path (`file`), windows are read with `os.pread` rather than through the memory
+map: a mapped page fault can map a whole large folio of the page cache (megabytes), so a mapping's resident size
+grows with every window read, while preads leave the pages to the kernel's cache.
 
 >>> import numpy as np, torch
 >>> windows = TokenWindows.split(np.arange(100, dtype=np.uint16), n_ctx=8, val_fraction=0.2)
@@ -16,6 +18,7 @@ the corpus.
 [[88, 89, 90, 91, 92, 93, 94, 95]]
 """
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,15 +31,19 @@ from interp.core.errors import DataError
 
 @dataclass(frozen=True)
 class TokenWindows:
-    """`tokens` (1-D, any integer dtype) split at `val_start`; `lookup` optionally renumbers ids (compact vocab)."""
+    """`tokens` (1-D, any integer dtype) split at `val_start`; `lookup` optionally renumbers ids (compact vocab);
+    `file`, when given, holds exactly `tokens` (raw, little-endian) and windows are read from it."""
 
     tokens: np.ndarray
     n_ctx: int
     val_start: int
     lookup: np.ndarray | None = None
+    file: str | None = None
 
     @classmethod
-    def split(cls, tokens: np.ndarray, *, n_ctx: int, val_fraction: float, lookup: np.ndarray | None = None) -> "TokenWindows":
+    def split(
+        cls, tokens: np.ndarray, *, n_ctx: int, val_fraction: float, lookup: np.ndarray | None = None, file: str | None = None
+    ) -> "TokenWindows":
         """Hold out the last `val_fraction` of `tokens` (at least one window); DataError when that leaves no training window."""
         n = len(tokens)
         n_val = max(n_ctx, round(n * val_fraction))
@@ -45,7 +52,7 @@ class TokenWindows:
                 f"the corpus has {n} tokens but training needs at least {n_ctx + n_val} "
                 f"(a window of n_ctx={n_ctx} for training and {n_val} held out); use more text or a smaller n_ctx"
             )
-        return cls(tokens=tokens, n_ctx=n_ctx, val_start=n - n_val, lookup=lookup)
+        return cls(tokens=tokens, n_ctx=n_ctx, val_start=n - n_val, lookup=lookup, file=None if file is None else str(file))
 
     @property
     def n_train_starts(self) -> int:
@@ -60,10 +67,20 @@ class TokenWindows:
         starts = np.asarray(starts, dtype=np.int64).reshape(-1)
         if starts.size and (starts.min() < 0 or starts.max() + self.n_ctx > len(self.tokens)):
             raise DataError(f"window starts must be in [0, {len(self.tokens) - self.n_ctx}], got {starts.min()}..{starts.max()}")
-        out = np.stack([np.asarray(self.tokens[s : s + self.n_ctx], dtype=np.int64) for s in starts.tolist()])
+        out = np.stack(self._read(starts.tolist())) if starts.size else np.zeros((0, self.n_ctx), dtype=np.int64)
         if self.lookup is not None:
             out = self.lookup[out]
         return torch.from_numpy(out.reshape(len(starts), self.n_ctx))
+
+    def _read(self, starts: list[int]) -> list[np.ndarray]:
+        if self.file is None:
+            return [np.asarray(self.tokens[s : s + self.n_ctx], dtype=np.int64) for s in starts]
+        dtype = self.tokens.dtype
+        size = self.n_ctx * dtype.itemsize
+        with open(self.file, "rb") as handle:
+            return [
+                np.frombuffer(os.pread(handle.fileno(), size, s * dtype.itemsize), dtype=dtype).astype(np.int64) for s in starts
+            ]
 
     def train_rows(self, count: int, generator: torch.Generator) -> Int[Tensor, "sequence pos"]:
         """`count` training windows at starts drawn uniformly with `generator` (the same draws give the same rows)."""

@@ -29,7 +29,7 @@ from interp.text.config import DataConfig
 from interp.text.corpora import CORPORA, load_corpus
 from interp.text.packing import PackedTokens, pack
 from interp.text.synthetic import repeated_span_batch
-from interp.text.token_file import token_file
+from interp.text.token_file import TOKENS, token_file
 from interp.text.token_windows import TokenWindows
 from interp.text.tokenizers import CharTokenizer, CompactTokenizer, Tokenizer, load_tokenizer
 from interp.text.user_corpus import looks_like_user_corpus, open_user_corpus
@@ -180,7 +180,8 @@ def prepare_user_corpus(run: RunConfig, *, cache_dir: Path | None = None, tokeni
         vocab = (
             torch.arange(tokenizer.vocab_size) if data.tokenizer == "char" else torch.from_numpy(np.flatnonzero(tokens.counts))
         )
-    windows = TokenWindows.split(tokens.tokens, n_ctx=run.model.n_ctx, val_fraction=data.val_fraction, lookup=lookup)
+    file = None if tokens.path is None else tokens.path / TOKENS  # read windows from the file, not the mapping
+    windows = TokenWindows.split(tokens.tokens, n_ctx=run.model.n_ctx, val_fraction=data.val_fraction, lookup=lookup, file=file)
     train, val = windows.sample(SAMPLE_TOKENS)
     return TrainingData(
         run=run, tokenizer=tokenizer, packed=PackedTokens(train=train, val=val), synthetic_vocab=vocab, windows=windows

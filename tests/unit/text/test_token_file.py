@@ -146,3 +146,12 @@ def test_several_documents_need_an_eos_token_or_a_separator_the_tokenizer_can_en
         token_file(open_user_corpus(str(folder)), tokenizer, cache_dir=tmp_path / "cache", progress=False)
     one = token_file(open_user_corpus(str(folder / "0.txt")), tokenizer, cache_dir=tmp_path / "cache", progress=False)
     assert one.tokens.tolist() == tokenizer.encode(DOCS[0])  # a single document needs no separator
+
+
+def test_windows_read_from_the_file_equal_slices_of_the_mapping(folder, tmp_path):
+    tokens = token_file(open_user_corpus(str(folder)), load_tokenizer("gpt2"), cache_dir=tmp_path / "cache", progress=False)
+    mapped = TokenWindows.split(tokens.tokens, n_ctx=4, val_fraction=0.2)
+    read = TokenWindows.split(tokens.tokens, n_ctx=4, val_fraction=0.2, file=tokens.path / TOKENS)
+    stream = reference_gpt2(DOCS)
+    starts = list(range(len(stream) - 4 + 1))
+    assert read.rows(starts).tolist() == mapped.rows(starts).tolist() == [stream[s : s + 4] for s in starts]
