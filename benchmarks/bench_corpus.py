@@ -8,8 +8,9 @@ of 50 MB in one folder; default 1 GB), then:
   (target >= 5 MB/s for GPT-2 on a 2-core machine);
 - trains a short run (d_model 64, n_ctx 64, char tokenizer) in a fresh subprocess on two prefixes of the corpus
   (default 5% and 50% of --size-mb, i.e. 50 MB and 500 MB), with the token file already built, and reports the
-  child's peak RSS (its own `resource.getrusage(RUSAGE_SELF).ru_maxrss` at exit, printed as JSON: the parent's
-  RUSAGE_CHILDREN would be the maximum over every child so far, tokenizing workers included): training memory must
+  child's peak RSS, VmHWM of /proc/self/status at exit, printed as JSON (its ru_maxrss is printed too, but on
+  Linux that keeps the peak of the image before exec, i.e. of this parent process after tokenizing, so it is not the
+  child's own figure; the parent's RUSAGE_CHILDREN is the maximum over every child so far): training memory must
   not grow with the corpus (target: the larger corpus's peak within 10% + 20 MB of the smaller's).
 
 Prints a table and writes benchmarks/results/corpus.json.
@@ -99,14 +100,15 @@ def child(corpus: str, cache: str, out: str) -> None:
         "train.threads": 1,
     }
     interp.train_run("tiny", out, overrides=overrides, cache_dir=Path(cache), progress=False)
-    print(json.dumps({"peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    status = {line.split(":")[0]: int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")}
+    print(json.dumps({"peak_rss_kib": status["VmHWM"], "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
 
 def training_peak_rss(corpus: Path, cache: Path, out: Path) -> float:
     """Peak RSS (MB) of a fresh process training on `corpus` (its token file already in `cache`)."""
     command = [sys.executable, __file__, "--child", str(corpus), str(cache), str(out)]
     done = subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_kib"] / 1024  # KiB on Linux
+    return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_kib"] / 1024
 
 
 def main() -> None:
