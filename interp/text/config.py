@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from interp.core.config import fraction, is_int, one_of, positive_int, require
 
 TOKENIZERS = ("char", "gpt2", "bert")
+TOKENIZER_FILE_PREFIX = "file:"  # data.tokenizer = "file:PATH": a HuggingFace tokenizers JSON (interp.text.file_tokenizer)
 
 
 def compact_vocab_refusal(data: "DataConfig") -> str:
@@ -22,7 +23,10 @@ class DataConfig:
 
     Each batch holds `repeated_fraction` synthetic sequences (random tokens from the tokenizer's vocabulary with
     one span repeated at a random offset — the data that makes induction heads form quickly) and the rest are
-    rows of the packed `corpus`. `corpus = "none"` trains on synthetic sequences alone.
+    rows of the packed `corpus`. `corpus = "none"` trains on synthetic sequences alone. `corpus` may also be a
+    corpus of one's own (`interp.text.user_corpus`): a text file, a folder of text files, a JSONL/Parquet/CSV file
+    or a `datasets.save_to_disk` folder whose `text_field` column holds the documents, or "hf:NAME" (the hub).
+    `tokenizer` is "char", "gpt2", "bert" or "file:PATH" (a HuggingFace tokenizers JSON, saved with the run).
     `compact_vocab = true` (GPT-2/BERT only) keeps just the token ids the corpus uses, renumbered and saved
     with the run (`interp.text.tokenizers.CompactTokenizer`): a far smaller embedding and unembedding on a CPU.
     `ioi_extra_names` is an option of the "ioi" data source, which gives it its meaning and refuses it under
@@ -39,13 +43,23 @@ class DataConfig:
     max_documents: int | None = None
     compact_vocab: bool = False
     ioi_extra_names: int = 0
+    text_field: str = "text"
 
     def __post_init__(self) -> None:
         require(
             isinstance(self.corpus, str) and bool(self.corpus),
             f"data.corpus must be a corpus name such as 'shakespeare', or 'none'; got {self.corpus!r}",
         )
-        one_of(self, "tokenizer", TOKENIZERS)
+        if not (isinstance(self.tokenizer, str) and self.tokenizer.startswith(TOKENIZER_FILE_PREFIX)):
+            one_of(self, "tokenizer", TOKENIZERS)
+        require(
+            self.tokenizer != TOKENIZER_FILE_PREFIX,
+            "data.tokenizer = 'file:PATH' needs the path of a tokenizers JSON file after 'file:'",
+        )
+        require(
+            isinstance(self.text_field, str) and bool(self.text_field),
+            f"data.text_field must be the name of a text column, got {self.text_field!r}",
+        )
         fraction(self, "repeated_fraction")
         fraction(self, "val_fraction", low_open=True, high_open=True)
         positive_int(self, "span_min", "span_max")

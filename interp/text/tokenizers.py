@@ -18,7 +18,6 @@ The GPT-2 and BERT vocabularies come from files shipped inside pip packages (`gp
 {'kind': 'gpt2-compact', 'base': 'gpt2', 'gpt2_ids': [290, 1757, 3700]}
 """
 
-import abc
 import functools
 import importlib.resources
 from collections.abc import Iterable, Sequence
@@ -28,47 +27,10 @@ from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
 from tokenizers.implementations import BaseTokenizer
 
 from interp.core.errors import DataError
+from interp.text.file_tokenizer import FileTokenizer, load_file_tokenizer
+from interp.text.tokenizer_base import Tokenizer
 
 TOKENIZER_KINDS: tuple[str, ...] = ("char", "gpt2", "bert")
-
-
-class Tokenizer(abc.ABC):
-    """Text <-> token ids. `encode` never adds special tokens; packing and models add BOS/EOS themselves."""
-
-    kind: str
-    bos_token_id: int | None
-    eos_token_id: int | None
-
-    @property
-    @abc.abstractmethod
-    def vocab_size(self) -> int: ...
-
-    @abc.abstractmethod
-    def encode(self, text: str) -> list[int]: ...
-
-    @abc.abstractmethod
-    def decode(self, ids: Sequence[int]) -> str: ...
-
-    @abc.abstractmethod
-    def token_strings(self, ids: Sequence[int]) -> list[str]:
-        """One display string per id, for attention plots and tables."""
-
-    @abc.abstractmethod
-    def to_dict(self) -> dict:
-        """JSON-serialisable description; `tokenizer_from_dict` rebuilds an equal tokenizer from it."""
-
-    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Encode many texts at once (int64 arrays); subclasses override this with a fast path."""
-        return [np.asarray(self.encode(t), dtype=np.int64) for t in texts]
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Tokenizer) and self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(repr(sorted(self.to_dict().items())))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(vocab_size={self.vocab_size})"
 
 
 class CharTokenizer(Tokenizer):
@@ -231,7 +193,8 @@ def _bert_backend() -> BertWordPieceTokenizer:
 
 
 def load_tokenizer(kind: str, *, text: str | None = None) -> Tokenizer:
-    """Build a tokenizer by kind; "char" takes its alphabet from `text` (the others ignore `text`).
+    """Build a tokenizer by kind; "char" takes its alphabet from `text` (the others ignore `text`); "file:PATH"
+    reads a HuggingFace tokenizers JSON file (`interp.text.file_tokenizer`).
 
     >>> load_tokenizer("bert").encode("hello world")
     [7592, 2088]
@@ -244,7 +207,9 @@ def load_tokenizer(kind: str, *, text: str | None = None) -> Tokenizer:
         return GPT2Tokenizer()
     if kind == "bert":
         return WordPieceTokenizer()
-    raise DataError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(TOKENIZER_KINDS)}")
+    if isinstance(kind, str) and kind.startswith("file:"):
+        return load_file_tokenizer(kind)
+    raise DataError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(TOKENIZER_KINDS)} or 'file:PATH'")
 
 
 # ---- compact: a GPT-2 or BERT tokenizer restricted to the ids a corpus uses, renumbered 0..n-1 ---------------
@@ -364,6 +329,8 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
         return load_tokenizer(kind)
     if isinstance(kind, str) and kind.endswith(COMPACT_SUFFIX):  # GPT-2/BERT ids remapped to those a corpus uses
         return CompactTokenizer.from_dict(d)
+    if kind == "file":  # a researcher's own tokenizers JSON, its whole text inside the dict
+        return FileTokenizer.from_dict(d)
     raise DataError(f"tokenizer dict has kind {kind!r}; expected a dict from Tokenizer.to_dict() with kind in {TOKENIZER_KINDS}")
 
 

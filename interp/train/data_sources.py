@@ -6,6 +6,9 @@ repeated spans only) register from `interp.train.data`, beside the code that pac
 own generator from its package (`import interp.tasks` registers "ioi"). Importing the package that defines a
 source is all a user has to do: the CLI and `import interp` import `interp.tasks`.
 
+Every other value that looks like a path, or "hf:NAME", goes to the one fallback source (`register_fallback`):
+a corpus of one's own (`interp.text.user_corpus`), registered from `interp.train.data`.
+
 A source may own options of `DataConfig` (e.g. `ioi_extra_names`): its `check` sees every data config, whatever
 its corpus, so it can refuse its options under another corpus. This module imports nothing heavy, so a task can
 register at import time without loading torch.
@@ -42,6 +45,7 @@ class DataSource:
 
 
 _SOURCES: dict[str, DataSource] = {}
+_FALLBACK: list[tuple[DataSource, Callable[[str], bool]]] = []  # at most one: (source, which names it takes)
 
 
 def register_source(source: DataSource, *, replace: bool = False) -> None:
@@ -61,11 +65,23 @@ def unregister_source(name: str) -> None:
         raise ConfigError(f"no data source {name!r} is registered; registered: {', '.join(source_names())}")
 
 
+def register_fallback(source: DataSource, matches: Callable[[str], bool]) -> None:
+    """The source for every unregistered `data.corpus` that `matches` accepts (a corpus path, "hf:NAME"); it is
+    not listed by `source_names`. Registering again replaces it."""
+    _FALLBACK[:] = [(source, matches)]
+
+
 def data_source(name: str) -> DataSource:
-    """The source registered as `name`, or a one-line ConfigError listing the registered names."""
+    """The source registered as `name` (else the fallback, when it takes `name`), or a one-line ConfigError
+    listing the registered names."""
     source = _SOURCES.get(name)
+    if source is None and _FALLBACK and _FALLBACK[0][1](name):
+        source = _FALLBACK[0][0]
     if source is None:
-        raise ConfigError(f"unknown corpus {name!r}; choose one of {', '.join(source_names())} (the data sources registered)")
+        more = ", a corpus file or folder (a path), or hf:NAME" if _FALLBACK else ""
+        raise ConfigError(
+            f"unknown corpus {name!r}; choose one of {', '.join(source_names())} (the data sources registered){more}"
+        )
     return source
 
 
@@ -76,7 +92,7 @@ def source_names() -> tuple[str, ...]:
 
 def check_data(data: DataConfig) -> None:
     """Let every registered source refuse options of its own that `data` cannot use (see `DataSource.check`)."""
-    for source in _SOURCES.values():
+    for source in [*_SOURCES.values(), *(fallback for fallback, _ in _FALLBACK)]:
         if source.check is not None:
             source.check(data)
 
