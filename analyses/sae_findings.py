@@ -2,7 +2,7 @@
 tied to the induction mechanism ("the previous token was X") appear at the induction phase change.
 
     python analyses/sae_findings.py --run models/runs/demo [--site resid_post0] [--tokens 1000000]
-                                    [--out analyses/results/sae_findings.json]
+                                    [--checkpoints log|all|STEPS] [--out analyses/results/sae_findings.json]
 
 Trains a TopK dictionary (512 features, k = 16, warm-started from its neighbour) at about a dozen log-spaced
 checkpoints (`interp sae series` does the same), encodes one set of held-out rows with each, and labels each
@@ -35,13 +35,16 @@ def main() -> None:
     parser.add_argument("--site", default="resid_post0")
     parser.add_argument("--tokens", type=int, default=1_000_000, help="Training activations per checkpoint.")
     parser.add_argument("--rows", type=int, default=128)
+    parser.add_argument(
+        "--checkpoints", default="log", help="log (about a dozen, log-spaced), all, or steps 0,1000,3000 (as interp sae series)."
+    )
     parser.add_argument("--out", type=Path, default=Path("analyses/results/sae_findings.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     started = time.perf_counter()
     every = list_checkpoints(args.run)
-    chosen = select_checkpoints(every, "log")
+    chosen = select_checkpoints(every, args.checkpoints)
     config = SAEConfig(site=args.site, kind="topk", n_features=512, k=16, tokens=args.tokens)
     saved = train_series(chosen, config, warm_start=True)
     timeline = series_timeline(chosen, saved, n_rows=args.rows)
@@ -80,6 +83,7 @@ def main() -> None:
     findings = {
         "run": str(args.run),
         "site": args.site,
+        "checkpoints_chosen": args.checkpoints,
         "config": config.to_dict(),
         "phase": phase.to_json_dict(),
         "largest_previous_token_rise": {"steps": rise, "features": jumps[biggest] if biggest is not None else None},
