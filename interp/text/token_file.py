@@ -43,7 +43,7 @@ import pyarrow.compute
 
 from interp.core.errors import DataError
 from interp.core.io import atomic_directory, commit_directory, write_json
-from interp.text.fast_gpt2 import CachedGPT2
+from interp.text.fast_gpt2 import FastGPT2
 from interp.text.tokenizers import CharTokenizer, GPT2Tokenizer, Tokenizer, tokenizer_from_dict
 from interp.text.user_corpus import UserCorpus, batch_texts
 
@@ -263,16 +263,16 @@ def _encode_rows(batch: dict, indices: list[int], *, corpus: UserCorpus, tokeniz
     return {"ids": ids, "n_chars": [len(t) for t in texts]}
 
 
-_TOKENIZERS: dict[str, Tokenizer | CachedGPT2] = {}
+_TOKENIZERS: dict[str, Tokenizer | FastGPT2] = {}
 
 
-def _worker_tokenizer(description: str) -> Tokenizer | CachedGPT2:
+def _worker_tokenizer(description: str) -> Tokenizer | FastGPT2:
     # Each worker process rebuilds the tokenizer once from its dict (tokenizer objects are not sent to workers);
-    # GPT-2 goes through the word cache (`interp.text.fast_gpt2`): the same ids, several times faster.
+    # GPT-2 goes through tiktoken (`interp.text.fast_gpt2`): the same ids, many times faster.
     if description not in _TOKENIZERS:
         _TOKENIZERS.clear()
         tokenizer = tokenizer_from_dict(json.loads(description))
-        _TOKENIZERS[description] = CachedGPT2(tokenizer) if isinstance(tokenizer, GPT2Tokenizer) else tokenizer
+        _TOKENIZERS[description] = FastGPT2() if isinstance(tokenizer, GPT2Tokenizer) else tokenizer
     return _TOKENIZERS[description]
 
 

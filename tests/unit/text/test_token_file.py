@@ -157,9 +157,9 @@ def test_windows_read_from_the_file_equal_slices_of_the_mapping(folder, tmp_path
     assert read.rows(starts).tolist() == mapped.rows(starts).tolist() == [stream[s : s + 4] for s in starts]
 
 
-def test_the_gpt2_word_cache_gives_the_backends_ids():
+def test_the_fast_gpt2_encoder_gives_the_backends_ids():
     from interp.text.corpora import corpus_text
-    from interp.text.fast_gpt2 import CachedGPT2
+    from interp.text.fast_gpt2 import FastGPT2
 
     gpt2 = load_tokenizer("gpt2")
     texts = [
@@ -168,6 +168,4 @@ def test_the_gpt2_word_cache_gives_the_backends_ids():
         "Numbers 1234567 and 3.14, ünïcödé 日本語 😀, tabs\t\tand   spaces \n\n\n  <|endoftext|>x<|endoftext|>",
         "",
     ]
-    cached = CachedGPT2(gpt2)
-    assert [ids.tolist() for ids in cached.encode_batch(texts)] == [gpt2.encode(t) for t in texts]
-    assert [ids.tolist() for ids in cached.encode_batch(texts[2:3])] == [gpt2.encode(texts[2])]  # from the cache
+    assert [ids.tolist() for ids in FastGPT2().encode_batch(texts)] == [gpt2.encode(t) for t in texts]
