@@ -125,7 +125,7 @@ def estimate_bytes(
     return sum(math.prod(s.shape(model.cfg, pos)) * itemsize * rows for s in unique_sites(model, sites))
 
 
-def _stop_layer(model, sites: list[Site]) -> int | None:
+def stop_layer(model, sites: list[Site]) -> int | None:
     """The block at which the forward pass can stop: nothing after the last requested layer is needed."""
     last = max((s.layer for s in sites if s.layer is not None), default=-1)
     return last + 1 if last + 1 < model.cfg.n_layers else None
@@ -163,7 +163,7 @@ def cache_activations(
     if not isinstance(step, int) or isinstance(step, bool) or step <= 0:
         raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
     hook_names = sorted({s.hook_name for s in wanted})
-    stop = _stop_layer(model, wanted)
+    stop = stop_layer(model, wanted)
     out_dtype = dtype or model_dtype(model)
     parts: dict[Site, list[Tensor]] = {s: [] for s in wanted}
     sums: dict[Site, Tensor] = {}
@@ -171,7 +171,7 @@ def cache_activations(
     for start in range(0, n_rows, step):
         chunk = tokens[start : start + step]
         captured: dict[str, Tensor] = {}
-        hooks = [(name, _capture_into(captured, name)) for name in hook_names]
+        hooks = [(name, capture_into(captured, name)) for name in hook_names]
         model.run_with_hooks(chunk, fwd_hooks=hooks, stop_at_layer=stop)
         silent = [name for name in hook_names if name not in captured]
         if silent:
@@ -192,7 +192,9 @@ def cache_activations(
     return Activations(tensors=tensors, n_rows=n_rows, reduction=reduce)
 
 
-def _capture_into(store: dict[str, Tensor], name: str):
+def capture_into(store: dict[str, Tensor], name: str):
+    """A forward hook that keeps the (detached) activation in `store[name]`."""
+
     # Keyed by the requested name: aliases (hook_resid_pre) report their canonical name to the hook.
     def capture(activation: Tensor, hook) -> None:
         store[name] = activation.detach()

@@ -39,11 +39,10 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from interp.analysis.core.cache import site_value
+from interp.analysis.core.cache import capture_into, site_value, stop_layer
 from interp.analysis.sae.config import SAEConfig
 from interp.analysis.sae.site_vectors import to_vectors, vector_width
 from interp.core.errors import ConfigError, DataError
-from interp.model.sites import Site
 from interp.text.tokenizers import tokenizer_from_dict
 from interp.train.data import TrainingData
 
@@ -53,11 +52,6 @@ MAX_REPEATS = 20  # refuse to train on more than this many passes over the corpu
 
 def _generator(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_033 + index * 7_919 + 17) % (2**63 - 1))
-
-
-def _stop_layer(model, sites: list[Site]) -> int | None:
-    last = max((s.layer for s in sites if s.layer is not None), default=-1)
-    return last + 1 if last + 1 < model.cfg.n_layers else None
 
 
 class ActivationStream:
@@ -137,16 +131,9 @@ class ActivationStream:
     def vectors(self, tokens: Tensor) -> list[Tensor]:
         """One forward over `tokens`: each site's token vectors [rows*(n_ctx-skip) d], in row-major order."""
         captured: dict[str, Tensor] = {}
-
-        def capture(name: str):
-            def hook(activation: Tensor, hook) -> None:
-                captured[name] = activation.detach()
-
-            return hook
-
         names = sorted({s.hook_name for s in self.sites})
         self.model.run_with_hooks(
-            tokens, fwd_hooks=[(n, capture(n)) for n in names], stop_at_layer=_stop_layer(self.model, self.sites)
+            tokens, fwd_hooks=[(n, capture_into(captured, n)) for n in names], stop_at_layer=stop_layer(self.model, self.sites)
         )
         out = []
         for site in self.sites:

@@ -41,7 +41,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.analysis.core.cache import check_tokens, site_value
+from interp.analysis.core.cache import capture_into, check_tokens, site_value
 from interp.analysis.core.interventions import MeanAblation, ZeroAblation, apply
 from interp.analysis.sae.config import SAEConfig
 from interp.analysis.sae.dictionary import SparseDictionary
@@ -156,13 +156,6 @@ class _Totals:
         self.raw_sum = raw_total if self.raw_sum is None else self.raw_sum + raw_total
 
 
-def _capture_into(store: dict[str, Tensor], name: str):
-    def capture(activation: Tensor, hook) -> None:
-        store[name] = activation
-
-    return capture
-
-
 def _mean_loss(model, tokens: Tensor, batch_size: int, skip: int, interventions: list) -> float:
     """Mean next-token loss over predictions from positions >= skip, with `interventions` applied."""
     total, count = 0.0, 0
@@ -199,7 +192,7 @@ def evaluate_dictionary(
     for start in range(0, tokens.shape[0], batch_size):
         chunk = tokens[start : start + batch_size]
         captured: dict[str, Tensor] = {}
-        logits = model.run_with_hooks(chunk, fwd_hooks=[(name, _capture_into(captured, name)) for name in hook_names])
+        logits = model.run_with_hooks(chunk, fwd_hooks=[(name, capture_into(captured, name)) for name in hook_names])
         loss = per_token_loss(logits, chunk)[:, skip:]
         clean_total += float(loss.double().sum())
         n_predictions += loss.numel()
