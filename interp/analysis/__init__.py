@@ -90,7 +90,7 @@ _EXPORTS = {
     "feature_timeline": "interp.analysis.sae.feature_timeline",
     "train_series": "interp.analysis.sae.series",
     "series_timeline": "interp.analysis.sae.series",
-    "feature_activations": "interp.analysis.sae.series",
+    "feature_activations": "interp.analysis.sae.features",
     "token_feature_scores": "interp.analysis.sae.token_features",
 }
 __all__ = sorted(_EXPORTS)
@@ -131,10 +131,10 @@ if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each 
     from interp.analysis.sae.dictionary import SparseDictionary
     from interp.analysis.sae.evaluation import DictionaryEvaluation, evaluate_dictionary
     from interp.analysis.sae.feature_timeline import feature_timeline
-    from interp.analysis.sae.features import feature_summaries
+    from interp.analysis.sae.features import feature_activations, feature_summaries
     from interp.analysis.sae.files import load_dictionary, save_dictionary
     from interp.analysis.sae.matching import match_features
-    from interp.analysis.sae.series import feature_activations, series_timeline, train_series
+    from interp.analysis.sae.series import series_timeline, train_series
     from interp.analysis.sae.splice import Splice
     from interp.analysis.sae.token_features import token_feature_scores
     from interp.analysis.sae.training import train_dictionary

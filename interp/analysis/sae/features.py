@@ -256,6 +256,22 @@ def _check(model, sae: SparseDictionary, config: SAEConfig, tokens: Tensor, n_ex
 
 
 @torch.no_grad()
+@torch.no_grad()
+def feature_activations(
+    model, sae: SparseDictionary, config: SAEConfig, tokens: Int[Tensor, "batch pos"], *, batch_size: int = 32
+) -> Float[Tensor, "batch pos features"]:
+    """Every feature of `sae` at every position of `tokens` (the model's activations at the config's input site);
+    the first `config.skip_positions` positions are zero."""
+    site = config.input_site.check(model)
+    parts = []
+    for chunk in tokens.split(batch_size):
+        vectors = to_vectors(site, cache_activations(model, chunk, [site])[site])
+        parts.append(sae.encode(vectors.to(sae.W_enc)))
+    acts = torch.cat(parts)
+    acts[:, : config.skip_positions] = 0  # positions the dictionary was not trained on read as silent
+    return acts
+
+
 def feature_summaries(
     model,
     sae: SparseDictionary,
@@ -273,7 +289,7 @@ def feature_summaries(
     tokens = _check(model, sae, config, tokens, n_examples, context, histogram_bins)
     if not (isinstance(batch_size, int) and batch_size > 0):
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-    site, skip, n_features = config.input_site, config.skip_positions, sae.n_features
+    skip, n_features = config.skip_positions, sae.n_features
     offsets = torch.arange(-context[0], context[1] + 1)
     examples = _TopExamples(n_examples, n_features, offsets)
     active = torch.zeros(n_features, dtype=torch.long)
@@ -282,9 +298,7 @@ def feature_summaries(
     sae = sae.cpu()
     for start in range(0, tokens.shape[0], batch_size):
         chunk = tokens[start : start + batch_size]
-        value = cache_activations(model, chunk, [site])[site]
-        acts = sae.encode(to_vectors(site, value).float().cpu())
-        acts[:, :skip] = 0
+        acts = feature_activations(model, sae, config, chunk, batch_size=len(chunk))
         examples.add(acts, skip, start)
         kept = acts[:, skip:].reshape(-1, n_features)
         on = kept > 0
@@ -338,4 +352,4 @@ def feature_summaries(
     )
 
 
-__all__ = ["FeatureSummaries", "feature_summaries", "logit_effects", "residual_directions"]
+__all__ = ["FeatureSummaries", "feature_activations", "feature_summaries", "logit_effects", "residual_directions"]

@@ -22,36 +22,14 @@ dictionary's features back (`feature_timeline`), with previous/current-token lab
 
 from collections.abc import Callable, Sequence
 
-import torch
-from jaxtyping import Float, Int
-from torch import Tensor
-
-from interp.analysis.core.cache import cache_activations
 from interp.analysis.core.eval_tokens import evaluation_tokens
 from interp.analysis.sae.config import SAEConfig
-from interp.analysis.sae.dictionary import SparseDictionary
 from interp.analysis.sae.feature_timeline import THRESHOLD, FeatureTimeline, feature_timeline
+from interp.analysis.sae.features import feature_activations
 from interp.analysis.sae.files import SavedDictionary
-from interp.analysis.sae.site_vectors import to_vectors
 from interp.analysis.sae.training import train_dictionary
 from interp.core.errors import DataError
 from interp.train.checkpoints import Checkpoint, load_model
-
-
-@torch.no_grad()
-def feature_activations(
-    model, sae: SparseDictionary, config: SAEConfig, tokens: Int[Tensor, "batch pos"], *, batch_size: int = 32
-) -> Float[Tensor, "batch pos features"]:
-    """Every feature of `sae` at every position of `tokens` (the model's activations at the config's input site);
-    the first `config.skip_positions` positions are zero."""
-    site = config.input_site.check(model)
-    parts = []
-    for chunk in tokens.split(batch_size):
-        vectors = to_vectors(site, cache_activations(model, chunk, [site])[site])
-        parts.append(sae.encode(vectors))
-    acts = torch.cat(parts)
-    acts[:, : config.skip_positions] = 0  # positions the dictionary was not trained on read as silent
-    return acts
 
 
 def train_series(
@@ -103,4 +81,4 @@ def series_timeline(
     )
 
 
-__all__ = ["feature_activations", "series_timeline", "train_series"]
+__all__ = ["series_timeline", "train_series"]
