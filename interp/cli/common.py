@@ -11,7 +11,8 @@ Only the standard library at module level, so `interp --help` stays fast; no com
 from enum import Enum
 from pathlib import Path
 
-CACHE_DIR = Path("models/cache")  # packed-token caches shared by every command that rebuilds a run's data
+CACHE_DIR = Path("models/cache")
+DEVICE_HELP = "Where to run: auto (a CUDA GPU if there is one, else Apple MPS, else the CPU), cpu, cuda, cuda:N or mps."  # packed-token caches shared by every command that rebuilds a run's data
 
 
 class MethodChoice(str, Enum):

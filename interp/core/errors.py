@@ -22,3 +22,7 @@ class TrainingDiverged(InterpError, RuntimeError):
 
 class DataError(InterpError, ValueError):
     """A corpus, tokenizer or batch of tokens cannot be used as asked."""
+
+
+class DeviceError(InterpError, ValueError):
+    """A device was asked for that this machine does not have, or a precision it cannot train in."""

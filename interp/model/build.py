@@ -11,10 +11,12 @@ HookedTransformer hook names, `run_with_cache`, `run_with_hooks`, `hooks()` and 
 torch.Size([1, 5, 10])
 """
 
+import torch
 from transformer_lens.config import TransformerBridgeConfig
 from transformer_lens.model_bridge import TransformerBridge
 from transformer_lens.model_bridge.sources import native
 
+from interp.core.device import DeviceLike, resolve_device
 from interp.core.errors import ConfigError
 from interp.model.config import ModelConfig
 
@@ -42,7 +44,17 @@ def bridge_config(cfg: ModelConfig) -> TransformerBridgeConfig:
     )
 
 
-def build_model(cfg: ModelConfig) -> TransformerBridge:
-    """A freshly initialised model (seeded by `cfg.seed`, without touching the global RNG), in eval mode."""
+def build_model(cfg: ModelConfig, *, device: DeviceLike = "cpu") -> TransformerBridge:
+    """A freshly initialised model (seeded by `cfg.seed`, without touching the global RNG), in eval mode, on
+    `device` (initialised on the CPU first, so a seed gives the same weights on every device)."""
     model = native.boot(bridge_config(cfg), model_name=cfg.model_name)
-    return model.eval()
+    return move_model(model, device).eval()
+
+
+def move_model(model: torch.nn.Module, device: DeviceLike) -> torch.nn.Module:
+    """`model` moved to `device` in place (returned for chaining); a TransformerBridge also records it in its
+    cfg.device, quietly (its own `.to` prints a line)."""
+    target = resolve_device(device)
+    if isinstance(model, TransformerBridge):
+        return model.to(target, print_details=False)
+    return model.to(target)

@@ -33,6 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from interp.core.device import DeviceLike, resolve_device
 from interp.core.errors import CheckpointError
 from interp.core.io import atomic_directory, commit_directory, read_json_object, write_json
 from interp.model.config import ModelConfig
@@ -76,7 +77,7 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tenso
     for index, values in state["state"].items():
         for name, value in values.items():
             if isinstance(value, Tensor):
-                tensors[f"{index}.{name}"] = value.detach().clone().contiguous()
+                tensors[f"{index}.{name}"] = value.detach().to("cpu", copy=True).contiguous()
             else:
                 scalars[f"{index}.{name}"] = value
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
@@ -109,7 +110,8 @@ def save_checkpoint(
     path = Path(path)
     tmp = atomic_directory(path)
     try:
-        save_file(to_hooked_state_dict(model.state_dict(), cfg), str(tmp / WEIGHTS_FILE))
+        cpu_state = {name: value.detach().cpu() for name, value in model.state_dict().items()}  # loadable on any device
+        save_file(to_hooked_state_dict(cpu_state, cfg), str(tmp / WEIGHTS_FILE))
         write_json(tmp / CONFIG_FILE, cfg.to_hooked_transformer_dict())
         training: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -245,14 +247,16 @@ def load_into(model: torch.nn.Module, path: Path, cfg: ModelConfig) -> None:
     model.load_state_dict(from_hooked_state_dict(hooked, cfg), strict=True)
 
 
-def load_model(checkpoint: Checkpoint | Path, step: int | None = None):
-    """The model stored in a checkpoint (or a run's latest / given step), in eval mode."""
-    from interp.model.build import build_model
+def load_model(checkpoint: Checkpoint | Path, step: int | None = None, *, device: DeviceLike = "cpu"):
+    """The model stored in a checkpoint (or a run's latest / given step), in eval mode, on `device` (checkpoints
+    hold CPU tensors, so any checkpoint loads on any device)."""
+    from interp.model.build import build_model, move_model
 
+    target = resolve_device(device)
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else resolve_checkpoint(Path(checkpoint), step)
     model = build_model(ckpt.config)
     load_into(model, ckpt.path, ckpt.config)
-    return model.eval()
+    return move_model(model, target).eval()
 
 
 def load_training_state(ckpt: Checkpoint) -> tuple[dict[str, Tensor], dict[str, Any], Tensor]:

@@ -26,6 +26,7 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from interp.core.device import DeviceLike, resolve_device
 from interp.core.errors import CheckpointError
 from interp.core.io import atomic_directory, commit_directory, write_json
 from interp.train.checkpoints import (
@@ -109,14 +110,15 @@ def load_perceiver(path: Path) -> PerceiverAR:
     return model.eval()
 
 
-def load_any_model(path: Path | str | Checkpoint, step: int | None = None):
+def load_any_model(path: Path | str | Checkpoint, step: int | None = None, *, device: DeviceLike = "cpu"):
     """The model of a checkpoint directory, or of a run directory's last checkpoint (or the one at `step`), in
-    eval mode: a TransformerBridge, or a PerceiverAR where config.json says `original_architecture =
-    "perceiver_ar"`."""
+    eval mode on `device` ("auto", "cpu", "cuda", "cuda:N", "mps"): a TransformerBridge, or a PerceiverAR where
+    config.json says `original_architecture = "perceiver_ar"`."""
+    target = resolve_device(device)
     ckpt = path if isinstance(path, Checkpoint) else resolve_checkpoint(Path(path), step)
     if is_perceiver_checkpoint(ckpt.path):
-        return load_perceiver(ckpt.path)
-    return load_model(ckpt)
+        return load_perceiver(ckpt.path).to(target)
+    return load_model(ckpt, device=target)
 
 
 def read_tokenizer(path: Path) -> dict[str, Any] | None:
