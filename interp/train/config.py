@@ -16,6 +16,7 @@ from interp.train.data_sources import check_data
 from interp.train.noise_config import NoiseConfig
 
 SCHEDULES = ("constant", "cosine", "wsd")
+PRECISIONS = ("fp32", "bf16", "fp16")  # interp.train.precision
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +28,11 @@ class TrainConfig:
 
     Checkpoints are written at `n_checkpoints` log-spaced steps, plus every `checkpoint_every` steps when that is
     set (evenly spaced checkpoints resolve a phase change that happens late in training).
+
+    How the steps are computed (interp.train.precision): `precision` "fp32", "bf16" or "fp16" (mixed precision on
+    float32 master weights; fp16 needs a CUDA GPU), `tf32` (TF32 tensor cores for float32 CUDA matmuls; nothing
+    on the CPU) and `compile` (torch.compile the training forward; interp.train.compiled). The device is not part
+    of the config: a run started on the CPU resumes on a GPU (`train(..., device=)`, `interp train --device`).
     """
 
     steps: int = 5000
@@ -46,6 +52,9 @@ class TrainConfig:
     checkpoint_every: int = 0
     seed: int = 0
     threads: int = 0
+    precision: str = "fp32"
+    tf32: bool = True
+    compile: bool = False
 
     def __post_init__(self) -> None:
         positive_int(self, "steps", "batch_size", "eval_every", "eval_batches")
@@ -88,6 +97,13 @@ class TrainConfig:
         require(
             is_int(self.threads) and self.threads >= 0, f"train.threads must be >= 0 (0 = torch default), got {self.threads!r}"
         )
+        require(
+            self.precision in PRECISIONS,
+            f"train.precision must be one of {', '.join(map(repr, PRECISIONS))} (fp16 needs a CUDA GPU), got {self.precision!r}",
+        )
+        for name in ("tf32", "compile"):
+            value = getattr(self, name)
+            require(isinstance(value, bool), f"train.{name} must be true or false, got {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +117,11 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self.noise.check_model(self.model)
+        require(
+            not (self.train.compile and self.noise.where in ("activation", "attn_scores")),
+            f"train.compile does not cover noise.where = {self.noise.where!r} (fresh noise inside the forward every step); "
+            "set train.compile = false for this run",
+        )
         check_data(self.data)  # options owned by a data source (e.g. data.ioi_extra_names) are checked by it
         if self.data.repeated_fraction > 0:
             require(
