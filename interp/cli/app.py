@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 import interp.tasks  # noqa: F401  registers the tasks' data sources (data.corpus = "ioi")
+from interp.cli.common import DEVICE_HELP
 
 app = typer.Typer(
     help="Train small transformers from scratch on a CPU and study how their circuits form.",
@@ -53,6 +54,7 @@ def train(
         help="Continue the run in --out from its last checkpoint, exactly, with the config in its run.json; --set train.steps=N trains it for longer (also train.schedule=wsd with train.decay_steps, to end with a decay).",
     ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Train a model, writing log-spaced checkpoints (safetensors + JSON) and metrics.jsonl to the run directory.
 
@@ -62,8 +64,12 @@ def train(
     their learning rate, e.g. a constant one, optionally ending with a linear decay: --set train.schedule=wsd):
     interp train --out models/runs/a1 --resume --set train.steps=4000
 
+    On a GPU: --device cuda (the default, auto, picks one when there is one), with --set train.precision=bf16 for
+    mixed precision and --set train.compile=true for torch.compile; a run resumes on any device.
+
     On several processes or machines: torchrun --nproc_per_node 2 -m interp.train --preset attn-only-1l ...
-    (same options; each process trains on a slice of every batch, rank 0 writes the run directory).
+    (same options; each process trains on a slice of every batch, rank 0 writes the run directory; NCCL on GPUs,
+    one per process, gloo on CPUs).
     """
     from interp.core.config import apply_overrides
     from interp.train.config import RunConfig
@@ -74,7 +80,7 @@ def train(
     overrides = dict(parse_override(s) for s in set_)
     from_run_file = resume and not config  # the run's own config, with any --set on top
     run = None if from_run_file else run_config(preset, config_file=config, overrides=overrides)
-    with process_group(run) as world:  # under torchrun: joins the job (gloo over TCP); alone: a world of one
+    with process_group(run, device) as world:  # under torchrun: joins the job (NCCL or gloo); alone: a world of one
         # heavy (TransformerLens): only once the config is valid
         from interp.train.loop import read_run_config
         from interp.train.loop import train as run_training
@@ -83,7 +89,9 @@ def train(
             run = RunConfig.from_dict(
                 world.broadcast_json(apply_overrides(read_run_config(run_dir).to_dict(), overrides) if world.is_main else None)
             )
-        result = run_training(run, run_dir, resume=resume, cache_dir=DEFAULT_RUNS.parent / "cache", progress=progress)
+        result = run_training(
+            run, run_dir, device=device, resume=resume, cache_dir=DEFAULT_RUNS.parent / "cache", progress=progress
+        )
     if world.is_main:
         _report_training(result)
 
@@ -93,11 +101,32 @@ def _report_training(result) -> None:
 
     info = read_run_file(result.run_dir)
     typer.echo(f"checkpoints: {len(result.checkpoints)} in {result.run_dir / 'checkpoints'}")
-    typer.echo(f"throughput: {result.tokens_per_second:,.0f} tokens/s")
+    typer.echo(f"throughput: {result.tokens_per_second:,.0f} tokens/s on {result.device}")
+    utilisation = _utilisation(result, info)
+    if utilisation:
+        typer.echo(utilisation)
     for key, value in result.final_metrics.items():
         typer.echo(f"{key}: {value:.4f}")
     if "bigram_val_loss" in info:
         typer.echo(f"bigram baseline val loss: {info['bigram_val_loss']:.4f}")
+
+
+def _utilisation(result, info: dict) -> str | None:
+    """On a CUDA device the peak table knows: the run's model-FLOPs utilisation, in one line."""
+    from interp.train.throughput import mfu, peak_flops, peak_key
+
+    if not result.device.startswith("cuda") or not result.flops_per_token:
+        return None
+    train_cfg = info["run"]["train"]
+    precision, tf32 = train_cfg.get("precision", "fp32"), train_cfg.get("tf32", True)
+    peak = peak_flops(result.device, precision, tf32=tf32)
+    if peak is None:
+        return None
+    achieved = result.tokens_per_second * result.flops_per_token
+    return (
+        f"model FLOPs: {achieved / 1e12:.1f} TFLOP/s = {mfu(result.tokens_per_second, result.flops_per_token, peak):.1%} "
+        f"of the {peak / 1e12:.0f} TFLOP/s {peak_key(precision, tf32)} peak (MFU)"
+    )
 
 
 @app.command()

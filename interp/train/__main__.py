@@ -2,6 +2,7 @@
 
     python -m interp.train --preset attn-only-1l --out models/runs/a1                        # one process
     torchrun --nproc_per_node 2 -m interp.train --preset attn-only-1l --out models/runs/a1   # two, same batch
+    torchrun --nproc_per_node 8 -m interp.train --device cuda --preset attn-only-1l ...      # 8 GPUs over NCCL
 
 Under torchrun every rank gets the same options and usually fails the same way, so each machine's first
 process (LOCAL_RANK 0) prints the one-line error; all exit with code 2.

@@ -4,8 +4,12 @@ A checkpoint is a directory:
 
     config.json          HookedTransformerConfig fields (loads as `HookedTransformerConfig(**json)` in 3.x)
     model.safetensors    HookedTransformer parameter names and shapes (`embed.W_E`, `blocks.0.attn.W_Q` ...)
-    training.json        step, tokens seen, the run config, the tokenizer, metrics at that step
+    training.json        step, tokens seen, the run config, the tokenizer, metrics at that step (and, for an fp16
+                         run, its loss scaler's state: "grad_scaler")
     optimizer.safetensors, rng.safetensors   (optional) what `--resume` needs to continue exactly
+
+Every tensor is written from the CPU (weights, optimizer state, the CPU generator's state), in the model's
+float32 whatever the device and precision it trained in, so any checkpoint loads on any device.
 
 Loading converts the HookedTransformer layout with TransformerLens's own `convert_tl_checkpoint`. Nothing
 is ever unpickled: a `.pt`/`.pth` file a user points at goes through `torch.load(weights_only=True)` only
@@ -105,8 +109,10 @@ def save_checkpoint(
     tokenizer: dict[str, Any] | None = None,
     metrics: dict[str, float] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
+    grad_scaler: dict[str, Any] | None = None,
 ) -> Checkpoint:
-    """Write a checkpoint directory atomically: readers see the old one or the whole new one, never a part."""
+    """Write a checkpoint directory atomically: readers see the old one or the whole new one, never a part.
+    `grad_scaler` is an fp16 run's loss-scaler state (interp.train.precision.MixedPrecision.state)."""
     path = Path(path)
     tmp = atomic_directory(path)
     try:
@@ -126,6 +132,8 @@ def save_checkpoint(
             save_file(tensors, str(tmp / OPTIMIZER_FILE))
             training["optimizer"] = meta
             save_file({"torch": torch.get_rng_state()}, str(tmp / RNG_FILE))
+        if grad_scaler is not None:
+            training["grad_scaler"] = grad_scaler
         write_json(tmp / TRAINING_FILE, training)
         commit_directory(tmp, path)
     except BaseException:
@@ -273,6 +281,14 @@ def load_training_state(ckpt: Checkpoint) -> tuple[dict[str, Tensor], dict[str, 
             f"{ckpt.path}: optimizer or RNG state cannot be read ({error}); resume from another checkpoint"
         ) from None
     return tensors, meta, rng
+
+
+def load_grad_scaler_state(ckpt: Checkpoint) -> dict[str, Any] | None:
+    """The loss-scaler state an fp16 run saved with `ckpt` (None for other runs)."""
+    state = _read_json(ckpt.path / TRAINING_FILE).get("grad_scaler")
+    if state is not None and not isinstance(state, dict):
+        raise CheckpointError(f"{ckpt.path / TRAINING_FILE}: grad_scaler must be a JSON object; resume from another checkpoint")
+    return state
 
 
 def remove_partial_checkpoints(run_dir: Path) -> list[Path]:

@@ -18,7 +18,8 @@ from interp.core.errors import ConfigError
 from interp.train.config import RunConfig
 from interp.train.schedule import learning_rate
 
-CHANGEABLE = ("train.steps", "train.schedule", "train.decay_steps", "train.min_lr_ratio")
+# train.compile changes how the forward runs, not what it computes (to float rounding), like the device does.
+CHANGEABLE = ("train.steps", "train.schedule", "train.decay_steps", "train.min_lr_ratio", "train.compile")
 
 
 def changed_fields(old: RunConfig, new: RunConfig) -> list[str]:
@@ -44,7 +45,7 @@ def check_continuation(old: RunConfig, new: RunConfig, done: int, run_dir: Path)
     if not set(changed) <= set(CHANGEABLE):
         raise ConfigError(
             f"{run_dir} was trained with a different config ({', '.join(changed)} changed); resume without changing it "
-            "(only train.steps and the learning-rate decay may change), or use a new --out"
+            "(only train.steps, the learning-rate decay and train.compile may change), or use a new --out"
         )
     if new.train.steps < done:
         raise ConfigError(f"{run_dir} has trained {done} steps already; train.steps = {new.train.steps} would end before that")

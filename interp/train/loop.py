@@ -1,4 +1,9 @@
-"""One plain training loop (nanoGPT style) with log-spaced checkpoints and exact resume.
+"""One plain training loop (nanoGPT style) with log-spaced checkpoints and exact resume, on any device.
+
+The model is built on the CPU (one seed, one initialisation on every device) and moved to the device; batches
+are drawn on the CPU (interp.train.data, a pure function of the step) and moved. Checkpoints hold CPU float32
+tensors whatever the device and precision (interp.train.precision), so a run started on one device resumes on
+another; run.json's "devices" records where it ran: the first step on each device (and number of processes).
 
 >>> import tempfile
 >>> run = RunConfig.from_dict({"model": dict(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16, attn_only=True),
@@ -22,27 +27,32 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from interp.core.device import DeviceLike, describe_device
 from interp.core.errors import CheckpointError, ConfigError, TrainingDiverged
 from interp.core.io import append_json_line, remove_leftover_temporaries, write_json, write_text
-from interp.model.build import build_model
+from interp.model.build import build_model, move_model
 from interp.model.engine.fast_forward import fast_forward
 from interp.train.baseline import bigram_loss
 from interp.train.checkpoints import (
     CHECKPOINTS_DIR,
     Checkpoint,
     list_checkpoints,
+    load_grad_scaler_state,
     load_into,
     load_optimizer_state,
     load_training_state,
     remove_partial_checkpoints,
     save_checkpoint,
 )
+from interp.train.compiled import CompiledForward, check_compile
 from interp.train.config import RunConfig
 from interp.train.data import TrainingData
-from interp.train.distributed import current_world
+from interp.train.distributed import World, current_world
 from interp.train.extend import check_continuation, continues
 from interp.train.noise import TrainingNoise
+from interp.train.precision import MixedPrecision, check_precision, tf32_matmuls
 from interp.train.schedule import checkpoint_steps, learning_rate
+from interp.train.throughput import training_flops_per_token
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
@@ -50,10 +60,15 @@ METRICS_FILE = "metrics.jsonl"
 
 @dataclass(frozen=True)
 class TrainResult:
+    """What a run produced; `device` names where it trained (interp.core.device.describe_device) and
+    `flops_per_token` its model FLOPs per training token (interp.train.throughput), for utilisation figures."""
+
     run_dir: Path
     checkpoints: list[Checkpoint]
     final_metrics: dict[str, float]
     tokens_per_second: float
+    device: str = "cpu"
+    flops_per_token: float = 0.0
 
 
 def next_token_loss(logits: Float[Tensor, "batch pos vocab"], tokens: Int[Tensor, "batch pos"]) -> Tensor:
@@ -71,9 +86,17 @@ def _write_run_file(run_dir: Path, content: dict) -> None:
     write_json(run_dir / RUN_FILE, content)
 
 
-def _replace_run_config(run_dir: Path, run: RunConfig) -> None:
-    """Rewrite run.json's config (an extended run), keeping everything else it records."""
-    _write_run_file(run_dir, {**read_run_file(run_dir), "run": run.to_dict()})
+def _record_resume(run_dir: Path, run: RunConfig, stretch: dict) -> None:
+    """Write the config of a resumed run (changed, for an extended run) to run.json, and add `stretch` to its
+    "devices" when the run now trains on another device or number of processes; an unchanged file is left alone,
+    so a run resumed where it ran is byte for byte the uninterrupted run."""
+    content = read_run_file(run_dir)
+    devices = content.get("devices", [])
+    where = {k: v for k, v in stretch.items() if k != "step"}
+    moved = not devices or {k: v for k, v in devices[-1].items() if k != "step"} != where
+    updated = {**content, "run": run.to_dict(), "devices": [*devices, stretch] if moved else devices}
+    if json.loads(json.dumps(updated)) != content:  # (compared as JSON: a config's tuples read back as lists)
+        _write_run_file(run_dir, updated)
 
 
 def read_run_file(run_dir: Path) -> dict:
@@ -149,6 +172,7 @@ def train(
     run: RunConfig,
     run_dir: Path,
     *,
+    device: DeviceLike = "auto",
     resume: bool = False,
     cache_dir: Path | None = None,
     progress: bool = True,
@@ -156,25 +180,62 @@ def train(
     on_log: Callable[[dict], None] | None = None,
     on_eval: Callable[[int, dict[str, float]], bool] | None = None,
 ) -> TrainResult:
-    """Train `run` into `run_dir`, writing log-spaced checkpoints; with `resume`, continue from the last one.
+    """Train `run` into `run_dir` on `device` ("auto": a CUDA GPU if there is one, else MPS, else the CPU),
+    writing log-spaced checkpoints; with `resume`, continue from the last one (on any device).
 
     `on_log` is called with each metrics record right after it is appended to metrics.jsonl. `on_eval(step, metrics)`
     is called after each evaluation during training (after that step's checkpoint, if any; on every rank, which must
     all answer the same); returning True stops training there, keeping every checkpoint written so far (a pruned
-    sweep trial)."""
-    run_dir = Path(run_dir)
+    sweep trial).
+
+    A device this machine lacks, a precision the device cannot train in (fp16 on the CPU) or train.compile without
+    a compiler is a one-line error before anything is written. TF32 (train.tf32) is set for the run and restored."""
     cfg = run.train
     world = current_world()  # under torchrun (interp.train.distributed): only rank 0 reads or writes run_dir
     world.check_run(run)
+    target = world.training_device(device)
+    check_precision(cfg.precision, target)
+    precision = MixedPrecision(cfg.precision, target)
+    if cfg.compile:
+        check_compile(target)
+    with tf32_matmuls(target, cfg.tf32):
+        return _train(
+            run,
+            Path(run_dir),
+            world,
+            target,
+            precision,
+            resume=resume,
+            cache_dir=cache_dir,
+            progress=progress,
+            on_checkpoint=on_checkpoint,
+            on_log=on_log,
+            on_eval=on_eval,
+        )
+
+
+def _train(
+    run: RunConfig,
+    run_dir: Path,
+    world: World,
+    device: torch.device,
+    precision: MixedPrecision,
+    *,
+    resume: bool,
+    cache_dir: Path | None,
+    progress: bool,
+    on_checkpoint: Callable[[Checkpoint], None] | None,
+    on_log: Callable[[dict], None] | None,
+    on_eval: Callable[[int, dict[str, float]], bool] | None,
+) -> TrainResult:
+    cfg = run.train
     if world.is_main and run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"{run_dir} is a file, not a run directory; choose another --out")
     existing = _published_checkpoints(run_dir) if world.is_main else []
-    extended = False  # resumed with a longer budget or a later decay: run.json is rewritten once the checks pass
-    if resume and world.is_main:
+    if resume and world.is_main:  # a longer budget or a later decay is allowed; run.json gets it once checks pass
         previous = read_run_config(run_dir)
         if previous != run:
             check_continuation(previous, run, existing[-1].step if existing else 0, run_dir)
-            extended = True
     elif existing:
         raise FileExistsError(f"{run_dir} already holds checkpoints; pass --resume to continue it or choose a new --out")
     if cfg.threads:
@@ -182,10 +243,11 @@ def train(
 
     data = TrainingData.prepare(run, cache_dir=cache_dir)
     model_cfg = run.model.with_vocab(data.vocab_size)
-    model = build_model(model_cfg).train()
+    model = move_model(build_model(model_cfg), device).train()  # initialised on the CPU: the same weights anywhere
     forward = fast_forward(model, model_cfg)  # same parameters, no hook machinery: ~25% faster steps
+    train_forward = CompiledForward(forward) if cfg.compile else forward  # evaluation stays eager
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    val_batches = data.val_batches()
+    val_batches = {name: [b.to(device) for b in batches] for name, batches in data.val_batches().items()}
     save_at = set(checkpoint_steps(cfg))
     tokenizer_dict = data.tokenizer.to_dict()
     tokens_per_step = cfg.batch_size * run.model.n_ctx
@@ -197,6 +259,7 @@ def train(
         for name in (RUN_FILE, METRICS_FILE):  # and a killed rewrite of run.json or metrics.jsonl a hidden file
             remove_leftover_temporaries(run_dir / name)
     resumed = resume and bool(existing)  # with no checkpoint written yet, resuming is starting afresh
+    stretch = {"step": 0, "device": describe_device(device), "processes": world.size}
     if resumed:
         last = existing[-1]
         if last.config != model_cfg or (last.run is not None and last.run != run and not continues(last.run, run, last.step)):
@@ -206,7 +269,8 @@ def train(
         load_into(model, last.path, model_cfg)
         tensors, meta, rng = load_training_state(last)
         try:
-            load_optimizer_state(optimizer, tensors, meta)
+            load_optimizer_state(optimizer, tensors, meta)  # onto the parameters' device
+            precision.load_state(load_grad_scaler_state(last))
             torch.set_rng_state(rng)
         except (ValueError, KeyError, TypeError, RuntimeError) as error:
             raise CheckpointError(
@@ -214,16 +278,16 @@ def train(
             ) from None
         start = last.step
         _truncate_metrics(metrics_path, start)
-        if extended:
-            _replace_run_config(run_dir, run)
+        _record_resume(run_dir, run, {**stretch, "step": start})
     elif world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         extra = {}
         if data.packed is not None:
             extra["bigram_val_loss"] = bigram_loss(data.packed.train, data.packed.val, vocab_size=data.vocab_size)
-        _write_run_file(run_dir, {"run": run.to_dict(), "tokenizer": data.tokenizer.to_dict(), **extra})
+        _write_run_file(run_dir, {"run": run.to_dict(), "tokenizer": data.tokenizer.to_dict(), **extra, "devices": [stretch]})
         write_text(metrics_path, "")
-    start, resumed = world.share_start(optimizer, start=start, resumed=resumed)  # rank 0's step, optimizer, RNG
+    # rank 0's step, optimizer, loss scale and RNG
+    start, resumed = world.share_start(optimizer, precision, start=start, resumed=resumed)
     synced = world.data_parallel(model)  # runs the training forward in DDP: gradients averaged over ranks
 
     def log(record: dict) -> None:
@@ -252,6 +316,7 @@ def train(
             tokenizer=tokenizer_dict,
             metrics=metrics,
             optimizer=optimizer,
+            grad_scaler=precision.state(),
         )
         if on_checkpoint is not None:
             on_checkpoint(ckpt)
@@ -263,7 +328,8 @@ def train(
         checkpoint(0, metrics)
 
     running, count, metrics = 0.0, 0, {}
-    noise = TrainingNoise(run.noise, model, forward, vocab=data.synthetic_vocab)  # training-only; evaluate() stays clean
+    # training-only; evaluate() stays clean. Noise is drawn on the CPU and moved, batches are moved after it.
+    noise = TrainingNoise(run.noise, model, train_forward, vocab=data.synthetic_vocab)
     started = time.perf_counter()
     bar = tqdm(
         range(start, cfg.steps),
@@ -280,8 +346,11 @@ def train(
             group["lr"] = lr
         tokens = data.batch(step)
         inputs, targets, step_forward = noise.begin(step, tokens)  # without noise: tokens, tokens, forward
-        inputs, targets = world.shard(inputs), world.shard(targets)  # this rank's rows of the global batch
-        loss = next_token_loss(synced(step_forward, inputs), targets)
+        # this rank's rows of the global batch, on the device
+        inputs, targets = (world.shard(rows).to(device, non_blocking=True) for rows in (inputs, targets))
+        with precision.autocast():  # bf16/fp16: the forward's matmuls; the weights stay float32
+            logits = synced(step_forward, inputs)
+        loss = next_token_loss(logits.float(), targets)
         loss_value = world.mean(loss.item())  # the global batch's loss (equal slices), the same on every rank
         if not math.isfinite(loss_value):
             raise TrainingDiverged(
@@ -289,11 +358,12 @@ def train(
                 "Lower train.lr or set train.grad_clip"
             )
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        precision.scale(loss).backward()  # fp16: the loss scaled up so small gradients survive; else as is
         noise.end()  # weights perturbed for this step are restored before clipping and the update
         if cfg.grad_clip > 0:
+            precision.unscale(optimizer)  # clip the true gradients, not the scaled ones
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        precision.step(optimizer)  # fp16: skipped when the gradients overflowed (the scale backs off)
         running, count = running + loss_value, count + 1
         done = step + 1
         if done % cfg.eval_every == 0 or done in save_at:
@@ -314,4 +384,6 @@ def train(
         checkpoints=list_checkpoints(run_dir) if world.is_main else [],
         final_metrics=metrics,
         tokens_per_second=tokens_per_second,
+        device=stretch["device"],
+        flops_per_token=float(training_flops_per_token(model_cfg)),
     )

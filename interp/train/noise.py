@@ -3,7 +3,8 @@
 The noise is training-only. Evaluation calls the forward without a perturbation, and weights perturbed for a step
 are put back before the optimizer update, so validation losses and checkpoints are those of the clean weights.
 Every step draws its noise from its own generator, seeded from (noise.seed, step): the draws do not touch the
-global RNG, and a resumed run draws exactly what an uninterrupted one would.
+global RNG, and a resumed run draws exactly what an uninterrupted one would. The generators are CPU generators
+on every device (draws are moved to the model's device), so a run on a GPU gets the same noise as on the CPU.
 
 Where the noise goes (`NoiseConfig.where`):
 - "activation": the activation at one hook site, inside the hook-free training forward (interp.model.engine.fast_forward);
@@ -90,9 +91,10 @@ class ActivationNoise:
     def at(self, name: str, activation: Tensor) -> Tensor:
         if name not in self.hooks:
             return activation
-        noise = standard_noise(tuple(activation.shape), self.kind, self.generator).to(activation.dtype)
+        # drawn on the CPU generator on every device (the same noise on a GPU), then moved
+        noise = standard_noise(tuple(activation.shape), self.kind, self.generator).to(activation.device, activation.dtype)
         if self.head is not None:  # one head: zero noise elsewhere leaves the other heads exactly as they were
-            keep = torch.zeros(activation.shape[self.head_axis], dtype=noise.dtype)
+            keep = torch.zeros(activation.shape[self.head_axis], dtype=noise.dtype, device=noise.device)
             keep[self.head] = 1
             noise = noise * keep.view([-1 if axis == self.head_axis else 1 for axis in range(noise.ndim)])
         return apply_noise(activation, noise, self.kind, self.scale)
@@ -112,7 +114,8 @@ class WeightNoise:
             raise RuntimeError("weight noise applied twice without restore(); call TrainingNoise.end() after each step")
         self._saved = [p.detach().clone() for p in self.params]
         for p in self.params:
-            p.copy_(apply_noise(p, standard_noise(tuple(p.shape), self.kind, generator).to(p.dtype), self.kind, self.scale))
+            noise = standard_noise(tuple(p.shape), self.kind, generator).to(p.device, p.dtype)  # CPU draws, as above
+            p.copy_(apply_noise(p, noise, self.kind, self.scale))
 
     @torch.no_grad()
     def restore(self) -> None:
@@ -128,8 +131,8 @@ def corrupt_tokens(
 ) -> Int[Tensor, "batch pos"]:
     """A copy of `tokens` with each one replaced, with `probability`, by a token drawn uniformly from `vocab`
     (which may draw the original token back)."""
-    replace = torch.rand(tokens.shape, generator=generator) < probability
-    random = vocab[torch.randint(len(vocab), tokens.shape, generator=generator)].to(tokens.dtype)
+    replace = (torch.rand(tokens.shape, generator=generator) < probability).to(tokens.device)
+    random = vocab.cpu()[torch.randint(len(vocab), tokens.shape, generator=generator)].to(tokens.device, tokens.dtype)
     return torch.where(replace, random, tokens)
 
 

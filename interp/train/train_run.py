@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.core.config import apply_overrides
+from interp.core.device import DeviceLike
 from interp.core.errors import ConfigError
 from interp.train.checkpoints import Checkpoint
 from interp.train.config import RunConfig
@@ -30,6 +31,7 @@ def train_run(
     out: Path | str,
     *,
     overrides: Mapping[str, Any] | None = None,
+    device: DeviceLike = "auto",
     resume: bool = False,
     cache_dir: Path | None = None,
     progress: bool = True,
@@ -37,7 +39,9 @@ def train_run(
     on_log: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Train `run` (a preset name or a RunConfig, with `overrides` such as {"train.steps": 2000}) into run
-    directory `out`; with `resume`, continue it from its last checkpoint. Returns the loop's TrainResult."""
+    directory `out` on `device` ("auto": a CUDA GPU if there is one, else MPS, else the CPU; or "cpu", "cuda",
+    "cuda:N", "mps"); with `resume`, continue it from its last checkpoint, on any device. Returns the loop's
+    TrainResult."""
     overrides = dict(overrides or {})
     if isinstance(run, str):
         config = run_config(run, overrides=overrides)
@@ -48,6 +52,7 @@ def train_run(
     return train(
         config,
         Path(out),
+        device=device,
         resume=resume,
         cache_dir=cache_dir,
         progress=progress,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.core.errors import ConfigError
+from interp.core.errors import ConfigError, DeviceError
 from interp.train.checkpoints import list_checkpoints, load_model
 from interp.train.data import TrainingData
 from interp.train.distributed import World
@@ -149,7 +149,9 @@ def test_two_processes_train_like_one_with_the_same_global_batch(reference, tmp_
     for ckpt in list_checkpoints(run_dir):
         load_model(ckpt)  # every checkpoint loads like a single-process one
     assert_same_weights(reference, run_dir)
-    assert json.loads((run_dir / "run.json").read_text()) == json.loads((reference / "run.json").read_text())
+    ddp_file, reference_file = (json.loads((d / "run.json").read_text()) for d in (run_dir, reference))
+    assert [d["processes"] for d in ddp_file.pop("devices")] == [2] and reference_file.pop("devices")[0]["processes"] == 1
+    assert ddp_file == reference_file
 
 
 def test_two_machines_resume_an_interrupted_run_and_only_rank_0_writes(reference, tmp_path):
@@ -228,7 +230,7 @@ class LocalWorld(World):
 
         return run
 
-    def share_start(self, optimizer, *, start, resumed):
+    def share_start(self, optimizer, precision=None, *, start, resumed):
         return start, resumed
 
 
@@ -271,3 +273,68 @@ def test_batch_size_and_noise_are_checked_against_the_world():
     World(size=1).check_run(noisy)
     with pytest.raises(ConfigError, match="not supported with more than one process"):
         World(size=2).check_run(noisy)
+
+
+# ---- which device each rank trains on: NCCL on GPUs (cuda:LOCAL_RANK), gloo on CPUs ------------------------
+
+
+def pretend_gpus(monkeypatch, count: int) -> None:
+    """What torch reports on a machine with `count` CUDA GPUs (nothing here runs on them)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+
+
+def test_each_rank_of_a_gpu_job_trains_on_the_gpu_of_its_local_rank(monkeypatch):
+    from interp.train.distributed import job_device
+
+    pretend_gpus(monkeypatch, 2)
+    rank1 = World(rank=3, size=4, local_rank=1, local_size=2)
+    for spec in ("cuda", "auto"):
+        assert job_device(rank1, spec) == torch.device("cuda", 1)
+    assert job_device(rank1, "cpu") == torch.device("cpu")
+    with pytest.raises(DeviceError, match="under torchrun each process uses cuda:LOCAL_RANK; pass --device cuda"):
+        job_device(rank1, "cuda:1")
+    with pytest.raises(
+        DeviceError, match=r"process 2 on its machine, which has 2 CUDA GPU\(s\); launch at most --nproc_per_node 2"
+    ):
+        job_device(World(rank=2, size=3, local_rank=2, local_size=3), "cuda")
+
+
+def test_train_takes_the_jobs_device_and_refuses_another(monkeypatch):
+    pretend_gpus(monkeypatch, 2)
+    gpu_rank = World(rank=1, size=2, local_rank=1, local_size=2, device=torch.device("cuda", 1))
+    for spec in ("auto", None, "cuda", "cuda:1"):
+        assert gpu_rank.training_device(spec) == torch.device("cuda", 1)
+    for spec in ("cpu", "cuda:0"):
+        with pytest.raises(DeviceError, match=r"this job's processes train on cuda:1 .*pass the same --device to every rank"):
+            gpu_rank.training_device(spec)
+    cpu_rank = World(rank=1, size=2)
+    assert cpu_rank.training_device("auto") == cpu_rank.training_device("cpu") == torch.device("cpu")
+    with pytest.raises(DeviceError, match="train on cpu"):
+        cpu_rank.training_device("cuda")
+    assert World().training_device("cuda:1") == torch.device("cuda", 1)  # alone: the device asked for
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a CUDA GPU")
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_gpu_job_on_a_machine_without_gpus_is_a_one_line_error_before_joining(rank, tmp_path, monkeypatch):
+    for name, value in {"WORLD_SIZE": 2, "RANK": rank, "LOCAL_RANK": rank, "LOCAL_WORLD_SIZE": 2}.items():
+        monkeypatch.setenv(name, str(value))
+    code, err = run_module(*TINY, "--device", "cuda", "--out", tmp_path / "bad")
+    assert code == 2
+    assert err.startswith("error: --device cuda was asked for but no CUDA GPU is visible") if rank == 0 else err == ""
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
+def test_two_gpus_over_nccl_train_like_one_process(tmp_path):
+    port = free_port()
+    launch = ["--nproc_per_node", 2, "--master_addr", "127.0.0.1", "--master_port", port, "-m", "interp.train"]
+    gpu_args = [*TINY, "--device", "cuda", "--set", "train.tf32=false"]
+    code, output = torchrun([*launch, *gpu_args, "--out", "ddp"], cwd=tmp_path)
+    assert code == 0, output
+    assert run_module(*gpu_args, "--out", tmp_path / "one") == (0, "")
+    assert max_metric_difference(read_metrics(tmp_path / "one"), read_metrics(tmp_path / "ddp")) < 1e-4
+    assert_same_weights(tmp_path / "one", tmp_path / "ddp")
+    devices = json.loads((tmp_path / "ddp" / "run.json").read_text())["devices"]
+    assert devices[0]["processes"] == 2 and devices[0]["device"].startswith("cuda:0 ")

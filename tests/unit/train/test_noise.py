@@ -433,3 +433,36 @@ def test_the_study_page_renders_rows_curves_and_head_comparisons(tiny_model):
     html = noise_page(rows, curves, {"labels-0.1": comparison}, description="<tiny> test").render()
     assert "labels-0.1" in html and "&lt;tiny&gt; test" in html and "<tiny>" not in html
     assert html.count('class="figure"') == 5  # loss bars, gap/accuracy, curves, head overview, one comparison
+
+
+# ---- on a device: noise is drawn on CPU generators and moved ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [
+        dict(where="weights", scale=0.1),
+        dict(where="activation", site="resid_pre0", scale=0.1),
+        dict(where="activation", site="z1h2", scale=0.1, kind="uniform"),
+        dict(where="attn_scores", scale=0.1),
+        dict(where="tokens", scale=0.2),
+        dict(where="labels", scale=0.2),
+    ],
+)
+def test_noise_reaches_a_model_on_another_device_without_a_cpu_tensor(noise):
+    """The meta device stands in for a GPU: a CPU tensor meeting a meta one raises, so a whole noisy training
+    step (forward, loss, backward, restore) on a meta-device model finds any noise left on the CPU."""
+    cfg = tiny_config()
+    model = build_model(cfg).to("meta", print_details=False).train()
+    training = TrainingNoise(NoiseConfig(**noise), model, FastForward(model, cfg), vocab=torch.arange(cfg.d_vocab))
+    tokens = torch.randint(cfg.d_vocab, (4, cfg.n_ctx), generator=torch.Generator().manual_seed(0))
+    inputs, targets, forward = training.begin(3, tokens)  # tokens on the CPU, as the loop draws them
+    loss = next_token_loss(forward(inputs.to("meta")).float(), targets.to("meta"))
+    loss.backward()
+    training.end()
+    assert loss.device.type == "meta" and all(p.grad.device.type == "meta" for p in model.parameters())
+
+
+def test_corrupted_tokens_stay_on_the_device_of_the_tokens():
+    vocab, generator = torch.arange(11), torch.Generator().manual_seed(0)
+    assert corrupt_tokens(torch.zeros(2, 8, dtype=torch.long, device="meta"), 0.5, vocab, generator).device.type == "meta"
