@@ -92,6 +92,23 @@ _EXPORTS = {
     "series_timeline": "interp.analysis.sae.series",
     "feature_activations": "interp.analysis.sae.features",
     "token_feature_scores": "interp.analysis.sae.token_features",
+    # direct logit attribution
+    "LogitDirection": "interp.analysis.logit_attribution.directions",
+    "task_direction": "interp.analysis.logit_attribution.directions",
+    "token_direction": "interp.analysis.logit_attribution.directions",
+    "LogitAttribution": "interp.analysis.logit_attribution.result",
+    "direct_logit_attribution": "interp.analysis.logit_attribution.decompose",
+    "AttributionSeries": "interp.analysis.logit_attribution.series",
+    "attribution_series": "interp.analysis.logit_attribution.series",
+    # logit lens and tuned lens
+    "TunedLens": "interp.analysis.lens.translators",
+    "LensMetrics": "interp.analysis.lens.metrics",
+    "lens_metrics": "interp.analysis.lens.metrics",
+    "train_tuned_lens": "interp.analysis.lens.training",
+    "LensSeries": "interp.analysis.lens.series",
+    "lens_series": "interp.analysis.lens.series",
+    "save_lens": "interp.analysis.lens.files",
+    "load_lens": "interp.analysis.lens.files",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
@@ -124,6 +141,15 @@ if TYPE_CHECKING:  # what type checkers and import-linter see; at run time each 
     from interp.analysis.induction.phase import PhaseChange, detect_phase_change
     from interp.analysis.induction.probes import InductionProbe, icl_score, induction_loss, make_probe
     from interp.analysis.induction.series import InductionSeries, evaluate_model, evaluate_series, probe_for_run
+    from interp.analysis.lens.files import load_lens, save_lens
+    from interp.analysis.lens.metrics import LensMetrics, lens_metrics
+    from interp.analysis.lens.series import LensSeries, lens_series
+    from interp.analysis.lens.training import train_tuned_lens
+    from interp.analysis.lens.translators import TunedLens
+    from interp.analysis.logit_attribution.decompose import direct_logit_attribution
+    from interp.analysis.logit_attribution.directions import LogitDirection, task_direction, token_direction
+    from interp.analysis.logit_attribution.result import LogitAttribution
+    from interp.analysis.logit_attribution.series import AttributionSeries, attribution_series
     from interp.analysis.patching.activation import PatchingResult, activation_patching
     from interp.analysis.patching.attribution import attribution_patching
     from interp.analysis.patching.path import PathPatchingResult, path_patching

@@ -193,14 +193,31 @@ def _register_commands() -> None:
         circuit,
         circuits,
         compare,
+        dla,
         induction,
+        lens,
         patch,
         report,
         sae,
         sweep,
     )
 
-    for module in (report, ablate, compare, induction, circuits, circuit, patch, average, birthplace, sweep, sae, bench):
+    for module in (
+        report,
+        ablate,
+        compare,
+        induction,
+        circuits,
+        circuit,
+        patch,
+        dla,
+        lens,
+        average,
+        birthplace,
+        sweep,
+        sae,
+        bench,
+    ):
         module.register(app)
 
 

@@ -18,6 +18,7 @@ from interp.report import induction_figures as inf
 from interp.report.ablation_figures import ablation_heatmap
 from interp.report.circuit_timeline_page import add_circuit_section
 from interp.report.html import Page
+from interp.report.logit_sections import add_logit_sections
 from interp.report.sae_timeline_page import add_sae_section
 from interp.report.training_figures import training_curves
 
@@ -155,6 +156,8 @@ def render_run_report(analysis: RunAnalysis) -> Page:
 
     if analysis.dictionaries:
         add_sae_section(page, analysis.dictionaries, analysis.feature_timelines, phase=analysis.phase)
+
+    add_logit_sections(page, analysis.run_dir)
 
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in analysis.seconds.items())
     page.note(f"Computed offline by interp from the checkpoints in {analysis.run_dir} ({timing}).")
