@@ -7,6 +7,11 @@ head's output z @ W_O is read alone through the logit lens (no translator: they 
 Targets are the next token at every position (-1, none, at the last); for a task, the answer at its read
 position (`lens_targets`).
 
+TransformerLens 4.3's `logit_lens` runs on raw native bridges and is the tests' reference (equal to 1e-5). It
+is not called here because it reads the accumulated residual stream only (no head outputs), runs its own forward
+per call (we read the logit lens, the tuned lens and every head from one cached run), and gives ranks or the full
+vocabulary's log-probabilities per call, not both: the KL needs a second call.
+
 >>> from interp.model.build import build_model
 >>> from interp.model.config import ModelConfig
 >>> model = build_model(ModelConfig(n_layers=2, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_vocab=11)).eval()

@@ -6,6 +6,13 @@ position, u = centre(ln_final.w * d) / scale, and each component's attribution i
 `interp.analysis.logit_attribution.result` for the identity). A head's output is z @ W_O (the native bridge has
 no hook_result), and its split by source position is attention weight times the value's z @ W_O.
 
+Why not TransformerLens 4.3's `direct_logit_attribution`, which the tests use as the reference: on a native
+bridge it runs only in compatibility mode, which rewrites the weights (a processed deep copy per checkpoint), and
+then folds value biases into b_O (moving part of each head's share to the bias) and centres the unembedding (so
+one token's logit is read minus its vocabulary mean); it reads one position for every row (IOI rows are grouped
+by read position); and it has no split by source position. This reads the raw model in one forward and agrees
+with it where its processing leaves the numbers unchanged (tests/unit/analysis/logit_attribution).
+
 Runs where the model lives (`module_device(model)`) in float64 (float32 on MPS, which has no float64) so that the
 decomposition's error is the model's own float32 rounding; returns CPU tensors.
 

@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
         }
 
         out_dir = out or run_lens_dir(run)
-        extra = {"run": str(run), "source": source, "rows": rows, "task": task, "device": str(where)}
+        extra = {"run": str(run), "source": source, "rows": tokens.shape[0], "task": task, "device": str(where)}
         for step, (translator, record) in lenses.items():
             save_lens(translator, out_dir / f"step_{step:06d}", training=record, extra={**extra, "step": step})
         step_dir = out_dir / f"step_{target.step:06d}"
